@@ -1,0 +1,39 @@
+# One environment (.venv) for users, notebooks and CI alike.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+WORKERS ?=
+
+.PHONY: setup study test lab data bench lint clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (csi_research)" >/dev/null
+	touch $(STAMP)
+
+## The main job: every regional study under studies/ on the bundled data, then the comparison.
+study: $(STAMP)
+	$(BIN)/csi-research run studies/ $(if $(WORKERS),--workers $(WORKERS))
+
+## The whole test suite: unit and reference tests, then the notebooks under nbval.
+test: $(STAMP)
+	$(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider
+
+## JupyterLab in the project environment, opened on the notebooks.
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+## Regenerate the bundled synthetic surveys under data/ (byte-identical for the same code).
+data: $(STAMP)
+	$(BIN)/csi-research simulate --all --out data/
+
+bench: $(STAMP)
+	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
