@@ -241,13 +241,16 @@ def _validate(
         if not items:
             raise ModelSpecError(f"construct {name} has no items: list at least one indicator column")
         if modes[name] not in MODES:
-            raise ModelSpecError(f"construct {name}: mode {modes[name]!r} is not 'A' (reflective) or 'B' (formative)")
+            raise ModelSpecError(
+                f"construct {name}: mode {modes[name]!r} is not 'A' (reflective) or 'B' (formative)"
+            )
         if len(labels[name]) != 2:
             raise ModelSpecError(f"construct {name}: labels must be (chinese, english)")
         for item in items:
             if item in owner:
                 raise ModelSpecError(
-                    f"item {item} is in two constructs ({owner[item]} and {name}): each item measures one construct"
+                    f"item {item} is in two constructs ({owner[item]} and {name}): "
+                    "each item measures one construct"
                 )
             owner[item] = name
     seen: set[tuple[str, str]] = set()
@@ -289,7 +292,7 @@ def _find_cycle(nodes: list[str], paths: tuple[tuple[str, str], ...]) -> list[st
         stack.append(n)
         for c in children[n]:
             if state[c] == 1:
-                return stack[stack.index(c):] + [c]
+                return [*stack[stack.index(c):], c]
             if state[c] == 0 and (found := visit(c)):
                 return found
         stack.pop()
