@@ -1,0 +1,159 @@
+"""Cross-region comparison of saved study bundles.
+
+Regions are independent samples, so the bootstrap distribution of a difference between two
+regions' indices is the difference of their independent bootstrap draws. Pairwise tests are
+adjusted for multiplicity (Holm) because a province compares every pair of regions at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import combinations, pairwise
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from csi_research.errors import ModelSpecError
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """One study's saved results (``results.json`` + the bootstrap draws of its indices)."""
+
+    path: Path
+    results: dict[str, Any]
+    indices: pd.DataFrame
+    draws: pd.DataFrame
+
+    @property
+    def study(self) -> dict[str, Any]:
+        return self.results["study"]
+
+    @property
+    def region(self) -> str:
+        return self.study["region_id"]
+
+    @property
+    def wave(self) -> str:
+        return str(self.study["wave"])
+
+    def name(self, language: str = "en") -> str:
+        return self.study["region_zh"] if language == "zh" else self.study["region_en"]
+
+    def label(self, language: str = "en") -> str:
+        return f"{self.name(language)} {self.wave}"
+
+
+def load_bundle(path: str | Path) -> Bundle:
+    path = Path(path)
+    try:
+        results = json.loads((path / "results.json").read_text(encoding="utf-8"))
+        draws = pd.read_csv(path / "index_draws.csv")
+    except (OSError, ValueError) as exc:
+        raise ModelSpecError(f"{path}: not a readable study bundle ({exc})") from None
+    indices = pd.DataFrame(results["tables"]["indices"]).set_index("construct")
+    return Bundle(path=path, results=results, indices=indices, draws=draws)
+
+
+def load_bundles(paths: Iterable[str | Path]) -> list[Bundle]:
+    return sorted((load_bundle(p) for p in paths), key=lambda b: (b.region, b.wave))
+
+
+def latest_waves(bundles: Sequence[Bundle]) -> list[Bundle]:
+    """Each region's most recent wave (what a ranking compares)."""
+    latest: dict[str, Bundle] = {}
+    for b in bundles:
+        if b.region not in latest or b.wave > latest[b.region].wave:
+            latest[b.region] = b
+    return sorted(latest.values(), key=lambda b: b.region)
+
+
+def index_table(bundles: Sequence[Bundle], language: str = "en") -> pd.DataFrame:
+    """Construct × region-wave table of 0–100 indices (the heatmap's data)."""
+    return pd.DataFrame({b.label(language): b.indices["index"] for b in bundles})
+
+
+def ranking(bundles: Sequence[Bundle], construct: str = "Satisfaction", language: str = "en") -> pd.DataFrame:
+    """Regions (latest wave) ranked by one construct's index, with its bootstrap interval."""
+    rows = [
+        {
+            "region": b.label(language),
+            "index": b.indices.at[construct, "index"],
+            "ci_lower": b.indices.at[construct, "ci_lower"],
+            "ci_upper": b.indices.at[construct, "ci_upper"],
+            "n": b.results["values"]["n"],
+        }
+        for b in latest_waves(bundles)
+    ]
+    table = pd.DataFrame(rows).sort_values("index", ascending=False, ignore_index=True)
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    return table
+
+
+def difference(a: Bundle, b: Bundle, construct: str, ci: float = 0.95) -> dict[str, float]:
+    """Index difference a − b with a percentile interval and a two-sided bootstrap p-value."""
+    k = min(len(a.draws), len(b.draws))
+    if k < 100:
+        raise ModelSpecError(
+            f"{a.path} / {b.path}: only {k} bootstrap draws; differences need at least 100 "
+            "(run without quick mode)"
+        )
+    d = a.draws[construct].to_numpy()[:k] - b.draws[construct].to_numpy()[:k]
+    d = d[np.isfinite(d)]
+    lo, hi = np.quantile(d, [(1 - ci) / 2, (1 + ci) / 2])
+    tail = min(np.sum(d <= 0), np.sum(d >= 0))
+    p = min(1.0, 2 * (tail + 1) / (len(d) + 1))
+    estimate = a.indices.at[construct, "index"] - b.indices.at[construct, "index"]
+    return {"difference": estimate, "ci_lower": lo, "ci_upper": hi, "p_value": p}
+
+
+def pairwise_differences(
+    bundles: Sequence[Bundle], construct: str = "Satisfaction", ci: float = 0.95, language: str = "en"
+) -> pd.DataFrame:
+    """Every pair of regions (latest wave): which differences the data can tell apart (Holm-adjusted)."""
+    latest = latest_waves(bundles)
+    rows = [
+        {"region_a": a.label(language), "region_b": b.label(language), **difference(a, b, construct, ci)}
+        for a, b in combinations(latest, 2)
+    ]
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    table["p_holm"] = holm(table["p_value"].to_numpy())
+    table["distinguishable"] = table["p_holm"] < 1 - ci
+    return table
+
+
+def wave_changes(bundles: Sequence[Bundle], ci: float = 0.95, language: str = "en") -> pd.DataFrame:
+    """Change between consecutive waves of the same region, for every construct."""
+    rows = []
+    by_region: dict[str, list[Bundle]] = {}
+    for b in bundles:
+        by_region.setdefault(b.region, []).append(b)
+    for waves in by_region.values():
+        waves.sort(key=lambda b: b.wave)
+        for before, after in pairwise(waves):
+            for construct in after.indices.index:
+                change = difference(after, before, construct, ci)
+                rows.append({"region": after.name(language),
+                             "from_wave": before.wave, "to_wave": after.wave,
+                             "construct": construct, **change})
+    table = pd.DataFrame(rows)
+    if not table.empty:
+        table["significant"] = (table["ci_lower"] > 0) | (table["ci_upper"] < 0)
+    return table
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values (controls the family-wise error rate)."""
+    p = np.asarray(p, dtype=float)
+    order = np.argsort(p)
+    m = len(p)
+    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = adjusted
+    return out
