@@ -1,0 +1,236 @@
+"""ACSI indices, grade-score roll-up, segments and post-stratification against hand-computed values."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from csi_research import CSIModel, CSIWarning, ModelSpecError, SurveyDataError
+from csi_research.indices import (
+    acsi_index_from_arrays,
+    csi_indices,
+    grade_score_index,
+    overall_csi,
+    poststratify,
+    segment_indices,
+)
+
+REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+
+
+@dataclass(frozen=True)
+class FixedFit:
+    """A fit with known raw weights, so the index arithmetic can be checked by hand."""
+
+    model: CSIModel
+    weights_by_item: dict
+
+    def raw_weights(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            [(self.model.construct_of(i), i, w) for i, w in self.weights_by_item.items()],
+            columns=["construct", "item", "weight"],
+        )
+
+
+TWO = CSIModel({"A": ["a1", "a2"], "B": ["b1"]}, [("A", "B")])
+
+
+def test_two_item_block_by_hand():
+    # weights 1 and 3 -> 0.25/0.75; means 4 and 8 on 1..10: (0.25*4 + 0.75*8 - 1) / 9 * 100 = 66.67
+    frame = pd.DataFrame({"a1": [3, 5, 4, 4], "a2": [7, 9, 8, 8], "b1": [1, 10, 1, 10]})
+    fit = FixedFit(TWO, {"a1": 1.0, "a2": 3.0, "b1": 0.5})
+    idx = csi_indices(fit, frame, scale_min=1, scale_max=10)
+    assert idx.name == "index"
+    assert idx["A"] == pytest.approx((0.25 * 4 + 0.75 * 8 - 1) / 9 * 100)
+    assert idx["B"] == pytest.approx(50.0)
+    assert idx.attrs["n"] == 4
+    assert overall_csi(idx, "B") == pytest.approx(50.0)
+    with pytest.raises(ModelSpecError, match="Satisfaction"):
+        overall_csi(idx)
+
+
+def test_array_core_batches_and_per_item_scales():
+    blocks = [np.array([0, 1]), np.array([2])]
+    w = np.array([[1.0, 3.0, 2.0], [1.0, 1.0, 1.0]])
+    m = np.array([[4.0, 8.0, 3.0], [1.0, 10.0, 5.0]])
+    out = acsi_index_from_arrays(w, m, blocks, 1, np.array([10, 10, 5]))
+    assert out.shape == (2, 2)
+    assert out[0] == pytest.approx([(0.25 * 4 + 0.75 * 8 - 1) / 9 * 100, 50.0])
+    assert out[1] == pytest.approx([50.0, 100.0])
+    # a 1..5 item and a 1..10 item: raw weight w on x equals weight w*(max-min) on the 0-100 item
+    single = acsi_index_from_arrays([1.0, 1.0], [3.0, 5.5], [np.array([0, 1])], [1, 1], [5, 10])
+    r1, r2 = 50.0, 50.0
+    assert single[0] == pytest.approx((4 * r1 + 9 * r2) / 13)
+    mixed = acsi_index_from_arrays([1.0, 1.0], [5.0, 1.0], [np.array([0, 1])], [1, 1], [5, 10])
+    assert mixed[0] == pytest.approx(4 * 100 / 13)
+
+
+def test_negative_weight_and_out_of_scale_answers():
+    frame = pd.DataFrame({"a1": [3, 5, 4, 4], "a2": [7, 9, 8, 8], "b1": [1, 10, 1, 10]})
+    fit = FixedFit(TWO, {"a1": -0.2, "a2": 1.0, "b1": 1.0})
+    with pytest.warns(CSIWarning, match="construct A: negative outer weight"):
+        idx = csi_indices(fit, frame, scale_min=1, scale_max=10)
+    assert any("a1" in d for d in idx.attrs["diagnostics"])
+    frame.loc[2, "b1"] = 99
+    with pytest.raises(SurveyDataError, match="column b1 row 2: value 99"):
+        csi_indices(FixedFit(TWO, {"a1": 1, "a2": 1, "b1": 1}), frame, scale_min=1, scale_max=10)
+    with pytest.raises(ModelSpecError, match="scale_min/scale_max"):
+        csi_indices(FixedFit(TWO, {"a1": 1, "a2": 1, "b1": 1}), frame)
+
+
+def test_survey_weights_enter_item_means():
+    frame = pd.DataFrame({"a1": [1, 1, 1, 10], "a2": [1, 1, 1, 10], "b1": [1, 2, 3, 10], "w": [1.0] * 4})
+    fit = FixedFit(TWO, {"a1": 1, "a2": 1, "b1": 1})
+    idx = csi_indices(fit, frame, scale_min=1, scale_max=10, survey_weights="w")
+    assert idx["A"] == pytest.approx(25.0)  # equal weights: three at 0, one at 100
+    heavy = csi_indices(fit, frame.assign(w=[1.0, 1.0, 1.0, 9.0]), scale_min=1, scale_max=10, survey_weights="w")
+    assert heavy["A"] == pytest.approx(75.0)  # (3*0 + 9*100) / 12
+
+
+def test_plspm_weights_on_ecsi_survey():
+    """Index from R plspm's raw-scale outer weights equals the hand-normalised weighted means."""
+    folder = REFERENCE / "satisfaction"
+    if not folder.is_dir():
+        pytest.skip(f"reference results not present at {folder}")
+    data = pd.read_csv(folder / "satisfaction.csv", index_col=0)
+    outer = pd.read_csv(folder / "plspm_outer-model.csv")
+    blocks = {b: list(g["name"]) for b, g in outer.groupby("block", sort=False)}
+    model = CSIModel(blocks, [("IMAG", "EXPE"), ("EXPE", "QUAL"), ("QUAL", "VAL"), ("VAL", "SAT"),
+                              ("SAT", "LOY"), ("IMAG", "SAT")])
+    fit = FixedFit(model, dict(zip(outer["name"], outer["weight"], strict=True)))
+    # the README says 1-10, but 25 of the 27 items have answers 0: the scale is 0-10
+    idx = csi_indices(fit, data, scale_min=0, scale_max=10)
+    for block, g in outer.groupby("block"):
+        w = g["weight"].to_numpy() / g["weight"].sum()
+        expected = (w @ data[list(g["name"])].mean().to_numpy()) / 10 * 100
+        assert idx[block] == pytest.approx(expected, abs=1e-10)
+    assert 60 < idx["SAT"] < 85  # the ECSI sample is satisfied on average (item means 6.9-7.8 of 10)
+
+
+# ---------------------------------------------------------------- grade scores
+@dataclass(frozen=True)
+class FakeScale:
+    codes: tuple
+    grade_scores: dict
+
+    @property
+    def min(self):
+        return min(self.codes)
+
+    @property
+    def max(self):
+        return max(self.codes)
+
+
+@dataclass(frozen=True)
+class FakeItem:
+    id: str
+    construct: str
+    subindicator: str | None
+    scale: str
+
+
+class FakeBook:
+    def __init__(self, items):
+        self.items = items
+        self.scales = {"semantic5": FakeScale((1, 2, 3, 4, 5), {1: 0, 2: 40, 3: 60, 4: 80, 5: 100})}
+
+    def item(self, item_id):
+        return {i.id: i for i in self.items}[item_id]
+
+
+BOOK = FakeBook(
+    [
+        FakeItem("Q1", "Quality", "Fault repair", "semantic5"),
+        FakeItem("Q2", "Quality", "Fault repair", "semantic5"),
+        FakeItem("Q3", "Quality", "Billing", "semantic5"),
+        FakeItem("S1", "Satisfaction", None, "semantic5"),
+    ]
+)
+
+
+def test_grade_scores_are_the_uneven_ones():
+    frame = pd.DataFrame({"Q1": [1, 2, 3, 4, 5], "Q2": [2, 2, 2, 2, 2], "Q3": [5, 5, 5, 5, 1], "S1": [3] * 5})
+    out = grade_score_index(frame, BOOK).set_index(["level", "node"])
+    assert out.loc[("item", "Q1"), "score"] == pytest.approx((0 + 40 + 60 + 80 + 100) / 5)
+    assert out.loc[("item", "Q2"), "score"] == pytest.approx(40.0)  # not 25 as a linear 1-5 map would say
+    assert out.loc[("item", "Q3"), "score"] == pytest.approx(80.0)
+    assert out.loc[("subindicator", "Fault repair"), "score"] == pytest.approx((56 + 40) / 2)
+    assert out.loc[("construct", "Quality"), "score"] == pytest.approx((48 + 80) / 2)
+    assert out.loc[("construct", "Satisfaction"), "score"] == pytest.approx(60.0)
+    assert out.loc[("overall", "overall"), "score"] == pytest.approx((64 + 60) / 2)
+    assert list(out.columns) == ["parent", "score", "weight", "n"]
+    assert out.loc[("item", "Q1"), "weight"] == pytest.approx(0.5)
+
+
+def test_grade_roll_up_with_given_weights_and_missing_answers():
+    frame = pd.DataFrame({"Q1": [5, np.nan], "Q2": [1, 1], "Q3": [4, 4], "S1": [5, 5]})
+    weights = {"item": {"Q1": 3, "Q2": 1, "Q3": 1, "S1": 1},
+               "subindicator": {"Fault repair": 1, "Billing": 3, "Satisfaction": 1},
+               "construct": {"Quality": 0.4, "Satisfaction": 0.6}}
+    out = grade_score_index(frame, BOOK, weights=weights).set_index(["level", "node"])
+    assert out.loc[("item", "Q1"), "n"] == 1
+    fault = 0.75 * 100 + 0.25 * 0
+    quality = 0.25 * fault + 0.75 * 80
+    assert out.loc[("subindicator", "Fault repair"), "score"] == pytest.approx(fault)
+    assert out.loc[("construct", "Quality"), "score"] == pytest.approx(quality)
+    assert out.loc[("overall", "overall"), "score"] == pytest.approx(0.4 * quality + 0.6 * 100)
+    assert out.loc[("subindicator", "Fault repair"), "n"] == 2
+    with pytest.raises(ModelSpecError, match="construct weights lack Satisfaction"):
+        grade_score_index(frame, BOOK, weights={"construct": {"Quality": 1}})
+    bad = frame.assign(Q3=[4, 9])
+    with pytest.raises(SurveyDataError, match="column Q3 row 1: answer 9"):
+        grade_score_index(bad, BOOK)
+
+
+# ---------------------------------------------------------------- segments and weights
+def test_poststratify_reproduces_population_mix():
+    frame = pd.DataFrame({"area": ["urban"] * 8 + ["rural"] * 2, "y": [80.0] * 8 + [40.0] * 2})
+    w = poststratify(frame, "area", {"urban": 0.5, "rural": 0.5})
+    assert w.mean() == pytest.approx(1.0)
+    assert np.average(frame["y"], weights=w) == pytest.approx(60.0)
+    with pytest.raises(SurveyDataError, match="'rural'"):
+        poststratify(frame, "area", {"urban": 1.0})
+    with pytest.warns(CSIWarning, match="'town'"):
+        poststratify(frame, "area", {"urban": 1, "rural": 1, "town": 1})
+
+
+def test_segments_with_full_sample_weights():
+    rng = np.random.default_rng(1)
+    n = 80
+    area = np.where(np.arange(n) < 60, "urban", "rural")
+    base = np.where(area == "urban", 8.0, 5.0)
+    frame = pd.DataFrame({c: np.clip(np.round(base + rng.normal(0, 1, n)), 1, 10) for c in ["a1", "a2", "b1"]})
+    frame["area"] = area
+    fit = FixedFit(TWO, {"a1": 1.0, "a2": 1.0, "b1": 1.0})
+    with pytest.warns(CSIWarning, match="area=rural: only 20"):
+        out = segment_indices(TWO, frame, "area", pls=fit, scale_min=1, scale_max=10)
+    rural = out[(out["area"] == "rural") & (out["construct"] == "A")].iloc[0]
+    sub = frame[frame["area"] == "rural"]
+    assert rural["index"] == pytest.approx(((sub["a1"].mean() + sub["a2"].mean()) / 2 - 1) / 9 * 100)
+    assert rural["n"] == 20 and rural["small"]
+    assert not out[out["area"] == "urban"]["small"].any()
+
+
+def test_simulated_truth_is_recovered():
+    """Items = true score on 1..10 + noise: the index recovers the true 0-100 index within 4 SE."""
+    rng = np.random.default_rng(7)
+    n = 2000
+    true = {"A": 72.0, "B": 55.0}
+    latent = {c: 1 + 9 * t / 100 + rng.normal(0, 0.8, n) for c, t in true.items()}
+    frame = pd.DataFrame({
+        "a1": latent["A"] + rng.normal(0, 0.7, n), "a2": latent["A"] + rng.normal(0, 0.7, n),
+        "b1": latent["B"] + rng.normal(0, 0.7, n),
+    })
+    fit = FixedFit(TWO, {"a1": 0.6, "a2": 0.4, "b1": 1.0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        idx = csi_indices(fit, frame.clip(1, 10), scale_min=1, scale_max=10)
+    se = 100 / 9 * np.sqrt(0.8**2 + 0.7**2) / np.sqrt(n)  # SE of a block mean in index points, ~0.26
+    for c, t in true.items():
+        assert abs(idx[c] - t) < 4 * se + 0.5  # +0.5: the few answers clipped at 1/10
