@@ -1,0 +1,555 @@
+"""Covariance-based SEM (CB-SEM) of a CSI model through semopy, with admissibility checks.
+
+semopy does the optimisation; everything a researcher reads — the lavaan-style parameter table,
+standardised solution, fit indices (χ², CFI, TLI, RMSEA with its CI, SRMR, AIC, BIC) and the
+admissibility verdict — is computed here from the fitted matrices, so the numbers follow lavaan's
+definitions and do not depend on semopy's reporting helpers.
+
+Why the checks matter: Image, Expectation and Quality are often so collinear in CSI surveys that
+CB-SEM returns standardised paths outside [-1, 1], negative variances or a non-positive-definite
+latent covariance. lavaan fits such data "without error"; here the fit is marked ``admissible=False``
+and every diagnostic says what is wrong, why, and what to do.
+
+Estimators
+----------
+``"ML"``
+    Normal-theory maximum likelihood (lavaan's ``sem()`` default). semopy's ``MLW`` objective is
+    minimised against the N-divisor covariance matrix, which is lavaan's likelihood, so estimates,
+    χ² = N·F and standard errors (expected information) reproduce lavaan's.
+``"FIML"``
+    Full-information ML for incomplete data (semopy's ``ModelMeans``, which adds item intercepts).
+    semopy's plain ``Model`` also offers an ``FIML`` objective but it assumes zero item means, so it
+    is wrong for raw survey scores; it is not used. χ² is the likelihood ratio against the saturated
+    model estimated by EM; standard errors use the expected information of the observed patterns.
+
+Not offered: DWLS/WLSMV for ordinal items. semopy's ``DWLS`` weights the residuals with the raw
+fourth-order moments of the centred data rather than the asymptotic covariance of polychoric
+correlations, has no thresholds, no mean-and-variance-adjusted test statistic and reports
+normal-theory standard errors, so its "ordinal" results are neither lavaan's WLSMV nor a sound
+approximation of it. For 5- to 10-point Likert items ML is the usual, defensible choice; PLS
+(``fit_pls``) is the robust alternative used for CSI indices.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import semopy
+from scipy import optimize, stats
+
+from csi_research.data import item_frame
+from csi_research.errors import CSIWarning, EstimationError, ModelSpecError
+from csi_research.model import CSIModel
+
+ESTIMATORS = ("ML", "FIML")
+_OP_ORDER = {"=~": 0, "~": 1, "~~": 2, "~1": 3}
+_COLLINEAR = 0.95  # construct correlation above which separate effects are not estimable
+_SOLVER_OPTIONS = {"ftol": 1e-12, "maxiter": 10_000}  # semopy's default ftol stops far from lavaan's optimum
+
+
+@dataclass(frozen=True)
+class CBSEMFit:
+    """Result of :func:`fit_cbsem`; read ``admissible`` and ``diagnostics`` before the estimates."""
+
+    model: CSIModel
+    estimator: str
+    n: int
+    estimates: pd.DataFrame
+    paths: pd.DataFrame
+    loadings: pd.DataFrame
+    r2: pd.Series
+    fit_indices: pd.Series
+    latent_cov: pd.DataFrame
+    implied_cov: pd.DataFrame
+    converged: bool
+    admissible: bool
+    diagnostics: list[str]
+    parameters: np.ndarray = field(repr=False)  # free-parameter vector (semopy order), for warm starts
+
+    def summary(self) -> dict[str, pd.DataFrame]:
+        """Readable tables: overview, fit indices, paths, loadings, R² and diagnostics."""
+        overview = pd.DataFrame(
+            {
+                "value": [
+                    self.estimator,
+                    self.n,
+                    "yes" if self.converged else "no",
+                    "yes" if self.admissible else "NO - do not interpret the estimates",
+                ]
+            },
+            index=["estimator", "respondents", "converged", "admissible"],
+        )
+        return {
+            "overview": overview,
+            "fit_indices": self.fit_indices.to_frame("value"),
+            "paths": self.paths,
+            "loadings": self.loadings,
+            "r2": self.r2.to_frame("r2"),
+            "diagnostics": pd.DataFrame({"diagnostic": self.diagnostics or ["none"]}),
+        }
+
+
+def fit_cbsem(
+    model: CSIModel,
+    data: Any,
+    estimator: str = "ML",
+    missing: str = "listwise",
+    single_item_reliability: float | Mapping[str, float] | None = None,
+    start: CBSEMFit | None = None,
+) -> CBSEMFit:
+    """Fit ``model`` by covariance-based SEM and check that the solution is admissible.
+
+    ``single_item_reliability`` identifies one-item constructs: the item's error variance is fixed
+    to (1 − reliability) × its variance (0 when not given, i.e. the item is taken as error-free).
+    ``start`` is an earlier fit of the same model (e.g. the full sample when bootstrapping) whose
+    estimates start the optimiser, which then needs only a few iterations.
+    ``missing`` ("listwise" or "mean") applies to ``"ML"``; ``"FIML"`` uses every observed value.
+    """
+    if estimator not in ESTIMATORS:
+        raise ValueError(
+            f"estimator must be one of {', '.join(ESTIMATORS)}, not {estimator!r} "
+            "(DWLS for ordinal items is not offered: see the module documentation)"
+        )
+    if estimator == "FIML":
+        x = item_frame(model, data, missing="pairwise").dropna(how="all")
+    elif missing in ("listwise", "mean"):
+        x = item_frame(model, data, missing=missing)
+    else:
+        raise ValueError(
+            f"missing must be 'listwise' or 'mean' for ML, not {missing!r}; use estimator='FIML'"
+        )
+    clash = set(model.names) & set(model.items)
+    if clash:
+        raise ModelSpecError(
+            f"construct name(s) {', '.join(sorted(clash))} are also item columns: rename the construct(s)"
+        )
+
+    diagnostics: list[str] = []
+    sample = _Sample(x)
+    description = _description(model, sample.cov, single_item_reliability)
+    sem = semopy.ModelMeans(description) if estimator == "FIML" else semopy.Model(description)
+    for param in sem.parameters.values():  # lavaan leaves variances free: Heywood cases must show
+        param.bound = (None, None)
+    n_free = sum(p.active for p in sem.parameters.values())
+    if sample.n < n_free:
+        raise EstimationError(
+            f"{sample.n} respondents but the model has {n_free} free parameters: CB-SEM needs more "
+            "respondents than parameters (as a rule 5-10 per parameter); collect more data, drop items, "
+            "or use PLS (fit_pls)"
+        )
+    converged = _optimise(sem, sample, estimator, _start_vector(start, model, estimator, n_free))
+    if not converged:
+        diagnostics.append(
+            "the optimiser did not converge: the estimates are not a maximum of the likelihood; "
+            "check for near-duplicate items or constructs, or simplify the model"
+        )
+    table, info_ok = _parameter_table(sem, model, estimator, sample)
+    if not info_ok:
+        diagnostics.append(
+            "the information matrix is singular: some parameters are not identified and their standard "
+            "errors and p-values are unreliable; fix a scale, drop redundant paths or use PLS"
+        )
+    latent_cov, implied_cov = _implied(sem, model)
+    _standardise(table, latent_cov, implied_cov)
+    diagnostics += _admissibility(model, table, latent_cov, implied_cov)
+    admissible = converged and info_ok and not diagnostics
+    diagnostics += [
+        f"construct {name} is formative (Mode B) in the model but CB-SEM estimates it as reflective; "
+        "use PLS (fit_pls) for formative blocks"
+        for name, mode in model.modes.items()
+        if mode == "B"
+    ]
+    for message in diagnostics:
+        warnings.warn(message, CSIWarning, stacklevel=2)
+    return CBSEMFit(
+        model=model,
+        estimator=estimator,
+        n=sample.n,
+        estimates=table,
+        paths=_paths(table),
+        loadings=_loadings(table),
+        r2=_r2(model, table, latent_cov),
+        fit_indices=_fit_indices(sem, sample, implied_cov.to_numpy(), n_free, estimator),
+        latent_cov=latent_cov,
+        implied_cov=implied_cov,
+        converged=converged,
+        admissible=admissible,
+        diagnostics=diagnostics,
+        parameters=np.array(sem.param_vals, dtype=float),
+    )
+
+
+# ----------------------------------------------------------------------------- data and description
+class _Sample:
+    """The item matrix with its ML moments (EM estimates when values are missing)."""
+
+    def __init__(self, x: pd.DataFrame) -> None:
+        self.frame = x
+        self.n = len(x)
+        values = x.to_numpy()
+        if np.isnan(values).any():
+            mean, cov = _em_moments(values)
+        else:
+            mean, cov = values.mean(axis=0), np.cov(values, rowvar=False, ddof=0)
+        self.mean = mean
+        self.cov = pd.DataFrame(cov, index=x.columns, columns=x.columns)
+
+
+def _description(
+    model: CSIModel, cov: pd.DataFrame, reliability: float | Mapping[str, float] | None
+) -> str:
+    """semopy syntax: the model's lavaan syntax plus fixed error variances for one-item constructs."""
+    single = {name: items[0] for name, items in model.constructs.items() if len(items) == 1}
+    if isinstance(reliability, Mapping):
+        extra = set(reliability) - set(single)
+        if extra:
+            raise ModelSpecError(
+                f"single_item_reliability names {', '.join(sorted(extra))}, which are not one-item "
+                f"constructs; one-item constructs: {', '.join(single) or 'none'}"
+            )
+        rel = {name: float(reliability.get(name, 1.0)) for name in single}
+    else:
+        rel = dict.fromkeys(single, 1.0 if reliability is None else float(reliability))
+    lines = []
+    for name, item in single.items():
+        if not 0.0 < rel[name] <= 1.0:
+            raise ModelSpecError(
+                f"single_item_reliability for {name} is {rel[name]}; a reliability must be in (0, 1]"
+            )
+        lines.append(f"{item} ~~ {(1.0 - rel[name]) * cov.loc[item, item]:.12f}*{item}")
+    return model.lavaan_syntax() + "".join(line + "\n" for line in lines)
+
+
+# ----------------------------------------------------------------------------- optimisation
+def _optimise(sem: semopy.Model, sample: _Sample, estimator: str, start: np.ndarray | None) -> bool:
+    """Load the data, set the starting values and minimise; True when the optimiser converged."""
+    logger = logging.getLogger()
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # semopy logs its own warnings; ours go to diagnostics
+    try:
+        sem.load(sample.frame, cov=sample.cov)
+        if start is not None:
+            sem.param_vals = start.copy()
+        with np.errstate(all="ignore"):
+            result = sem.fit(obj="ML" if estimator == "FIML" else "MLW", options=dict(_SOLVER_OPTIONS))
+    except (np.linalg.LinAlgError, ValueError) as exc:
+        raise EstimationError(f"CB-SEM estimation failed in semopy: {exc}") from exc
+    finally:
+        logger.setLevel(level)
+    return bool(result.success) and bool(np.isfinite(result.fun))
+
+
+def _start_vector(start: CBSEMFit | None, model: CSIModel, estimator: str, n_free: int) -> np.ndarray | None:
+    if start is None:
+        return None
+    if not isinstance(start, CBSEMFit) or start.model != model or start.estimator != estimator:
+        raise ValueError("start must be a CBSEMFit of the same model with the same estimator")
+    if len(start.parameters) != n_free:  # e.g. another single_item_reliability setting
+        raise ValueError("start has a different number of free parameters than this model")
+    return start.parameters
+
+
+# ----------------------------------------------------------------------------- parameter table
+def _parameter_table(
+    sem: semopy.Model, model: CSIModel, estimator: str, sample: _Sample
+) -> tuple[pd.DataFrame, bool]:
+    """lavaan-style table (lhs, op, rhs, est, se, z, p_value) and whether the information is regular."""
+    names = list(sem.matrices_names)
+    rows, k_free = [], 0
+    for param in sem.parameters.values():
+        loc = param.locations[0]
+        k = next(i for i, mx in enumerate(sem.matrices) if mx is loc.matrix)
+        row, col = sem.names[k][0][loc.indices[0]], sem.names[k][1][loc.indices[1]]
+        kind = names[k]
+        if kind == "lambda":
+            lhs, op, rhs = col, "=~", row
+        elif kind == "beta":
+            lhs, op, rhs = row, "~", col
+        elif kind in ("psi", "theta"):
+            lhs, op, rhs = row, "~~", col
+        else:  # gamma1/gamma2 of ModelMeans: intercepts
+            lhs, op, rhs = row, "~1", ""
+        if param.active:
+            rows.append((lhs, op, rhs, float(sem.param_vals[k_free]), k_free))
+            k_free += 1
+        else:
+            rows.append((lhs, op, rhs, float(param.start), -1))
+    info = _information(sem, estimator, sample)
+    cov, info_ok = _invert_information(info)
+    se_free = np.sqrt(np.where(np.diag(cov) > 0, np.diag(cov), np.nan))
+    table = pd.DataFrame(rows, columns=["lhs", "op", "rhs", "est", "_free"])
+    table["se"] = [se_free[i] if i >= 0 else np.nan for i in table["_free"]]
+    table["z"] = table["est"] / table["se"]
+    table["p_value"] = 2.0 * stats.norm.sf(np.abs(table["z"]))
+    order = {name: i for i, name in enumerate([*model.names, *model.items])}
+    table["_key"] = [
+        (_OP_ORDER[op], order.get(lhs, len(order)), order.get(rhs, len(order)))
+        for lhs, op, rhs in zip(table["lhs"], table["op"], table["rhs"], strict=True)
+    ]
+    table = table.sort_values("_key", kind="stable").drop(columns=["_key", "_free"])
+    return table.reset_index(drop=True), info_ok
+
+
+def _information(sem: semopy.Model, estimator: str, sample: _Sample) -> np.ndarray:
+    """Expected information; for FIML summed over missing-data patterns (each sees its own Σ, μ)."""
+    if estimator == "ML":
+        return sem.calc_fim()
+    sigma, (m, c) = sem.calc_sigma()
+    d_sigma = sem.calc_sigma_grad(m, c)
+    d_mu = [np.atleast_2d(g)[:, 0] if np.ndim(g) else None for g in sem.calc_mean_grad(m, c)]
+    p, k = sigma.shape[0], len(d_sigma)
+    ds = np.array([g if np.ndim(g) else np.zeros((p, p)) for g in d_sigma])
+    dm = np.array([g if g is not None else np.zeros(p) for g in d_mu])
+    observed = np.isfinite(sample.frame.to_numpy())
+    patterns, counts = np.unique(observed, axis=0, return_counts=True)
+    info = np.zeros((k, k))
+    for pattern, count in zip(patterns, counts, strict=True):
+        idx = np.flatnonzero(pattern)
+        inv = np.linalg.pinv(sigma[np.ix_(idx, idx)])
+        a = np.einsum("ij,kjl->kil", inv, ds[:, idx][:, :, idx])
+        info += count * (0.5 * np.einsum("aij,bji->ab", a, a) + dm[:, idx] @ inv @ dm[:, idx].T)
+    return info
+
+
+def _invert_information(info: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Inverse (pseudo-inverse when singular) and whether the information matrix is regular."""
+    eig = np.linalg.eigvalsh((info + info.T) / 2)
+    regular = bool(eig.size == 0 or (eig[0] > 1e-10 * max(eig[-1], 1e-300)))
+    return (np.linalg.inv(info) if regular else np.linalg.pinv(info)), regular
+
+
+def _implied(sem: semopy.Model, model: CSIModel) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Total latent covariance C Ψ Cᵀ and implied item covariance, in the model's order."""
+    sigma, (_, c) = sem.calc_sigma()
+    psi = sem.matrices[2]
+    lat_names = sem.names[2][0]
+    phi = pd.DataFrame(c @ psi @ c.T, index=lat_names, columns=lat_names).loc[model.names, model.names]
+    obs = sem.vars["observed"]
+    implied = pd.DataFrame(sigma, index=obs, columns=obs).loc[model.items, model.items]
+    return phi, implied
+
+
+def _standardise(table: pd.DataFrame, phi: pd.DataFrame, implied: pd.DataFrame) -> None:
+    """Add lavaan's std.all column (latent and observed variances both set to 1)."""
+    with np.errstate(invalid="ignore"):
+        sd = pd.concat([pd.Series(np.sqrt(np.diag(phi)), phi.index),
+                        pd.Series(np.sqrt(np.diag(implied)), implied.index)])
+    lhs_sd = sd.reindex(table["lhs"]).to_numpy()
+    rhs_sd = sd.reindex(table["rhs"]).to_numpy()
+    op = table["op"].to_numpy()
+    est = table["est"].to_numpy()
+    std = np.select(
+        [op == "=~", op == "~", op == "~~", op == "~1"],
+        [est * lhs_sd / rhs_sd, est * rhs_sd / lhs_sd, est / (lhs_sd * rhs_sd), est / lhs_sd],
+    )
+    table["std_all"] = std
+
+
+# ----------------------------------------------------------------------------- admissibility
+def _admissibility(
+    model: CSIModel, table: pd.DataFrame, phi: pd.DataFrame, implied: pd.DataFrame
+) -> list[str]:
+    """One diagnostic per kind of problem, naming the parameters, the reason and the remedy."""
+    out = []
+    variances = table[(table["op"] == "~~") & (table["lhs"] == table["rhs"]) & table["se"].notna()]
+    negative = variances[variances["est"] < 0]
+    if len(negative):
+        names = ", ".join(f"{r.lhs} ({r.est:.3f})" for r in negative.itertuples())
+        out.append(
+            f"negative variance estimate (Heywood case): {names}; a variance cannot be negative, so the "
+            "model does not fit these data (too few items per construct, collinear constructs or a "
+            "misspecified model); fix the item or construct, or use PLS (fit_pls)"
+        )
+    for what, mat in (("latent covariance matrix", phi), ("model-implied item covariance matrix", implied)):
+        if np.linalg.eigvalsh(mat.to_numpy())[0] <= 1e-10:
+            out.append(
+                f"the {what} is not positive definite: some constructs or items are linear combinations "
+                "of others in the solution; the estimates are not interpretable — merge or drop "
+                "redundant constructs, or use PLS (fit_pls)"
+            )
+    bad = table[table["op"].isin(["~", "=~"]) & (table["std_all"].abs() > 1.0)]
+    if len(bad):
+        names = ", ".join(
+            f"{r.lhs} {r.op} {r.rhs}: standardised {r.std_all:.2f}" for r in bad.itertuples()
+        )
+        out.append(
+            f"standardised estimate(s) outside [-1, 1]: {names}; such a solution is not interpretable — "
+            "it arises when predictors are almost collinear, so their separate effects are not identified"
+        )
+    corr = _to_corr(phi)
+    high = [
+        f"{a}–{b} {corr.loc[a, b]:.3f}"
+        for i, a in enumerate(model.names)
+        for b in model.names[i + 1 :]
+        if abs(corr.loc[a, b]) > _COLLINEAR
+    ]
+    if high:
+        out.append(
+            f"construct correlation(s) above {_COLLINEAR}: {', '.join(high)}; the constructs are not "
+            "empirically distinct (collinearity): use PLS path modelling for the indices, merge the "
+            "constructs, or model them as facets of a higher-order construct"
+        )
+    return out
+
+
+def _to_corr(cov: pd.DataFrame) -> pd.DataFrame:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = np.sqrt(np.diag(cov.to_numpy()))
+        return cov / np.outer(sd, sd)
+
+
+# ----------------------------------------------------------------------------- tidy views
+def _paths(table: pd.DataFrame) -> pd.DataFrame:
+    reg = table[table["op"] == "~"]
+    return pd.DataFrame(
+        {
+            "source": reg["rhs"].to_numpy(),
+            "target": reg["lhs"].to_numpy(),
+            "estimate": reg["est"].to_numpy(),
+            "std_estimate": reg["std_all"].to_numpy(),
+            "se": reg["se"].to_numpy(),
+            "p_value": reg["p_value"].to_numpy(),
+        }
+    )
+
+
+def _loadings(table: pd.DataFrame) -> pd.DataFrame:
+    lam = table[table["op"] == "=~"]
+    return pd.DataFrame(
+        {
+            "construct": lam["lhs"].to_numpy(),
+            "item": lam["rhs"].to_numpy(),
+            "estimate": lam["est"].to_numpy(),
+            "std_estimate": lam["std_all"].to_numpy(),
+            "se": lam["se"].to_numpy(),
+            "p_value": lam["p_value"].to_numpy(),
+        }
+    )
+
+
+def _r2(model: CSIModel, table: pd.DataFrame, phi: pd.DataFrame) -> pd.Series:
+    var = table[(table["op"] == "~~") & (table["lhs"] == table["rhs"])].set_index("lhs")["est"]
+    r2 = {t: 1.0 - var[t] / phi.loc[t, t] for t in model.endogenous}
+    return pd.Series(r2, name="r2", dtype=float)
+
+
+# ----------------------------------------------------------------------------- fit indices
+def _fit_indices(
+    sem: semopy.Model, sample: _Sample, sigma: np.ndarray, n_free: int, estimator: str
+) -> pd.Series:
+    """χ², CFI, TLI, RMSEA (+90 % CI), SRMR, AIC, BIC with lavaan's definitions (N, not N − 1)."""
+    s, n = sample.cov.to_numpy(), sample.n
+    p = s.shape[0]
+    if estimator == "ML":
+        minus2ll_h1 = n * (p * np.log(2 * np.pi) + np.linalg.slogdet(s)[1] + p)
+        minus2ll_h0 = n * (p * np.log(2 * np.pi) + np.linalg.slogdet(sigma)[1]
+                           + np.trace(s @ np.linalg.inv(sigma)))
+        chi2_base = n * (np.sum(np.log(np.diag(s))) - np.linalg.slogdet(s)[1])
+        df = p * (p + 1) // 2 - n_free
+    else:
+        x = sample.frame.to_numpy()
+        minus2ll_h1 = _minus2ll(x, sample.mean, s)
+        minus2ll_h0 = _minus2ll(x, sem.calc_mean(sem.calc_sigma()[1][0])[:, 0], sigma)
+        # independence model: each item's own ML mean and variance, closed form under FIML
+        n_obs = np.isfinite(x).sum(axis=0)
+        minus2ll_base = np.sum(n_obs * (np.log(2 * np.pi) + np.log(np.nanvar(x, axis=0)) + 1.0))
+        chi2_base = minus2ll_base - minus2ll_h1
+        df = p * (p + 1) // 2 + p - n_free
+    chi2 = max(float(minus2ll_h0 - minus2ll_h1), 0.0)
+    df_base = p * (p - 1) // 2
+    cfi_den = max(chi2 - df, chi2_base - df_base, 0.0)
+    cfi = 1.0 - max(chi2 - df, 0.0) / cfi_den if cfi_den > 0 else 1.0
+    tli = ((chi2_base / df_base) - (chi2 / df)) / ((chi2_base / df_base) - 1.0) if df > 0 else np.nan
+    rmsea = np.sqrt(max(chi2 - df, 0.0) / (df * n)) if df > 0 else np.nan
+    lower, upper = _rmsea_ci(chi2, df, n)
+    d = np.sqrt(np.diag(s))
+    resid = (s - sigma) / np.outer(d, d)
+    srmr = float(np.sqrt(np.mean(resid[np.tril_indices(p)] ** 2)))
+    return pd.Series(
+        {
+            "chi2": chi2,
+            "df": float(df),
+            "p_value": float(stats.chi2.sf(chi2, df)) if df > 0 else np.nan,
+            "cfi": cfi,
+            "tli": tli,
+            "rmsea": rmsea,
+            "rmsea_ci_lower": lower,
+            "rmsea_ci_upper": upper,
+            "srmr": srmr,
+            "aic": float(minus2ll_h0 + 2 * n_free),
+            "bic": float(minus2ll_h0 + n_free * np.log(n)),
+        },
+        name="fit_indices",
+    )
+
+
+def _rmsea_ci(chi2: float, df: int, n: int, level: float = 0.90) -> tuple[float, float]:
+    """Bounds from the non-centrality λ at which χ² is the upper/lower (1 − level)/2 quantile (lavaan)."""
+    if df <= 0:
+        return np.nan, np.nan
+    tail = (1.0 - level) / 2.0
+
+    def bound(prob: float) -> float:
+        def f(lam: float) -> float:
+            cdf = stats.ncx2.cdf(chi2, df, lam) if lam > 0 else stats.chi2.cdf(chi2, df)
+            return float(cdf) - prob
+
+        if f(0.0) < 0:
+            return 0.0
+        hi = max(chi2, 1.0)
+        while f(hi) > 0:
+            hi *= 2.0
+        return float(np.sqrt(optimize.brentq(f, 0.0, hi, xtol=1e-10) / (df * n)))
+
+    return bound(1.0 - tail), bound(tail)
+
+
+# ----------------------------------------------------------------------------- incomplete data
+def _minus2ll(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> float:
+    """−2 log-likelihood of incomplete multivariate-normal data, pattern by pattern."""
+    observed = np.isfinite(x)
+    patterns, inverse = np.unique(observed, axis=0, return_inverse=True)
+    total = 0.0
+    for g, pattern in enumerate(patterns):
+        idx = np.flatnonzero(pattern)
+        r = x[inverse.ravel() == g][:, idx] - mean[idx]
+        sub = cov[np.ix_(idx, idx)]
+        total += len(r) * (len(idx) * np.log(2 * np.pi) + np.linalg.slogdet(sub)[1])
+        total += float(np.einsum("ij,ij->", r @ np.linalg.inv(sub), r))
+    return total
+
+
+def _em_moments(x: np.ndarray, tol: float = 1e-10, max_iter: int = 5000) -> tuple[np.ndarray, np.ndarray]:
+    """ML mean and covariance of incomplete normal data by EM (the saturated model of FIML)."""
+    n, p = x.shape
+    observed = np.isfinite(x)
+    mean = np.nanmean(x, axis=0)
+    cov = np.diag(np.nanvar(x, axis=0))
+    patterns, inverse = np.unique(observed, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    for _ in range(max_iter):
+        sum_x, sum_xx = np.zeros(p), np.zeros((p, p))
+        for g, pattern in enumerate(patterns):
+            o, m = np.flatnonzero(pattern), np.flatnonzero(~pattern)
+            rows = x[inverse == g]
+            filled = np.where(np.isfinite(rows), rows, 0.0)
+            extra = np.zeros((p, p))
+            if m.size:
+                coef = cov[np.ix_(m, o)] @ np.linalg.inv(cov[np.ix_(o, o)])
+                filled[:, m] = mean[m] + (rows[:, o] - mean[o]) @ coef.T
+                extra[np.ix_(m, m)] = cov[np.ix_(m, m)] - coef @ cov[np.ix_(o, m)]
+            sum_x += filled.sum(axis=0)
+            sum_xx += filled.T @ filled + len(rows) * extra
+        new_mean = sum_x / n
+        new_cov = sum_xx / n - np.outer(new_mean, new_mean)
+        done = max(np.abs(new_mean - mean).max(), np.abs(new_cov - cov).max()) < tol
+        mean, cov = new_mean, new_cov
+        if done:
+            break
+    return mean, cov
