@@ -40,7 +40,7 @@ def rescaled_weights(
     w = np.asarray(raw_weights, dtype=float)
     p = w.shape[-1]
     lo, hi = _bounds(scale_min, scale_max, p)
-    member = _membership(blocks, p)
+    member = membership(blocks, p)
     ws = w * (hi - lo)
     with np.errstate(divide="ignore", invalid="ignore"):
         return ws / ((ws @ member) @ member.T)
@@ -64,7 +64,7 @@ def acsi_index_from_arrays(
     p = m.shape[-1]
     lo, hi = _bounds(scale_min, scale_max, p)
     w = rescaled_weights(raw_weights, blocks, lo, hi)
-    member = _membership(blocks, p)
+    member = membership(blocks, p)
     return (w * ((m - lo) / (hi - lo) * 100.0)) @ member
 
 
@@ -80,7 +80,7 @@ def _bounds(scale_min: Any, scale_max: Any, p: int) -> tuple[np.ndarray, np.ndar
     return lo, hi
 
 
-def _membership(blocks: Sequence[np.ndarray], p: int) -> np.ndarray:
+def membership(blocks: Sequence[np.ndarray], p: int) -> np.ndarray:
     member = np.zeros((p, len(blocks)))
     for b, idx in enumerate(blocks):
         member[np.asarray(idx, dtype=int), b] = 1.0
@@ -129,20 +129,16 @@ def resolve_codebook(codebook: Any, data: Any, default: bool) -> Any:
 def scale_of(codebook: Any, item: str) -> Any:
     """The Scale of ``item`` in ``codebook`` (error naming the item when it is not listed)."""
     try:
-        entry = codebook.item(item)
-    except (KeyError, LookupError):
+        return codebook.scale_of(item)
+    except KeyError:
         raise ModelSpecError(
             f"item {item} is not in the codebook: add it to the codebook or pass scale_min/scale_max"
         ) from None
-    scale = entry.scale
-    return codebook.scales[scale] if isinstance(scale, str) else scale
 
 
 def raw_weight_vector(pls: Any, items: Sequence[str]) -> np.ndarray:
     """The fit's raw-scale outer weights in the order of ``items``."""
-    raw = pls.raw_weights()
-    series = raw.set_index("item")["weight"] if isinstance(raw, pd.DataFrame) else raw
-    return series.reindex(list(items)).to_numpy(dtype=float)
+    return pls.raw_weights().reindex(list(items)).to_numpy(dtype=float)
 
 
 def survey_weight_vector(frame: pd.DataFrame, survey_weights: Any) -> pd.Series | None:
@@ -186,7 +182,7 @@ def check_range(x: pd.DataFrame, lo: np.ndarray, hi: np.ndarray) -> None:
         )
 
 
-def _blocks(model: CSIModel, items: Sequence[str]) -> list[np.ndarray]:
+def block_positions(model: CSIModel, items: Sequence[str]) -> list[np.ndarray]:
     position = {item: k for k, item in enumerate(items)}
     return [np.array([position[i] for i in model.constructs[c]]) for c in model.names]
 
@@ -237,7 +233,8 @@ def csi_indices(
     diagnostics: list[str] = []
     for message in negative_weight_messages(model, items, raw):
         _warn(diagnostics, message)
-    values = acsi_index_from_arrays(raw, weighted_item_means(x, w).to_numpy(), _blocks(model, items), lo, hi)
+    means = weighted_item_means(x, w).to_numpy()
+    values = acsi_index_from_arrays(raw, means, block_positions(model, items), lo, hi)
     out = pd.Series(values, index=pd.Index(model.names, name="construct"), name="index")
     out.attrs.update(n=len(x), diagnostics=diagnostics)
     return out
@@ -337,7 +334,7 @@ def grade_score_index(
 def _codebook_item(book: Any, item: str) -> Any:
     try:
         return book.item(item)
-    except (KeyError, LookupError):
+    except KeyError:
         raise ModelSpecError(f"item {item} is not in the codebook: add it or leave it out of items") from None
 
 
@@ -348,15 +345,16 @@ def _graded_answers(frame: pd.DataFrame, book: Any, ids: Sequence[str]) -> pd.Da
         raise SurveyDataError(f"item(s) {', '.join(absent)} are not columns of the data")
     out = {}
     for item in ids:
-        column = frame[item]
-        graded = column.map(scale_of(book, item).grade_scores)
-        bad = column[graded.isna() & column.notna()]
-        if len(bad):
+        column = pd.to_numeric(frame[item], errors="coerce").where(frame[item].notna(), np.nan)
+        scale = scale_of(book, item)
+        bad = column[column.notna() & ~scale.is_code(column)]
+        if len(bad) or column.isna().sum() > frame[item].isna().sum():
+            row = bad.index[0] if len(bad) else column.index[column.isna() & frame[item].notna()][0]
             raise SurveyDataError(
-                f"column {item} row {bad.index[0]}: answer {bad.iloc[0]} is not a code of the item's "
-                "scale; recode 'don't know' answers to missing"
+                f"column {item} row {row}: answer {frame.at[row, item]} is not a code of the "
+                f"{scale.span} scale {scale.name}; recode 'don't know' answers to missing"
             )
-        out[item] = graded.astype(float)
+        out[item] = scale.grade_score(column.to_numpy())
     return pd.DataFrame(out, index=frame.index)
 
 
@@ -488,7 +486,7 @@ def segment_indices(
     lo, hi = scale_bounds(items, codebook, scale_min, scale_max, data)
     check_range(x, lo, hi)
     w = survey_weight_vector(frame.loc[x.index], survey_weights)
-    blocks = _blocks(model, items)
+    blocks = block_positions(model, items)
     diagnostics: list[str] = []
     if pls is not None:
         raw = raw_weight_vector(pls, items)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from csi_research import CSIModel, CSIWarning, ModelSpecError, SurveyDataError
+from csi_research import Codebook, CSIModel, CSIWarning, ModelSpecError, SurveyDataError
 from csi_research.indices import (
     acsi_index_from_arrays,
     csi_indices,
@@ -30,11 +30,8 @@ class FixedFit:
     model: CSIModel
     weights_by_item: dict
 
-    def raw_weights(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            [(self.model.construct_of(i), i, w) for i, w in self.weights_by_item.items()],
-            columns=["construct", "item", "weight"],
-        )
+    def raw_weights(self) -> pd.Series:
+        return pd.Series(self.weights_by_item, name="raw_weight", dtype=float)
 
 
 TWO = CSIModel({"A": ["a1", "a2"], "B": ["b1"]}, [("A", "B")])
@@ -88,7 +85,8 @@ def test_survey_weights_enter_item_means():
     fit = FixedFit(TWO, {"a1": 1, "a2": 1, "b1": 1})
     idx = csi_indices(fit, frame, scale_min=1, scale_max=10, survey_weights="w")
     assert idx["A"] == pytest.approx(25.0)  # equal weights: three at 0, one at 100
-    heavy = csi_indices(fit, frame.assign(w=[1.0, 1.0, 1.0, 9.0]), scale_min=1, scale_max=10, survey_weights="w")
+    frame["w"] = [1.0, 1.0, 1.0, 9.0]
+    heavy = csi_indices(fit, frame, scale_min=1, scale_max=10, survey_weights="w")
     assert heavy["A"] == pytest.approx(75.0)  # (3*0 + 9*100) / 12
 
 
@@ -113,50 +111,37 @@ def test_plspm_weights_on_ecsi_survey():
 
 
 # ---------------------------------------------------------------- grade scores
-@dataclass(frozen=True)
-class FakeScale:
-    codes: tuple
-    grade_scores: dict
-
-    @property
-    def min(self):
-        return min(self.codes)
-
-    @property
-    def max(self):
-        return max(self.codes)
-
-
-@dataclass(frozen=True)
-class FakeItem:
-    id: str
-    construct: str
-    subindicator: str | None
-    scale: str
-
-
-class FakeBook:
-    def __init__(self, items):
-        self.items = items
-        self.scales = {"semantic5": FakeScale((1, 2, 3, 4, 5), {1: 0, 2: 40, 3: 60, 4: 80, 5: 100})}
-
-    def item(self, item_id):
-        return {i.id: i for i in self.items}[item_id]
+def small_codebook() -> Codebook:
+    """Two constructs, three sub-indicators, on the power industry's semantic 5-level scale."""
+    scale = Codebook.default().scales["semantic5"]
+    return Codebook.from_dict({
+        "scales": {"semantic5": {
+            "codes": list(scale.codes), "labels_zh": list(scale.labels_zh),
+            "labels_en": list(scale.labels_en), "grade_scores": list(scale.grade_scores),
+        }},
+        "constructs": {"Quality": {"label_zh": "感知质量", "label_en": "Perceived quality"},
+                       "Satisfaction": {"label_zh": "客户满意度", "label_en": "Satisfaction"}},
+        "subindicators": {
+            "Fault repair": {"construct": "Quality", "label_zh": "抢修", "label_en": "Fault repair"},
+            "Billing": {"construct": "Quality", "label_zh": "收费", "label_en": "Billing"},
+            "Overall": {"construct": "Satisfaction", "label_zh": "总体", "label_en": "Overall"},
+        },
+        "items": [
+            {"id": "Q1", "construct": "Quality", "subindicator": "Fault repair", "scale": "semantic5"},
+            {"id": "Q2", "construct": "Quality", "subindicator": "Fault repair", "scale": "semantic5"},
+            {"id": "Q3", "construct": "Quality", "subindicator": "Billing", "scale": "semantic5"},
+            {"id": "S1", "construct": "Satisfaction", "subindicator": "Overall", "scale": "semantic5"},
+        ],
+    })
 
 
-BOOK = FakeBook(
-    [
-        FakeItem("Q1", "Quality", "Fault repair", "semantic5"),
-        FakeItem("Q2", "Quality", "Fault repair", "semantic5"),
-        FakeItem("Q3", "Quality", "Billing", "semantic5"),
-        FakeItem("S1", "Satisfaction", None, "semantic5"),
-    ]
-)
+def test_default_scale_is_the_uneven_industry_scale():
+    assert list(Codebook.default().scales["semantic5"].grade_scores) == [0, 40, 60, 80, 100]
 
 
 def test_grade_scores_are_the_uneven_ones():
     frame = pd.DataFrame({"Q1": [1, 2, 3, 4, 5], "Q2": [2, 2, 2, 2, 2], "Q3": [5, 5, 5, 5, 1], "S1": [3] * 5})
-    out = grade_score_index(frame, BOOK).set_index(["level", "node"])
+    out = grade_score_index(frame, small_codebook()).set_index(["level", "node"])
     assert out.loc[("item", "Q1"), "score"] == pytest.approx((0 + 40 + 60 + 80 + 100) / 5)
     assert out.loc[("item", "Q2"), "score"] == pytest.approx(40.0)  # not 25 as a linear 1-5 map would say
     assert out.loc[("item", "Q3"), "score"] == pytest.approx(80.0)
@@ -171,9 +156,9 @@ def test_grade_scores_are_the_uneven_ones():
 def test_grade_roll_up_with_given_weights_and_missing_answers():
     frame = pd.DataFrame({"Q1": [5, np.nan], "Q2": [1, 1], "Q3": [4, 4], "S1": [5, 5]})
     weights = {"item": {"Q1": 3, "Q2": 1, "Q3": 1, "S1": 1},
-               "subindicator": {"Fault repair": 1, "Billing": 3, "Satisfaction": 1},
+               "subindicator": {"Fault repair": 1, "Billing": 3, "Overall": 1},
                "construct": {"Quality": 0.4, "Satisfaction": 0.6}}
-    out = grade_score_index(frame, BOOK, weights=weights).set_index(["level", "node"])
+    out = grade_score_index(frame, small_codebook(), weights=weights).set_index(["level", "node"])
     assert out.loc[("item", "Q1"), "n"] == 1
     fault = 0.75 * 100 + 0.25 * 0
     quality = 0.25 * fault + 0.75 * 80
@@ -182,10 +167,10 @@ def test_grade_roll_up_with_given_weights_and_missing_answers():
     assert out.loc[("overall", "overall"), "score"] == pytest.approx(0.4 * quality + 0.6 * 100)
     assert out.loc[("subindicator", "Fault repair"), "n"] == 2
     with pytest.raises(ModelSpecError, match="construct weights lack Satisfaction"):
-        grade_score_index(frame, BOOK, weights={"construct": {"Quality": 1}})
+        grade_score_index(frame, small_codebook(), weights={"construct": {"Quality": 1}})
     bad = frame.assign(Q3=[4, 9])
     with pytest.raises(SurveyDataError, match="column Q3 row 1: answer 9"):
-        grade_score_index(bad, BOOK)
+        grade_score_index(bad, small_codebook())
 
 
 # ---------------------------------------------------------------- segments and weights
@@ -205,7 +190,8 @@ def test_segments_with_full_sample_weights():
     n = 80
     area = np.where(np.arange(n) < 60, "urban", "rural")
     base = np.where(area == "urban", 8.0, 5.0)
-    frame = pd.DataFrame({c: np.clip(np.round(base + rng.normal(0, 1, n)), 1, 10) for c in ["a1", "a2", "b1"]})
+    frame = pd.DataFrame({c: np.clip(np.round(base + rng.normal(0, 1, n)), 1, 10) for c in ("a1", "a2", "b")})
+    frame = frame.rename(columns={"b": "b1"})
     frame["area"] = area
     fit = FixedFit(TWO, {"a1": 1.0, "a2": 1.0, "b1": 1.0})
     with pytest.warns(CSIWarning, match="area=rural: only 20"):
