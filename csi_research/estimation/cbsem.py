@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,6 +102,7 @@ def fit_cbsem(
     missing: str = "listwise",
     single_item_reliability: float | Mapping[str, float] | None = None,
     start: CBSEMFit | None = None,
+    covariances: Sequence[tuple[str, str]] = (),
 ) -> CBSEMFit:
     """Fit ``model`` by covariance-based SEM and check that the solution is admissible.
 
@@ -109,6 +110,7 @@ def fit_cbsem(
     to (1 − reliability) × its variance (0 when not given, i.e. the item is taken as error-free).
     ``start`` is an earlier fit of the same model (e.g. the full sample when bootstrapping) whose
     estimates start the optimiser, which then needs only a few iterations.
+    ``covariances`` lists item pairs whose residuals covary (e.g. the same question asked twice).
     ``missing`` ("listwise" or "mean") applies to ``"ML"``; ``"FIML"`` uses every observed value.
     """
     if estimator not in ESTIMATORS:
@@ -132,7 +134,7 @@ def fit_cbsem(
 
     diagnostics: list[str] = []
     sample = _Sample(x)
-    description = _description(model, sample.cov, single_item_reliability)
+    description = _description(model, sample.cov, single_item_reliability, covariances)
     sem = semopy.ModelMeans(description) if estimator == "FIML" else semopy.Model(description)
     for param in sem.parameters.values():  # lavaan leaves variances free: Heywood cases must show
         param.bound = (None, None)
@@ -159,6 +161,7 @@ def fit_cbsem(
     _standardise(table, latent_cov, implied_cov)
     diagnostics += _admissibility(model, table, latent_cov, implied_cov)
     admissible = converged and info_ok and not diagnostics
+    diagnostics += _discriminant_notes(model, latent_cov)
     diagnostics += [
         f"construct {name} is formative (Mode B) in the model but CB-SEM estimates it as reflective; "
         "use PLS (fit_pls) for formative blocks"
@@ -202,9 +205,12 @@ class _Sample:
 
 
 def _description(
-    model: CSIModel, cov: pd.DataFrame, reliability: float | Mapping[str, float] | None
+    model: CSIModel,
+    cov: pd.DataFrame,
+    reliability: float | Mapping[str, float] | None,
+    covariances: Sequence[tuple[str, str]],
 ) -> str:
-    """semopy syntax: the model's lavaan syntax plus fixed error variances for one-item constructs."""
+    """semopy syntax: the model's lavaan syntax, residual covariances, fixed one-item error variances."""
     single = {name: items[0] for name, items in model.constructs.items() if len(items) == 1}
     if isinstance(reliability, Mapping):
         extra = set(reliability) - set(single)
@@ -217,6 +223,13 @@ def _description(
     else:
         rel = dict.fromkeys(single, 1.0 if reliability is None else float(reliability))
     lines = []
+    for a, b in covariances:
+        unknown = [v for v in (a, b) if v not in model.items]
+        if unknown:
+            raise ModelSpecError(
+                f"residual covariance {a} ~~ {b}: {', '.join(unknown)} is not an item of the model"
+            )
+        lines.append(f"{a} ~~ {b}")
     for name, item in single.items():
         if not 0.0 < rel[name] <= 1.0:
             raise ModelSpecError(
@@ -383,19 +396,37 @@ def _admissibility(
             "it arises when predictors are almost collinear, so their separate effects are not identified"
         )
     corr = _to_corr(phi)
-    high = [
-        f"{a}–{b} {corr.loc[a, b]:.3f}"
-        for i, a in enumerate(model.names)
-        for b in model.names[i + 1 :]
-        if abs(corr.loc[a, b]) > _COLLINEAR
-    ]
-    if high:
+    collinear = {}  # co-predictors of a common target: their separate effects are not estimable
+    for target in model.endogenous:
+        preds = model.predecessors(target)
+        for i, a in enumerate(preds):
+            for b in preds[i + 1 :]:
+                if abs(corr.loc[a, b]) > _COLLINEAR:
+                    collinear.setdefault((a, b), []).append(target)
+    if collinear:
+        pairs = ", ".join(
+            f"{a}–{b} {corr.loc[a, b]:.3f} (both predict {', '.join(t)})" for (a, b), t in collinear.items()
+        )
         out.append(
-            f"construct correlation(s) above {_COLLINEAR}: {', '.join(high)}; the constructs are not "
-            "empirically distinct (collinearity): use PLS path modelling for the indices, merge the "
-            "constructs, or model them as facets of a higher-order construct"
+            f"construct correlation(s) above {_COLLINEAR} between predictors of the same construct: {pairs}; "
+            "the constructs are not empirically distinct (collinearity), so their separate paths are not "
+            "identified: use PLS path modelling for the indices, merge the constructs, or model them as "
+            "facets of a higher-order construct"
         )
     return out
+
+
+def _discriminant_notes(model: CSIModel, phi: pd.DataFrame) -> list[str]:
+    """High correlations between constructs with no path between them (a validity, not a fit, issue)."""
+    corr = _to_corr(phi)
+    linked = set(model.paths) | {(t, s) for s, t in model.paths}
+    return [
+        f"constructs {a} and {b} correlate {corr.loc[a, b]:.3f} (> {_COLLINEAR}) with no path between them: "
+        "they may not be distinct constructs; check discriminant validity (measurement_quality: HTMT)"
+        for i, a in enumerate(model.names)
+        for b in model.names[i + 1 :]
+        if abs(corr.loc[a, b]) > _COLLINEAR and (a, b) not in linked
+    ]
 
 
 def _to_corr(cov: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,237 @@
+"""CB-SEM against lavaan (reference files and semopy's political-democracy example) and known truth."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from csi_research import CSIModel, CSIWarning, EstimationError, ModelSpecError
+from csi_research.estimation.cbsem import _em_moments, _minus2ll, fit_cbsem
+
+REF = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "satisfaction"
+
+SAT_BLOCKS = {
+    "IMAG": [f"imag{i}" for i in range(1, 6)],
+    "EXPE": [f"expe{i}" for i in range(1, 6)],
+    "QUAL": [f"qual{i}" for i in range(1, 6)],
+    "VAL": [f"val{i}" for i in range(1, 5)],
+    "SAT": [f"sat{i}" for i in range(1, 5)],
+    "LOY": [f"loy{i}" for i in range(1, 5)],
+}
+SAT_PATHS = [
+    ("IMAG", "EXPE"), ("IMAG", "SAT"), ("IMAG", "LOY"), ("EXPE", "QUAL"), ("EXPE", "VAL"),
+    ("EXPE", "SAT"), ("QUAL", "VAL"), ("QUAL", "SAT"), ("VAL", "SAT"), ("SAT", "LOY"),
+]
+
+
+def _quiet_fit(*args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CSIWarning)
+        return fit_cbsem(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def satisfaction() -> pd.DataFrame:
+    if not (REF / "satisfaction.csv").exists():
+        pytest.skip(f"reference data not found at {REF} (only present in the development workspace)")
+    return pd.read_csv(REF / "satisfaction.csv", index_col=0)
+
+
+@pytest.fixture(scope="module")
+def sat_fit(satisfaction):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = fit_cbsem(CSIModel(SAT_BLOCKS, SAT_PATHS), satisfaction)
+    assert [str(w.message) for w in caught if w.category is CSIWarning] == fit.diagnostics
+    return fit
+
+
+# ----------------------------------------------------------------------------- lavaan, ECSI survey
+def test_fit_indices_match_lavaan(sat_fit):
+    lav = pd.read_csv(REF / "lavaan_satisfaction_fit.csv").set_index("measure")["value"]
+    fi = sat_fit.fit_indices
+    assert fi["df"] == lav["df"]
+    assert fi["chi2"] == pytest.approx(lav["chisq"], rel=0.005)
+    for ours, theirs in [("cfi", "cfi"), ("tli", "tli"), ("rmsea", "rmsea"), ("srmr", "srmr"),
+                         ("rmsea_ci_lower", "rmsea.ci.lower"), ("rmsea_ci_upper", "rmsea.ci.upper")]:
+        assert fi[ours] == pytest.approx(lav[theirs], abs=0.005), ours
+    # same likelihood convention as lavaan (N, normal), so the information criteria agree too
+    assert fi["aic"] == pytest.approx(lav["aic"], rel=1e-5)
+    assert fi["bic"] == pytest.approx(lav["bic"], rel=1e-5)
+
+
+def test_estimates_match_lavaan(sat_fit):
+    lav = pd.read_csv(REF / "lavaan_satisfaction_estimates.csv")
+    merged = sat_fit.estimates.merge(lav, on=["lhs", "op", "rhs"], suffixes=("", "_lav"))
+    assert len(merged) == len(lav) == len(sat_fit.estimates)
+    loadings = merged[merged["op"] == "=~"]
+    np.testing.assert_allclose(loadings["est"], loadings["est_lav"], rtol=0.01)
+    free = loadings[loadings["se_lav"] > 0]
+    np.testing.assert_allclose(free["se"], free["se_lav"], rtol=0.01)
+    np.testing.assert_allclose(loadings["std_all"], loadings["std.all"], atol=0.005)
+    # the well-determined paths (not the collinear EXPE/QUAL ones) agree tightly as well
+    sat_loy = merged[(merged["lhs"] == "LOY") & (merged["rhs"] == "SAT")]
+    assert sat_loy["est"].iloc[0] == pytest.approx(sat_loy["est_lav"].iloc[0], rel=0.01)
+
+
+def test_satisfaction_solution_is_not_admissible(sat_fit):
+    assert sat_fit.converged
+    assert not sat_fit.admissible
+    text = " | ".join(sat_fit.diagnostics)
+    assert "VAL ~ EXPE: standardised -1.71" in text
+    assert "VAL ~ QUAL: standardised 2.59" in text
+    assert "EXPE–QUAL" in text and "PLS" in text
+    paths = sat_fit.paths.set_index(["source", "target"])
+    assert paths.loc[("EXPE", "VAL"), "std_estimate"] == pytest.approx(-1.7108, abs=0.005)
+    assert set(sat_fit.r2.index) == {"EXPE", "QUAL", "VAL", "SAT", "LOY"}
+    assert set(sat_fit.summary()) >= {"overview", "fit_indices", "paths", "loadings", "diagnostics"}
+
+
+def test_heywood_case_is_reported(satisfaction):
+    # a bootstrap resample of the ECSI data on which the VAL disturbance variance turns negative
+    idx = np.random.default_rng(5).integers(0, len(satisfaction), len(satisfaction))
+    sample = satisfaction.iloc[idx].reset_index(drop=True)
+    fit = _quiet_fit(CSIModel(SAT_BLOCKS, SAT_PATHS), sample)
+    variances = fit.estimates[(fit.estimates["op"] == "~~") & (fit.estimates["lhs"] == fit.estimates["rhs"])]
+    assert (variances["est"] < 0).any()
+    assert fit.converged and not fit.admissible
+    assert any("Heywood" in d for d in fit.diagnostics)
+    assert any("not positive definite" in d for d in fit.diagnostics)
+
+
+def test_warm_start_reaches_the_same_optimum(satisfaction, sat_fit):
+    model = CSIModel(SAT_BLOCKS, SAT_PATHS)
+    again = _quiet_fit(model, satisfaction, start=sat_fit)
+    assert again.fit_indices["chi2"] == pytest.approx(sat_fit.fit_indices["chi2"], rel=1e-7)
+    idx = np.random.default_rng(1).integers(0, len(satisfaction), len(satisfaction))
+    resample = satisfaction.iloc[idx].reset_index(drop=True)
+    cold, warm = _quiet_fit(model, resample), _quiet_fit(model, resample, start=sat_fit)
+    assert warm.fit_indices["chi2"] == pytest.approx(cold.fit_indices["chi2"], rel=1e-5)
+    with pytest.raises(ValueError, match="same model"):
+        fit_cbsem(CSIModel(SAT_BLOCKS, [*SAT_PATHS[:-1], ("VAL", "LOY")]), satisfaction, start=sat_fit)
+
+
+# ----------------------------------------------------------------------------- lavaan, admissible case
+def test_political_democracy_reproduces_lavaan():
+    pdm = pytest.importorskip("semopy.examples.political_democracy")
+    model = CSIModel(
+        {"ind60": ["x1", "x2", "x3"], "dem60": ["y1", "y2", "y3", "y4"], "dem65": ["y5", "y6", "y7", "y8"]},
+        [("ind60", "dem60"), ("ind60", "dem65"), ("dem60", "dem65")],
+    )
+    lav = pdm.get_params().rename(columns={"lval": "lhs", "rval": "rhs", "Estimate": "lavaan"})
+    residual = [(r.lhs, r.rhs) for r in lav.itertuples() if r.op == "~~" and r.lhs != r.rhs]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CSIWarning)  # an admissible fit warns about nothing
+        fit = fit_cbsem(model, pdm.get_data(), covariances=residual)
+    merged = fit.estimates.merge(lav, on=["lhs", "op", "rhs"])
+    assert len(merged) == len(lav) == len(fit.estimates)
+    np.testing.assert_allclose(merged["est"], merged["lavaan"], rtol=1e-4, atol=1e-5)
+    assert fit.admissible and fit.converged and fit.diagnostics == []
+    assert fit.fit_indices["df"] == 36  # 66 moments − 30 free parameters
+
+
+# ----------------------------------------------------------------------------- known truth
+def _simulate(n: int, seed: int) -> tuple[pd.DataFrame, dict[tuple[str, str], float]]:
+    """Standardised population: A → B (0.5), A → C (0.3), B → C (0.4), C → D (0.6); loadings 0.8."""
+    rng = np.random.default_rng(seed)
+    true = {("A", "B"): 0.5, ("A", "C"): 0.3, ("B", "C"): 0.4, ("C", "D"): 0.6}
+    a = rng.standard_normal(n)
+    b = 0.5 * a + np.sqrt(1 - 0.25) * rng.standard_normal(n)
+    r2_c = 0.3**2 + 0.4**2 + 2 * 0.3 * 0.4 * 0.5
+    c = 0.3 * a + 0.4 * b + np.sqrt(1 - r2_c) * rng.standard_normal(n)
+    d = 0.6 * c + 0.8 * rng.standard_normal(n)
+    cols = {}
+    for name, eta in zip("ABCD", (a, b, c, d), strict=True):
+        for j in range(1, 4):
+            cols[f"{name.lower()}{j}"] = 4 + 0.8 * eta + 0.6 * rng.standard_normal(n)
+    return pd.DataFrame(cols), true
+
+
+SIM_MODEL = CSIModel({k: [f"{k.lower()}{j}" for j in range(1, 4)] for k in "ABCD"},
+                     [("A", "B"), ("A", "C"), ("B", "C"), ("C", "D")])
+
+
+def test_recovers_true_standardised_paths():
+    data, true = _simulate(2000, seed=11)
+    fit = fit_cbsem(SIM_MODEL, data)
+    assert fit.admissible and fit.diagnostics == []
+    got = fit.paths.set_index(["source", "target"])["std_estimate"]
+    # sampling SE of a standardised path with reliable indicators ≈ sqrt((1 − R²)/n) ≤ 0.023 at n = 2000;
+    # 0.07 is three of them, so a correct estimator fails this less than once in a few hundred runs
+    for key, value in true.items():
+        assert got[key] == pytest.approx(value, abs=0.07), key
+    std_loadings = fit.loadings["std_estimate"]
+    assert np.all(np.abs(std_loadings - 0.8) < 0.05)
+    assert fit.fit_indices["rmsea"] < 0.03  # correct model: RMSEA near 0
+
+
+def test_fiml_equals_ml_on_complete_data_and_handles_missing_values():
+    data, _ = _simulate(400, seed=5)
+    ml = fit_cbsem(SIM_MODEL, data)
+    fiml = fit_cbsem(SIM_MODEL, data, estimator="FIML")
+    both = ml.estimates.merge(fiml.estimates, on=["lhs", "op", "rhs"])
+    np.testing.assert_allclose(both["est_x"], both["est_y"], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(both["se_x"], both["se_y"], rtol=1e-3)
+    assert fiml.fit_indices["chi2"] == pytest.approx(ml.fit_indices["chi2"], rel=1e-4)
+    # 5 % of the answers of the first item of each block missing completely at random
+    holes = data.copy()
+    rng = np.random.default_rng(2)
+    for col in ("a1", "b1", "c1", "d1"):
+        holes.loc[rng.random(len(holes)) < 0.05, col] = np.nan
+    fit = fit_cbsem(SIM_MODEL, holes, estimator="FIML")
+    assert fit.n == len(holes) and fit.converged
+    diff = fit.paths["estimate"].to_numpy() - ml.paths["estimate"].to_numpy()
+    assert np.all(np.abs(diff) < 2 * ml.paths["se"].to_numpy())  # little information is lost at 5 %
+
+
+def test_em_saturated_moments():
+    data, _ = _simulate(300, seed=3)
+    x = data.to_numpy()
+    mean, cov = _em_moments(x)  # complete data: the sample moments (N divisor)
+    np.testing.assert_allclose(mean, x.mean(axis=0), atol=1e-10)
+    np.testing.assert_allclose(cov, np.cov(x, rowvar=False, ddof=0), atol=1e-10)
+    holes = x.copy()
+    holes[np.random.default_rng(0).random(x.shape) < 0.1] = np.nan
+    mean, cov = _em_moments(holes)
+    best = _minus2ll(holes, mean, cov)
+    for shift in (1e-3, -1e-3):  # EM is a maximum of the observed-data likelihood
+        assert _minus2ll(holes, mean + shift, cov) > best
+        assert _minus2ll(holes, mean, cov * (1 + shift)) > best
+
+
+# ----------------------------------------------------------------------------- single items, bad input
+def test_single_item_construct_is_identified():
+    data, _ = _simulate(600, seed=8)
+    model = CSIModel({"A": ["a1", "a2", "a3"], "B": ["b1", "b2", "b3"], "C": ["c1"]},
+                     [("A", "B"), ("A", "C"), ("B", "C")])
+    fit = fit_cbsem(model, data)
+    assert fit.admissible and fit.converged
+    theta = fit.estimates.query("lhs == 'c1' and op == '~~' and rhs == 'c1'")
+    assert theta["est"].iloc[0] == 0.0 and np.isnan(theta["se"].iloc[0])  # fixed, not estimated
+    assert fit.paths["se"].notna().all()
+    rel = fit_cbsem(model, data, single_item_reliability={"C": 0.64})
+    theta = rel.estimates.query("lhs == 'c1' and op == '~~' and rhs == 'c1'")["est"].iloc[0]
+    assert theta == pytest.approx(0.36 * data["c1"].var(ddof=0), rel=1e-8)
+    # the item is now taken as 64 % reliable, so its standardised loading is about sqrt(0.64)
+    c1 = rel.loadings.set_index("item").loc["c1", "std_estimate"]
+    assert c1 == pytest.approx(0.8, abs=0.02)
+    with pytest.raises(ModelSpecError, match="reliability"):
+        fit_cbsem(model, data, single_item_reliability=1.5)
+    with pytest.raises(ModelSpecError, match="not one-item"):
+        fit_cbsem(model, data, single_item_reliability={"A": 0.8})
+
+
+def test_bad_input():
+    data, _ = _simulate(20, seed=1)
+    with pytest.raises(EstimationError, match="28 free parameters"):
+        fit_cbsem(SIM_MODEL, data)  # 20 respondents for 8 loadings, 4 paths, 16 variances
+    with pytest.raises(ModelSpecError, match="d3"):
+        fit_cbsem(SIM_MODEL, data.drop(columns="d3"))
+    with pytest.raises(ValueError, match="DWLS"):
+        fit_cbsem(SIM_MODEL, data, estimator="DWLS")
+    with pytest.raises(ModelSpecError, match="not an item"):
+        fit_cbsem(SIM_MODEL, data, covariances=[("a1", "zz")])
