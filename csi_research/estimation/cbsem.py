@@ -21,6 +21,8 @@ Estimators
     semopy's plain ``Model`` also offers an ``FIML`` objective but it assumes zero item means, so it
     is wrong for raw survey scores; it is not used. χ² is the likelihood ratio against the saturated
     model estimated by EM; standard errors use the expected information of the observed patterns.
+    semopy's FIML gradient loops in Python over respondents and patterns: expect ~20 s for the
+    default model on 1,000 respondents (ML: ~0.25 s), so do not bootstrap FIML fits.
 
 Not offered: DWLS/WLSMV for ordinal items. semopy's ``DWLS`` weights the residuals with the raw
 fourth-order moments of the centred data rather than the asymptotic covariance of polychoric
