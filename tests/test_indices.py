@@ -220,3 +220,88 @@ def test_simulated_truth_is_recovered():
     se = 100 / 9 * np.sqrt(0.8**2 + 0.7**2) / np.sqrt(n)  # SE of a block mean in index points, ~0.26
     for c, t in true.items():
         assert abs(idx[c] - t) < 4 * se + 0.5  # +0.5: the few answers clipped at 1/10
+
+
+# ---------------------------------------------------------------- with the real estimator and simulator
+def test_real_pls_matches_plspm_weights_on_ecsi_survey():
+    folder = REFERENCE / "satisfaction"
+    if not folder.is_dir():
+        pytest.skip(f"reference results not present at {folder}")
+    from csi_research.estimation.pls import fit_pls
+
+    data = pd.read_csv(folder / "satisfaction.csv", index_col=0)
+    outer = pd.read_csv(folder / "plspm_outer-model.csv")
+    blocks = {b: list(g["name"]) for b, g in outer.groupby("block", sort=False)}
+    paths = [("IMAG", "EXPE"), ("IMAG", "SAT"), ("IMAG", "LOY"), ("EXPE", "QUAL"), ("EXPE", "VAL"),
+             ("EXPE", "SAT"), ("QUAL", "VAL"), ("QUAL", "SAT"), ("VAL", "SAT"), ("SAT", "LOY")]
+    fit = fit_pls(CSIModel(blocks, paths), data, scheme="centroid", scaled=False)
+    idx = csi_indices(fit, data, scale_min=0, scale_max=10)
+    for block, g in outer.groupby("block"):
+        w = g["weight"].to_numpy() / g["weight"].sum()
+        assert idx[block] == pytest.approx(w @ data[list(g["name"])].mean().to_numpy() * 10, abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    from csi_research.estimation.pls import fit_pls
+    from csi_research.simulate import RegionProfile, simulate_survey
+
+    clean = RegionProfile("clean", "无污染", "clean", mcar_rate=0.0, mar_rural_rate=0.0,
+                          straight_liner_share=0.0)
+    sim = simulate_survey(clean, n=3000, seed=42)
+    survey = sim.survey()
+    model = sim.codebook.model()
+    return sim, survey, model, fit_pls(model, survey)
+
+
+def test_grade_scores_recover_population_truth(simulated):
+    sim, survey, _, _ = simulated
+    out = grade_score_index(survey, levels=("item",)).set_index("node")
+    truth = sim.truth.item_means.set_index("item")["grade_score"]
+    scale = sim.codebook.scales["semantic5"]
+    graded = survey.frame[truth.index].apply(lambda c: pd.Series(scale.grade_score(c), index=c.index))
+    se = graded.std() / np.sqrt(graded.count())  # ~0.5 points at n = 3000
+    assert (out.loc[truth.index, "score"] - truth).abs().lt(4.5 * se).all()
+
+
+def test_acsi_index_recovers_population_truth(simulated):
+    sim, survey, model, fit = simulated
+    idx = csi_indices(fit, survey)  # the scale comes from the Survey's codebook
+    truth = sim.truth.item_means.set_index("item")["index_0_100"]
+    raw = fit.raw_weights()
+    x = survey.frame[model.items]
+    for name, items in model.constructs.items():
+        w = raw[list(items)] / raw[list(items)].sum()
+        expected = float(w @ truth[list(items)])
+        composite = ((x[list(items)] - 1) / 4 * 100).to_numpy() @ w.to_numpy()
+        se = np.nanstd(composite) / np.sqrt(np.isfinite(composite).sum())  # ~0.4 points
+        assert abs(idx[name] - expected) < 4.5 * se, name
+    assert overall_csi(idx) == idx["Satisfaction"]
+
+
+def test_model_weights_roll_up_like_the_acsi_index(simulated):
+    _, survey, model, fit = simulated
+    out = grade_score_index(survey, weights="model", pls=fit)
+    constructs = out[out["level"] == "construct"].set_index("node")["weight"]
+    effects = fit.effects[fit.effects["target"] == "Satisfaction"].set_index("source")["total"]
+    drivers = {c: effects.get(c, 0.0) for c in model.names}
+    drivers["Satisfaction"] = 1.0
+    expected = pd.Series(drivers).clip(lower=0)
+    expected = expected / expected.sum()
+    assert constructs.reindex(expected.index).to_numpy() == pytest.approx(expected.to_numpy())
+    assert constructs["Loyalty"] == 0.0 and constructs["Complaints"] == 0.0
+    items = out[out["level"] == "item"].set_index("node")
+    raw = fit.raw_weights()
+    sub = items.loc["QUA1", "parent"]
+    same = items.index[items["parent"] == sub]
+    assert items.loc[same, "weight"].to_numpy() == pytest.approx((raw[same] / raw[same].sum()).to_numpy())
+
+
+def test_segments_re_estimated(simulated):
+    _, survey, model, fit = simulated
+    out = segment_indices(model, survey, "area", min_n=30)
+    full = segment_indices(model, survey, "area", pls=fit, min_n=30)
+    assert set(out["area"]) == {"urban", "rural"}
+    assert out["n"].groupby(out["area"]).first().sum() == fit.n
+    # re-estimated weights differ a little, the item means are the same: indices within a point
+    assert (out["index"] - full["index"]).abs().max() < 1.0
