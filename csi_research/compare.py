@@ -157,3 +157,65 @@ def holm(p: np.ndarray) -> np.ndarray:
     out = np.empty(m)
     out[order] = adjusted
     return out
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Everything the cross-region report shows."""
+
+    bundles: tuple[Bundle, ...]
+    construct: str
+    ranking: pd.DataFrame
+    indices: pd.DataFrame
+    pairwise: pd.DataFrame
+    waves: pd.DataFrame
+
+    @property
+    def synthetic(self) -> bool:
+        return any(b.results.get("synthetic") for b in self.bundles)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"ranking": self.ranking, "indices": self.indices.reset_index(names="construct"),
+                "pairwise": self.pairwise, "waves": self.waves}
+
+    def save(self, folder: str | Path) -> Path:
+        from csi_research.output import write_atomic
+
+        folder = Path(folder)
+        for name, table in self.tables().items():
+            write_atomic(folder / f"{name}.csv", table.to_csv(index=False))
+        return folder
+
+
+def compare(
+    bundles: Sequence[Bundle], construct: str = "Satisfaction", ci: float = 0.95, language: str = "en"
+) -> Comparison:
+    """Ranking, construct × region table, pairwise differences and wave changes in one value."""
+    if not bundles:
+        raise ModelSpecError("no study bundles to compare")
+    return Comparison(
+        bundles=tuple(bundles),
+        construct=construct,
+        ranking=ranking(bundles, construct, language),
+        indices=index_table(bundles, language),
+        pairwise=pairwise_differences(bundles, construct, ci, language),
+        waves=wave_changes(bundles, ci, language),
+    )
+
+
+def run_quick_bundles(studies_root: str | Path, folder: str | Path | None = None) -> list[Bundle]:
+    """Run every study under ``studies_root`` in quick mode, in this process, and load the bundles.
+
+    For working interactively without a batch run; ``folder`` defaults to a new temporary one.
+    """
+    import tempfile
+
+    from csi_research.batch import discover_studies
+    from csi_research.study import run_study
+
+    folder = Path(folder or tempfile.mkdtemp(prefix="csi-bundles-"))
+    paths = [
+        run_study(study, quick=True).save(folder / study.name, figures=False)
+        for study in discover_studies(studies_root)
+    ]
+    return load_bundles(paths)
