@@ -15,7 +15,9 @@ SMALL = {"A": ["a1", "a2"], "B": ["b1"], "C": ["c1", "c2"]}
 
 def test_default_model_shape():
     model = CSIModel.default()
-    assert model.names == ["Image", "Expectation", "Quality", "Value", "Satisfaction", "Complaints", "Loyalty"]
+    assert model.names == [
+        "Image", "Expectation", "Quality", "Value", "Satisfaction", "Complaints", "Loyalty"
+    ]
     assert len(model.paths) == 12
     assert len(model.items) == 30
     assert model.exogenous == ["Image"]
