@@ -269,9 +269,11 @@ def _respondent_ids(name: str, raw: pd.DataFrame, book: Codebook) -> pd.Series:
 def _as_text(values: pd.Series) -> np.ndarray:
     """Values as stripped strings (1.0 → "1"), NaN kept as None; each distinct value converted once."""
     codes, uniques = pd.factorize(values)
-    text = [str(int(v)) if isinstance(v, float) and v.is_integer() else str(v).strip() for v in uniques]
-    text = np.array([*text, None], dtype=object)
-    return text[codes]  # code -1 (missing) picks the trailing None
+    distinct = pd.Series(uniques)
+    if pd.api.types.is_float_dtype(distinct) and np.all(np.mod(distinct, 1) == 0):
+        distinct = distinct.astype(np.int64)
+    text = distinct.astype(str).str.strip().to_numpy(dtype=object)
+    return np.append(text, None)[codes]  # code -1 (missing) picks the trailing None
 
 
 def _attribute(name: str, values: pd.Series, attribute) -> pd.Categorical:
@@ -331,7 +333,8 @@ def _quality(codes: np.ndarray, clean: np.ndarray, ids: pd.Series, book: Codeboo
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows / columns are expected here
         same = np.nanmin(codes, axis=1) == np.nanmax(codes, axis=1)
-        zero_var = [i for j, i in enumerate(book.item_ids) if np.unique(codes[answered[:, j], j]).size < 2]
+        constant = ~(np.nanmin(codes, axis=0) < np.nanmax(codes, axis=0))  # also true for all-NaN items
+        zero_var = [i for i, flag in zip(book.item_ids, constant, strict=True) if flag]
         outlying = _outlying(clean, answered, n_answered)
     straight = same & (n_answered >= STRAIGHT_LINE_MIN_ITEMS)
     id_values = ids.to_numpy()
@@ -357,7 +360,7 @@ def _outlying(x: np.ndarray, answered: np.ndarray, n_answered: np.ndarray) -> np
     centred = filled - means
     cov = np.cov(centred[eligible], rowvar=False)
     inverse = np.linalg.pinv(cov)
-    d2 = np.einsum("ij,jk,ik->i", centred, inverse, centred)
+    d2 = ((centred @ inverse) * centred).sum(axis=1)
     return eligible & (d2 > stats.chi2.ppf(1 - OUTLIER_ALPHA, df=k))
 
 
