@@ -19,7 +19,7 @@ from csi_research.errors import ModelSpecError
 SCHEMES = ("path", "centroid", "factorial")
 MISSING = ("listwise", "mean", "pairwise")
 
-# section -> key -> default (None: required for top level keys marked REQUIRED)
+# section -> key -> default; REQUIRED keys must be given a value
 REQUIRED = object()
 SCHEMA: dict[str, Any] = {
     "region": {"id": REQUIRED, "name_zh": REQUIRED, "name_en": REQUIRED},
@@ -81,6 +81,8 @@ class StudyConfig:
             raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise ModelSpecError(f"{path}: cannot read the study file: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ModelSpecError(f"{path}: the study file is not UTF-8 text; save it as UTF-8") from None
         except yaml.YAMLError as exc:
             raise ModelSpecError(f"{path}: not valid YAML: {exc}") from None
         return cls.from_dict(raw, path)
@@ -91,28 +93,20 @@ class StudyConfig:
         spec = _merge(raw, SCHEMA, str(path), "")
         base = path.parent
 
-        def resolve(value: str | None) -> Path | None:
+        def resolve(key: str) -> Path | None:
+            value = spec[key]
             if value in (None, "default"):
                 return None
             p = (base / str(value)).resolve()
             if not p.exists():
-                raise ModelSpecError(f"{path}: file {value!r} does not exist (looked for {p})")
+                raise ModelSpecError(
+                    f"{path}: {key} file {value!r} does not exist (looked for {p}; "
+                    "paths are relative to the study file)"
+                )
             return p
 
+        _check(spec, path)
         est, boot = spec["estimation"], spec["bootstrap"]
-        if est["scheme"] not in SCHEMES:
-            raise ModelSpecError(f"{path}: estimation.scheme {est['scheme']!r} is not one of {SCHEMES}")
-        if est["missing"] not in MISSING:
-            raise ModelSpecError(f"{path}: estimation.missing {est['missing']!r} is not one of {MISSING}")
-        for key in ("n_boot", "quick_n_boot"):
-            if not isinstance(boot[key], int) or boot[key] < 0:
-                raise ModelSpecError(
-                    f"{path}: bootstrap.{key} must be a non-negative integer, not {boot[key]!r}"
-                )
-        if not 0 < float(boot["ci"]) < 1:
-            raise ModelSpecError(f"{path}: bootstrap.ci must be between 0 and 1, e.g. 0.95")
-        if not isinstance(spec["seed"], int):
-            raise ModelSpecError(f"{path}: seed must be an integer, not {spec['seed']!r}")
         internal = spec["internal_indicators"]
         return cls(
             path=path,
@@ -121,14 +115,14 @@ class StudyConfig:
             region_zh=str(spec["region"]["name_zh"]),
             region_en=str(spec["region"]["name_en"]),
             wave=str(spec["wave"]),
-            synthetic=bool(spec["synthetic"]),
-            data=resolve(spec["data"]),
-            codebook=resolve(spec["codebook"]),
-            model=resolve(spec["model"]),
+            synthetic=spec["synthetic"],
+            data=resolve("data"),
+            codebook=resolve("codebook"),
+            model=resolve("model"),
             scheme=est["scheme"],
-            scaled=bool(est["scaled"]),
+            scaled=est["scaled"],
             missing=est["missing"],
-            cbsem=bool(est["cbsem"]),
+            cbsem=est["cbsem"],
             cbsem_estimator=str(est["cbsem_estimator"]),
             n_boot=boot["n_boot"],
             quick_n_boot=boot["quick_n_boot"],
@@ -138,7 +132,7 @@ class StudyConfig:
             index_target=float(spec["index_target"]),
             weighting=spec["weighting"],
             industry_evaluation=spec["industry_evaluation"],
-            internal_indicators=internal if internal in (None, "default") else resolve(internal),
+            internal_indicators=internal if internal in (None, "default") else resolve("internal_indicators"),
             description=str(spec["description"] or ""),
             raw=raw,
         )
@@ -151,6 +145,48 @@ class StudyConfig:
                 out[key] = _relative(value, self.path.parent)
         out["segments"] = list(self.segments)
         return out
+
+
+def _check(spec: Mapping[str, Any], path: Path) -> None:
+    """Value checks after the key checks of ``_merge``: each error names the key and the bad value."""
+    est, boot = spec["estimation"], spec["bootstrap"]
+    if est["scheme"] not in SCHEMES:
+        raise ModelSpecError(f"{path}: estimation.scheme {est['scheme']!r} is not one of {SCHEMES}")
+    if est["missing"] not in MISSING:
+        raise ModelSpecError(f"{path}: estimation.missing {est['missing']!r} is not one of {MISSING}")
+    for key in ("n_boot", "quick_n_boot"):
+        if not _is_int(boot[key]) or boot[key] < 0:
+            raise ModelSpecError(f"{path}: bootstrap.{key} must be a non-negative integer, not {boot[key]!r}")
+    if not _is_number(boot["ci"]) or not 0 < boot["ci"] < 1:
+        raise ModelSpecError(
+            f"{path}: bootstrap.ci must be a number between 0 and 1, e.g. 0.95, not {boot['ci']!r}"
+        )
+    if not _is_int(spec["seed"]):
+        raise ModelSpecError(f"{path}: seed must be an integer, not {spec['seed']!r}")
+    if not _is_number(spec["index_target"]):
+        raise ModelSpecError(
+            f"{path}: index_target must be a number on the 0-100 scale, not {spec['index_target']!r}"
+        )
+    flags = {"synthetic": spec["synthetic"], "estimation.scaled": est["scaled"],
+             "estimation.cbsem": est["cbsem"]}
+    for key, value in flags.items():
+        if not isinstance(value, bool):  # bool("false") is True: a quoted flag must not flip silently
+            raise ModelSpecError(f"{path}: {key} must be true or false, not {value!r}")
+    segments = spec["segments"] or []
+    if not isinstance(segments, list) or not all(isinstance(s, str) for s in segments):
+        raise ModelSpecError(
+            f"{path}: segments must be a list of column names, e.g. [customer_class, area], not {segments!r}"
+        )
+    if not isinstance(spec["data"], str) or spec["data"] == "default":
+        raise ModelSpecError(f"{path}: data must be the survey file's path, not {spec['data']!r}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # YAML's true is not a size or a seed
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value
 
 
 def _relative(p: Path, base: Path) -> str:
@@ -173,10 +209,10 @@ def _merge(raw: Any, schema: Mapping[str, Any], source: str, prefix: str) -> dic
     for key, default in schema.items():
         if isinstance(default, dict):
             out[key] = _merge(raw.get(key), default, source, f"{prefix}{key}.")
+        elif default is REQUIRED and raw.get(key) is None:  # `wave:` with no value is as missing as no key
+            raise ModelSpecError(f"{source}: required key {prefix}{key} is missing or empty")
         elif key in raw:
             out[key] = raw[key]
-        elif default is REQUIRED:
-            raise ModelSpecError(f"{source}: required key {prefix}{key} is missing")
         else:
             out[key] = default
     return out
