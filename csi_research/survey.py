@@ -355,12 +355,16 @@ def _outlying(x: np.ndarray, answered: np.ndarray, n_answered: np.ndarray) -> np
     eligible = n_answered >= k / 2
     if eligible.sum() <= k + 1:
         return np.zeros(n, dtype=bool)
-    means = np.nanmean(x, axis=0)
-    filled = np.where(answered, x, means)
-    centred = filled - means
-    cov = np.cov(centred[eligible], rowvar=False)
+    centred = x - np.nanmean(x, axis=0)
+    centred[~answered] = 0.0  # item-mean imputation, in place to keep one n × k copy
+    rows = centred if eligible.all() else centred[eligible]
+    m, mu = len(rows), rows.mean(axis=0)
+    cov = (rows.T @ rows - m * np.outer(mu, mu)) / (m - 1)
+    del rows
     inverse = np.linalg.pinv(cov)
-    d2 = ((centred @ inverse) * centred).sum(axis=1)
+    product = centred @ inverse
+    product *= centred
+    d2 = product.sum(axis=1)
     return eligible & (d2 > stats.chi2.ppf(1 - OUTLIER_ALPHA, df=k))
 
 
