@@ -113,6 +113,8 @@ class CSIModel:
         unknown = set(spec) - {"constructs", "paths"}
         if unknown:
             raise ModelSpecError(f"{source}: unknown key(s) {sorted(unknown)}; allowed: constructs, paths")
+        if not isinstance(spec["constructs"], Mapping):
+            raise ModelSpecError(f"{source}: 'constructs' must map each construct name to its items")
         constructs, modes, labels = {}, {}, {}
         for name, block in spec["constructs"].items():
             if isinstance(block, Mapping):
@@ -121,7 +123,8 @@ class CSIModel:
                     raise ModelSpecError(f"{source}: construct {name}: unknown key(s) {sorted(extra)}")
                 constructs[name] = list(block.get("items") or [])
                 modes[name] = block.get("mode", "A")
-                labels[name] = (block.get("label_zh", name), block.get("label_en", name))
+                if "label_zh" in block or "label_en" in block:  # otherwise the standard labels apply
+                    labels[name] = (block.get("label_zh", name), block.get("label_en", name))
             else:
                 constructs[name] = list(block or [])
         try:

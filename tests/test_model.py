@@ -77,6 +77,16 @@ def test_yaml_round_trip(tmp_path):
     assert CSIModel.from_dict(CSIModel.default().to_dict()) == CSIModel.default()
 
 
+def test_yaml_blocks_without_labels_keep_the_standard_labels():
+    spec = {"constructs": {"Image": {"items": ["a"]}, "Loyalty": {"items": ["b"], "label_en": "Loyal"}},
+            "paths": ["Image -> Loyalty"]}
+    model = CSIModel.from_dict(spec)
+    assert model.labels["Image"] == ("企业形象", "Image")
+    assert model.labels["Loyalty"] == ("Loyalty", "Loyal")
+    with pytest.raises(ModelSpecError, match="'constructs' must map each construct name"):
+        CSIModel.from_dict({"constructs": ["Image"], "paths": []})
+
+
 def test_yaml_short_form_and_unreadable_file(tmp_path):
     model = CSIModel.from_dict({"constructs": {"A": ["a1"], "B": ["b1", "b2"]}, "paths": ["A->B"]})
     assert model.paths == (("A", "B"),)
