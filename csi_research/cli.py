@@ -72,7 +72,9 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="csi-research", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="csi-research", description="Customer satisfaction index research for power-supply companies."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     sim = sub.add_parser("simulate", help="write synthetic regional surveys (known true parameters)")

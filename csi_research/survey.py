@@ -277,9 +277,10 @@ def _as_text(values: pd.Series) -> np.ndarray:
 
 
 def _attribute(name: str, values: pd.Series, attribute) -> pd.Categorical:
+    if not attribute.categories:  # open attribute: keep numbers (e.g. wave 2025) as numbers
+        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        return pd.Categorical(values.to_numpy() if numeric else _as_text(values))
     text = _as_text(values)
-    if not attribute.categories:
-        return pd.Categorical(text)
     table = attribute.lookup()
     mapped = pd.Series(text).map(table).to_numpy(dtype=object)
     bad = pd.isna(mapped) & pd.notna(text)

@@ -210,6 +210,7 @@ def test_bundled_file_loads_and_from_frame_agrees(tmp_path):
     path = Path(__file__).resolve().parents[1] / "data" / "yunchuan_2025.csv"
     survey = load_quietly(path)
     assert len(survey.frame) == 500
+    assert (survey.frame["wave"] == 2025).all() and (survey.frame["region"] == "yunchuan").all()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CSIWarning)
         again = Survey.from_frame(pd.read_csv(path))
