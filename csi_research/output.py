@@ -8,12 +8,14 @@ whole file or nothing.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -25,8 +27,10 @@ def new_run_id(now: datetime | None = None) -> str:
 def new_run_dir(parent: str | Path, run_id: str | None = None) -> Path:
     """Create ``parent/<run_id>`` (suffixing ``-2``, ``-3``... if taken) and return it."""
     parent = Path(parent)
-    parent.mkdir(parents=True, exist_ok=True)
     base = run_id or new_run_id()
+    if Path(base).name != base or base in (".", ".."):
+        raise ValueError(f"run id {base!r} must be a plain folder name (no path separators)")
+    parent.mkdir(parents=True, exist_ok=True)
     for k in range(1, 10_000):
         candidate = parent / (base if k == 1 else f"{base}-{k}")
         try:
@@ -38,8 +42,14 @@ def new_run_dir(parent: str | Path, run_id: str | None = None) -> Path:
 
 
 def write_atomic(path: str | Path, content: str | bytes) -> Path:
-    """Write ``content`` to ``path`` through a temporary file in the same folder; refuse to overwrite."""
+    """Write ``content`` to ``path`` through a temporary file in the same folder; refuse to overwrite.
+
+    The finished file is hard-linked into place, which fails if ``path`` exists by then: a
+    check followed by a rename would let a concurrent writer's file be replaced.
+    """
     path = Path(path)
+    if not isinstance(content, str | bytes):
+        raise TypeError(f"{path}: content must be str or bytes, not {type(content).__name__}")
     if path.exists():
         raise FileExistsError(f"{path} exists already; results are never overwritten")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -48,16 +58,29 @@ def write_atomic(path: str | Path, content: str | bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
+            handle.flush()
+            os.fsync(handle.fileno())
+        _place(tmp, path)
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
+def _place(tmp: str, path: Path) -> None:
+    exists = FileExistsError(f"{path} exists already; results are never overwritten")
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise exists from None
+    except OSError:  # no hard links on this file system (some network or FAT mounts): check, then rename
+        if path.exists():
+            raise exists from None
+        os.replace(tmp, path)
+
+
 def dumps_json(obj: Any) -> str:
-    """Deterministic JSON: sorted keys, UTF-8 text, NaN as null."""
-    return json.dumps(_clean(obj), sort_keys=True, ensure_ascii=False, indent=1) + "\n"
+    """Deterministic JSON: sorted keys, UTF-8 text, NaN and ±inf as null (JSON has no such numbers)."""
+    return json.dumps(_clean(obj), sort_keys=True, ensure_ascii=False, indent=1, allow_nan=False) + "\n"
 
 
 def frame_records(frame: pd.DataFrame | pd.Series) -> list[dict[str, Any]]:
@@ -76,10 +99,14 @@ def _clean(obj: Any) -> Any:
         return [_clean(v) for v in obj]
     if isinstance(obj, pd.DataFrame | pd.Series):
         return _clean(frame_records(obj))
+    if isinstance(obj, np.ndarray):
+        return _clean(obj.tolist())
     if isinstance(obj, Path):
         return obj.as_posix()
+    if obj is pd.NA or obj is pd.NaT:
+        return None
     if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
         obj = obj.item()
-    if isinstance(obj, float) and obj != obj:
+    if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj
