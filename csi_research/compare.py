@@ -48,15 +48,49 @@ class Bundle:
         return f"{self.name(language)} {self.wave}"
 
 
+STUDY_KEYS = ("region_id", "region_zh", "region_en", "wave")
+INDEX_COLUMNS = ("construct", "index", "ci_lower", "ci_upper")
+
+
 def load_bundle(path: str | Path) -> Bundle:
+    """Read a bundle folder written by ``StudyResult.save`` (``results.json`` + ``index_draws.csv``)."""
     path = Path(path)
+    if not (path / "results.json").is_file():
+        raise ModelSpecError(
+            f"{path}: not a study bundle (no results.json); pass the folder a study run saved its bundle in"
+        )
     try:
         results = json.loads((path / "results.json").read_text(encoding="utf-8"))
         draws = pd.read_csv(path / "index_draws.csv")
     except (OSError, ValueError) as exc:
         raise ModelSpecError(f"{path}: not a readable study bundle ({exc})") from None
+    problem = _bundle_problem(results, draws)
+    if problem:
+        raise ModelSpecError(f"{path}: not a study bundle: {problem}")
     indices = pd.DataFrame(results["tables"]["indices"]).set_index("construct")
     return Bundle(path=path, results=results, indices=indices, draws=draws)
+
+
+def _bundle_problem(results: Any, draws: pd.DataFrame) -> str | None:
+    """What a bundle lacks that the comparison needs (None: nothing)."""
+    if not isinstance(results, dict):
+        return "results.json does not hold a JSON object"
+    study = results.get("study")
+    if not isinstance(study, dict) or any(k not in study for k in STUDY_KEYS):
+        return f"results.json needs study.{{{', '.join(STUDY_KEYS)}}}"
+    if not isinstance(results.get("values"), dict) or "n" not in results["values"]:
+        return "results.json needs values.n (the number of respondents)"
+    tables = results.get("tables")
+    records = tables.get("indices") if isinstance(tables, dict) else None
+    if not isinstance(records, list) or not records or not all(isinstance(r, dict) for r in records):
+        return "results.json needs tables.indices (one record per construct)"
+    missing = [c for c in INDEX_COLUMNS if any(c not in r for r in records)]
+    if missing:
+        return f"tables.indices records lack {', '.join(missing)}"
+    absent = [r["construct"] for r in records if r["construct"] not in draws.columns]
+    if absent:
+        return f"index_draws.csv has no column for {', '.join(map(str, absent))}"
+    return None
 
 
 def load_bundles(paths: Iterable[str | Path]) -> list[Bundle]:
@@ -102,8 +136,15 @@ def difference(a: Bundle, b: Bundle, construct: str, ci: float = 0.95) -> dict[s
             f"{a.path} / {b.path}: only {k} bootstrap draws; differences need at least 100 "
             "(run without quick mode)"
         )
-    d = a.draws[construct].to_numpy()[:k] - b.draws[construct].to_numpy()[:k]
+    for bundle in (a, b):
+        if construct not in bundle.draws.columns or construct not in bundle.indices.index:
+            raise ModelSpecError(f"{bundle.path}: no index or bootstrap draws for construct {construct!r}")
+    d = a.draws[construct].to_numpy(dtype=float)[:k] - b.draws[construct].to_numpy(dtype=float)[:k]
     d = d[np.isfinite(d)]
+    if len(d) < 100:
+        raise ModelSpecError(
+            f"{a.path} / {b.path}: only {len(d)} finite bootstrap draws of {construct}; need at least 100"
+        )
     lo, hi = np.quantile(d, [(1 - ci) / 2, (1 + ci) / 2])
     tail = min(np.sum(d <= 0), np.sum(d >= 0))
     p = min(1.0, 2 * (tail + 1) / (len(d) + 1))
@@ -137,7 +178,7 @@ def wave_changes(bundles: Sequence[Bundle], ci: float = 0.95, language: str = "e
     for waves in by_region.values():
         waves.sort(key=lambda b: b.wave)
         for before, after in pairwise(waves):
-            for construct in after.indices.index:
+            for construct in after.indices.index.intersection(before.indices.index, sort=False):
                 change = difference(after, before, construct, ci)
                 rows.append({"region": after.name(language),
                              "from_wave": before.wave, "to_wave": after.wave,
