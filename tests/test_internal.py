@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -94,3 +96,74 @@ def test_service_quality_index():
     assert service_quality_index(80.0, 60.0) == pytest.approx(70.0)
     with pytest.raises(ModelSpecError, match="beta"):
         service_quality_index(80.0, 60.0, beta=1.2)
+
+
+# ---------------------------------------------------------------------- the entry point
+@pytest.fixture(scope="module")
+def beiling():
+    from csi_research.codebook import Codebook
+    from csi_research.simulate import simulate_survey
+
+    book = Codebook.default()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CSIWarning)  # data-quality notes of the synthetic survey
+        survey = simulate_survey("beiling", n=300, seed=11, codebook=book).survey()
+    return survey.frame, book
+
+
+def test_industry_evaluation_with_ahp_weights_matches_the_hierarchy(beiling):
+    from csi_research.evaluation import ahp_hierarchy, default_industry_spec, industry_evaluation
+    from csi_research.indices import grade_score_index
+
+    frame, book = beiling
+    table = load_internal_indicators()
+    result = industry_evaluation(frame, book, {"weighting": "ahp", "beta": 0.6},
+                                 table[table["region"] == "beiling"])
+    ahp = ahp_hierarchy(default_industry_spec()["hierarchy"]).table
+    np.testing.assert_allclose(result.weights["global_weight"], ahp["global_weight"], atol=1e-12)
+    # the fuzzy M(·,+) score is the grade-score (CSD) index with the same weights
+    t = ahp.set_index("node")
+    level_weights = {
+        "construct": {c: t.loc[c, "local_weight"] for c in book.constructs},
+        "subindicator": {s: t.loc[s, "local_weight"] for s in book.subindicators},
+        "item": {i: t.loc[i, "local_weight"] for i in book.item_ids},
+    }
+    csd = grade_score_index(frame, book, weights=level_weights).set_index("node").loc["overall", "score"]
+    assert result.external_csi == pytest.approx(csd, abs=1e-9)
+    q = result.quality_index.iloc[0]
+    internal = internal_evaluation(table[table["region"] == "beiling"]).internal["internal_score"].iloc[0]
+    assert q["service_quality_index"] == pytest.approx(0.6 * csd + 0.4 * internal)
+    assert set(result.summary()) >= {"weights", "fuzzy_evaluation", "service_quality_index"}
+
+
+def test_industry_evaluation_rough_set_and_combined_nodes(beiling):
+    from csi_research.evaluation import industry_evaluation, rough_set_weights
+
+    frame, book = beiling
+    with pytest.warns(CSIWarning):
+        rough = industry_evaluation(frame, book, {"weighting": "rough_set"}, external_csi=75.0)
+    w = rough.weights.set_index("node")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CSIWarning)  # respondents with missing answers left out
+        direct = rough_set_weights(frame, ["QUA6", "QUA7", "QUA8", "QUA9"], "SAT1").weights
+    np.testing.assert_allclose(w.loc[["QUA6", "QUA7", "QUA8", "QUA9"], "local_weight"], direct, atol=1e-12)
+    assert w.loc["SAT1", "source"] == "experts"  # the decision cannot weight its own node
+    assert rough.external_csi == 75.0 and rough.quality_index is None
+    with pytest.warns(CSIWarning):
+        comb = industry_evaluation(frame, book, {"weighting": "combined", "alpha": 0.3})
+    c = comb.weights.set_index("node").loc[["QUA1", "QUA2"]]
+    # two indicators: c_12 = 2^0.3 · (o1/o2)^0.7, weights c_12/(1+c_12)
+    o = c["objective_weight"].to_numpy()
+    c12 = 2 ** 0.3 * (o[0] / o[1]) ** 0.7
+    np.testing.assert_allclose(c["local_weight"], [c12 / (1 + c12), 1 / (1 + c12)])
+
+
+def test_industry_spec_rejects_unknown_keys_and_bad_values():
+    from csi_research.evaluation import resolve_industry_spec
+
+    with pytest.raises(ModelSpecError, match=r"unknown key\(s\) \['gamma'\]"):
+        resolve_industry_spec({"gamma": 1})
+    with pytest.raises(ModelSpecError, match="weighting 'delphi'"):
+        resolve_industry_spec({"weighting": "delphi"})
+    with pytest.raises(ModelSpecError, match="alpha"):
+        resolve_industry_spec({"alpha": 2})

@@ -142,7 +142,7 @@ def _consistent(key: np.ndarray, d: np.ndarray) -> np.ndarray:
     return n_decisions[key] == 1
 
 
-def _table(data: Any, attributes: Sequence[str], decision: str, bins: Bins
+def _table(data: Any, attributes: Sequence[str], decision: str, bins: Bins, name: str = "rough set"
            ) -> tuple[np.ndarray, np.ndarray, pd.Index, list[str]]:
     attributes = list(dict.fromkeys(attributes))
     if not attributes:
@@ -157,7 +157,7 @@ def _table(data: Any, attributes: Sequence[str], decision: str, bins: Bins
     dropped = len(grades) - len(complete)
     if dropped:
         diagnostics.append(
-            f"rough set: {dropped} of {len(grades)} respondents have a missing grade on {decision} or a "
+            f"{name}: {dropped} of {len(grades)} respondents have a missing grade on {decision} or a "
             "condition attribute and are left out of the decision table"
         )
     if len(complete) < 2:
@@ -173,7 +173,7 @@ def dependency_degree(data: Any, attributes: Sequence[str], decision: str, bins:
 
 
 def rough_set_weights(
-    data: Any, attributes: Sequence[str], decision: str, bins: Bins = None
+    data: Any, attributes: Sequence[str], decision: str, bins: Bins = None, name: str = "rough set"
 ) -> RoughSetResult:
     """Dependency γ_C(D), significances, a greedy reduct and objective weights (see module doc).
 
@@ -181,10 +181,10 @@ def rough_set_weights(
     increasing importance (ties: later attributes first); one is dropped when the dependency of
     D on the remaining set still equals γ_C(D). Because γ can only fall when attributes are
     removed, every attribute left is indispensable: the result is a reduct (minimal, though not
-    necessarily the smallest one).
+    necessarily the smallest one). ``name`` prefixes diagnostics (e.g. the hierarchy node).
     """
     attributes = list(dict.fromkeys(attributes))
-    codes, d, index, diagnostics = _table(data, attributes, decision, bins)
+    codes, d, index, diagnostics = _table(data, attributes, decision, bins, name)
     n, p = codes.shape
     prefix = [np.zeros(n, dtype=np.int64)]
     for j in range(p):
@@ -202,7 +202,7 @@ def rough_set_weights(
     importance = significance + alone
     if not np.any(importance > 0):
         raise EstimationError(
-            f"rough set: no attribute has any dependency or significance for {decision} "
+            f"{name}: no attribute has any dependency or significance for {decision} "
             f"(γ_C(D) = {pos_full / n:.3f}); objective weights cannot be derived — use expert weights "
             "or coarser grades (bins)"
         )
@@ -210,7 +210,7 @@ def rough_set_weights(
     if np.any(zero):
         importance = np.where(zero, importance[~zero].min() / 2, importance)
         diagnostics.append(
-            f"rough set: attribute(s) {', '.join(np.asarray(attributes)[zero])}: zero significance and no "
+            f"{name}: attribute(s) {', '.join(np.asarray(attributes)[zero])}: zero significance and no "
             f"dependency of {decision} on them alone; given half the smallest positive importance, not 0"
         )
     order = sorted(range(p), key=lambda j: (importance[j], -j))

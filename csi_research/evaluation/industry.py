@@ -1,0 +1,201 @@
+"""The industry's own evaluation in one call, driven by the ``industry_evaluation:`` study section.
+
+Steps: local weights per node of the indicator hierarchy (experts' AHP, rough-set objective
+weights from the survey, or the combined judgement matrix of both); fuzzy comprehensive
+evaluation of the survey up the hierarchy with those weights (its M(·,+) score is the
+industry's weighted-average index CSD); internal indicators normalised and weighted; and the
+supply-service quality index β · external CSI + (1 − β) · internal score.
+
+Spec keys (all optional; defaults in ``resources/industry_evaluation_default.yaml``; unknown keys
+are errors): ``weighting`` (ahp | rough_set | combined), ``alpha`` (share of the experts in the
+combined matrix), ``decision`` (rough-set decision item), ``bins`` (rough-set grades),
+``operator`` (weighted | maxmin), ``beta``, ``internal_weights`` (indicator → weight) and
+``hierarchy`` (see :mod:`csi_research.evaluation.hierarchy`).
+
+Rough-set input per node: an item's own grades; a sub-indicator's or construct's grade is the
+weighted mean of its children's values rounded to the nearest scale code. Nodes with the
+decision item below them (the root, Satisfaction) keep their expert weights — the decision would
+otherwise explain itself — and single-child nodes need no weights; both are listed in
+diagnostics only when weighting is not ``ahp``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from csi_research.data import as_frame
+from csi_research.errors import CSIWarning, EstimationError, ModelSpecError
+from csi_research.evaluation.combined import combined_weights, objective_matrix
+from csi_research.evaluation.fuzzy import FuzzyEvaluation, fuzzy_evaluation
+from csi_research.evaluation.hierarchy import Hierarchy, node_weights, weight_table
+from csi_research.evaluation.internal import InternalEvaluation, internal_evaluation, service_quality_index
+from csi_research.evaluation.roughset import RoughSetResult, rough_set_weights
+
+SPEC_KEYS = ("weighting", "alpha", "decision", "bins", "operator", "beta", "internal_weights", "hierarchy")
+WEIGHTINGS = ("ahp", "rough_set", "combined")
+
+
+def default_industry_spec() -> dict[str, Any]:
+    """The bundled default spec for the built-in questionnaire."""
+    text = resources.files("csi_research").joinpath("resources", "industry_evaluation_default.yaml")
+    return yaml.safe_load(text.read_text("utf-8"))
+
+
+def resolve_industry_spec(spec: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``spec`` over the defaults, with unknown keys and bad values rejected."""
+    spec = dict(spec or {})
+    unknown = set(spec) - set(SPEC_KEYS)
+    if unknown:
+        raise ModelSpecError(
+            f"industry_evaluation: unknown key(s) {sorted(unknown)}; allowed: {', '.join(SPEC_KEYS)}"
+        )
+    out = {**default_industry_spec(), **spec}
+    if out["weighting"] not in WEIGHTINGS:
+        raise ModelSpecError(
+            f"industry_evaluation: weighting {out['weighting']!r} is not one of {WEIGHTINGS}"
+        )
+    for key in ("alpha", "beta"):
+        if not isinstance(out[key], int | float) or not 0 <= out[key] <= 1:
+            raise ModelSpecError(f"industry_evaluation: {key} = {out[key]!r} must be a number in [0, 1]")
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class IndustryEvaluation:
+    """Weights, fuzzy evaluation, internal score and service-quality index of one study.
+
+    ``weights``: level, node, parent, subjective_weight, objective_weight, local_weight,
+    global_weight, cr, source. ``quality_index``: region, year, external_csi, internal_score,
+    beta, service_quality_index (None without internal indicators).
+    """
+
+    spec: Mapping[str, Any]
+    weights: pd.DataFrame
+    rough_sets: Mapping[str, RoughSetResult]
+    fuzzy: FuzzyEvaluation
+    external_csi: float
+    internal: InternalEvaluation | None
+    quality_index: pd.DataFrame | None
+    diagnostics: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, pd.DataFrame]:
+        out = {
+            "weights": self.weights,
+            "fuzzy_evaluation": self.fuzzy.summary()["evaluation"],
+        }
+        if self.internal is not None:
+            out.update(self.internal.summary())
+        if self.quality_index is not None:
+            out["service_quality_index"] = self.quality_index
+        if self.diagnostics:
+            out["diagnostics"] = pd.DataFrame({"diagnostic": self.diagnostics})
+        return out
+
+
+def industry_evaluation(
+    frame: Any,
+    codebook: Any = None,
+    spec: Mapping[str, Any] | None = None,
+    internal: pd.DataFrame | None = None,
+    external_csi: float | None = None,
+) -> IndustryEvaluation:
+    """Run the industry evaluation (see module doc). ``external_csi`` defaults to the fuzzy
+    (grade-score) index of the survey; ``internal`` holds the study's region rows of internal
+    indicators, and the quality index is computed for each of them."""
+    spec = resolve_industry_spec(spec)
+    tree = Hierarchy.from_spec(spec["hierarchy"], "industry_evaluation.hierarchy")
+    data = as_frame(frame)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CSIWarning)
+        local, table_extra, rough, notes = _local_weights(tree, data, spec)
+        fuzzy = fuzzy_evaluation(data, (tree, local), codebook=codebook, operator=spec["operator"])
+        csi = fuzzy.score if external_csi is None else float(external_csi)
+        internal_result, quality = None, None
+        if internal is not None:
+            internal_result = internal_evaluation(internal, spec["internal_weights"])
+            quality = internal_result.internal.assign(external_csi=csi, beta=spec["beta"])
+            quality["service_quality_index"] = service_quality_index(
+                csi, quality["internal_score"], spec["beta"]
+            )
+            quality = quality[
+                ["region", "year", "external_csi", "internal_score", "beta", "service_quality_index"]
+            ]
+    diagnostics = [*notes, *(str(c.message) for c in caught if issubclass(c.category, CSIWarning))]
+    for msg in diagnostics:
+        warnings.warn(msg, CSIWarning, stacklevel=2)
+    crs = {n: v for n, (_, _, v, _) in table_extra.items() if np.isfinite(v)}
+    weights = weight_table(tree, local, crs)
+    parent = weights["parent"].fillna("")
+    extra = {(p, c): table_extra[p] for p, c in zip(parent, weights["node"], strict=True) if p in table_extra}
+    weights.insert(3, "subjective_weight", [extra[k][0][k[1]] if k in extra else 1.0
+                                            for k in zip(parent, weights["node"], strict=True)])
+    weights.insert(4, "objective_weight", [extra[k][1].get(k[1], np.nan) if k in extra else np.nan
+                                           for k in zip(parent, weights["node"], strict=True)])
+    weights["source"] = [extra[k][3] if k in extra else "" for k in zip(parent, weights["node"], strict=True)]
+    return IndustryEvaluation(MappingProxyType(spec), weights, MappingProxyType(rough), fuzzy, csi,
+                              internal_result, quality, diagnostics)
+
+
+def _local_weights(tree: Hierarchy, data: pd.DataFrame, spec: Mapping[str, Any]):
+    """Per node: final local weights, and (subjective, objective, cr, source) for the table."""
+    alpha = {"ahp": 1.0, "rough_set": 0.0, "combined": float(spec["alpha"])}[spec["weighting"]]
+    decision = spec["decision"]
+    values: dict[str, pd.Series] = {}
+    local: dict[str, pd.Series] = {}
+    extra: dict[str, tuple[pd.Series, pd.Series, float, str]] = {}
+    rough: dict[str, RoughSetResult] = {}
+    notes: list[str] = []
+    for node in tree.postorder():
+        kids = list(tree.children[node])
+        subjective, result = node_weights(tree, node)
+        cr = float(result.cr) if result is not None else np.nan
+        weights, objective, source = subjective, pd.Series(dtype=float), "experts"
+        if alpha < 1 and len(kids) > 1:
+            if decision in tree.leaves_under(node):
+                notes.append(f"industry evaluation: node {node} contains the decision item {decision}; "
+                             "its weights stay the experts' (the decision cannot weight itself)")
+            else:
+                grades = pd.DataFrame({k: _values(k, data, values).round() for k in kids})
+                grades[decision] = _values(decision, data, values)
+                try:
+                    rs = rough_set_weights(grades, kids, decision, spec["bins"], f"rough set at node {node}")
+                except EstimationError as exc:
+                    notes.append(f"industry evaluation: node {node}: {exc}; the experts' weights are used")
+                else:
+                    rough[node] = rs
+                    expert = result if result is not None else objective_matrix(subjective)
+                    comb = combined_weights(expert, rs, alpha, name=node)
+                    weights, objective = comb.weights, rs.weights
+                    cr, source = comb.cr, ("rough set" if alpha == 0 else f"combined (alpha={alpha:g})")
+        local[node] = weights
+        extra[node] = (subjective, objective, cr, source)
+        values[node] = _weighted_mean([_values(k, data, values) for k in kids], weights.to_numpy())
+    return local, extra, rough, notes
+
+
+def _values(name: str, data: pd.DataFrame, values: Mapping[str, pd.Series]) -> pd.Series:
+    if name in values:
+        return values[name]
+    if name not in data.columns:
+        raise ModelSpecError(
+            f"industry evaluation: item {name} of the hierarchy is not a column of the survey"
+        )
+    return pd.to_numeric(data[name], errors="coerce")
+
+
+def _weighted_mean(columns: list[pd.Series], w: np.ndarray) -> pd.Series:
+    x = np.column_stack([c.to_numpy(dtype=float) for c in columns])
+    present = ~np.isnan(x)
+    total = present @ w
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(present, x, 0) @ w / total
+    return pd.Series(np.where(total > 0, mean, np.nan), index=columns[0].index)
