@@ -128,9 +128,12 @@ def _combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _key(codes: np.ndarray, columns: Sequence[int]) -> np.ndarray:
-    key = np.zeros(codes.shape[0], dtype=np.int64)
+    n = codes.shape[0]
+    key = np.zeros(n, dtype=np.int64)
     for j in columns:
         key = _combine(key, codes[:, j])
+        if key[-1] == n - 1:  # factorize labels by first appearance: n classes, nothing left to split
+            break
     return key
 
 
@@ -164,6 +167,26 @@ def _table(data: Any, attributes: Sequence[str], decision: str, bins: Bins, name
         raise EstimationError(f"rough set: only {len(complete)} complete respondents; at least 2 are needed")
     codes = _codes(complete)
     return codes[:, :-1], codes[:, -1], complete.index, diagnostics
+
+
+def _greedy_reduct(codes: np.ndarray, d: np.ndarray, order: list[int], pos_full: int) -> list[int]:
+    """Backward elimination in ``order`` with O(p) partition passes.
+
+    When attribute order[t] is tried, the candidate set is (kept among order[:t]) ∪ order[t+1:];
+    its partition combines a running key of the kept attributes with a precomputed suffix key.
+    """
+    n, p = codes.shape
+    suffix = [np.zeros(n, dtype=np.int64)] * (p + 1)
+    for t in range(p - 1, -1, -1):
+        suffix[t] = _combine(suffix[t + 1], codes[:, order[t]])
+    running, kept = np.zeros(n, dtype=np.int64), []
+    for t, j in enumerate(order):
+        nonempty = bool(kept) or t < p - 1
+        if nonempty and int(_consistent(_combine(running, suffix[t + 1]), d).sum()) == pos_full:
+            continue  # dispensable given the rest: drop it
+        kept.append(j)
+        running = _combine(running, codes[:, j])
+    return sorted(kept)
 
 
 def dependency_degree(data: Any, attributes: Sequence[str], decision: str, bins: Bins = None) -> float:
@@ -213,12 +236,7 @@ def rough_set_weights(
             f"{name}: attribute(s) {', '.join(np.asarray(attributes)[zero])}: zero significance and no "
             f"dependency of {decision} on them alone; given half the smallest positive importance, not 0"
         )
-    order = sorted(range(p), key=lambda j: (importance[j], -j))
-    kept = list(range(p))
-    for j in order:
-        trial = [k for k in kept if k != j]
-        if trial and int(_consistent(_key(codes, trial), d).sum()) == pos_full:
-            kept = trial
+    kept = _greedy_reduct(codes, d, sorted(range(p), key=lambda j: (importance[j], -j)), pos_full)
     table = pd.DataFrame({
         "attribute": attributes,
         "significance": significance,
