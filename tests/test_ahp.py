@@ -176,3 +176,9 @@ def test_no_warning_for_acceptable_matrices():
     with warnings.catch_warnings():
         warnings.simplefilter("error", CSIWarning)
         ahp_weights(SAATY3)
+
+
+def test_dataframe_input_is_validated_too():
+    frame = pd.DataFrame([[1, 4], [1, 1]], index=["a", "b"], columns=["a", "b"])
+    with pytest.raises(ModelSpecError, match=r"a\[1,2\] = 4 but a\[2,1\] = 1, expected 1/4"):
+        ahp_weights(frame, name="df")

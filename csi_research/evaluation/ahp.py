@@ -300,9 +300,12 @@ def ahp_weights(matrix: Any, method: Method = "eigen", name: str | None = None,
     mean((A w)_i / w_i)). CR ≥ 0.10 goes into diagnostics and is warned about, naming the
     judgements furthest from the ratio the weights imply.
     """
-    if not isinstance(matrix, pd.DataFrame) or labels is not None:
-        matrix = judgement_matrix(matrix, labels, name or "matrix")
     name = name or "matrix"
+    if isinstance(matrix, pd.DataFrame) and labels is None:
+        # re-checked (positive, reciprocal, diagonal 1); the 1–9 range only binds raw expert input
+        matrix = judgement_matrix(matrix, None, name, check_scale=False)
+    else:
+        matrix = judgement_matrix(matrix, labels, name)
     a = matrix.to_numpy(dtype=float)
     n = a.shape[0]
     if method == "eigen":
