@@ -133,7 +133,23 @@ def segment_table(result: Any) -> Any:
 def industry(result: Any) -> str:
     if result.industry is None:
         return "This study defines no industry evaluation (add `industry_evaluation:` to study.yaml)."
-    return result.industry.narrative()
+    ind = result.industry
+    fuzzy = ind.fuzzy
+    lines = [
+        f"- Weighting: **{ind.spec['weighting']}** (α = {ind.spec['alpha']} for the experts' share in the "
+        "combined rough-set + AHP judgement matrix).",
+        f"- Fuzzy comprehensive evaluation ({ind.spec['operator']} operator): score **{fuzzy.score:.1f}**, "
+        f"maximum-membership grade **{fuzzy.table['max_grade_label'].iloc[0]}**.",
+        f"- Model-based overall CSI (Satisfaction index): {ind.external_csi:.1f}.",
+    ]
+    if ind.quality_index is not None and len(ind.quality_index):
+        row = ind.quality_index.iloc[0]
+        lines.append(
+            f"- Internal evaluation score (operating statistics): **{row['internal_score']:.1f}**; "
+            f"supply-service quality index = {row['beta']:g} × external CSI + {1 - row['beta']:g} × internal "
+            f"score = **{row['service_quality_index']:.1f}**."
+        )
+    return "\n".join(lines)
 
 
 def comparison_headline(comparison: Any) -> str:

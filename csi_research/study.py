@@ -85,14 +85,14 @@ class StudyResult:
             out["cbsem_estimates"] = self.cbsem.estimates
             out["cbsem_fit"] = self.cbsem.fit_indices.rename("value").rename_axis("measure").reset_index()
         if self.industry is not None:
-            out.update({f"industry_{k}": v for k, v in self.industry.tables().items()})
+            out.update({f"industry_{k}": v for k, v in self.industry.summary().items()})
         return out
 
     def values(self) -> dict[str, Any]:
         """The headline scalars of the study."""
         out = {
             "n": int(self.pls.n),
-            "n_survey": int(len(self.survey.frame)),
+            "n_survey": len(self.survey.frame),
             "overall_csi": self.overall_csi,
             "index_target": self.config.index_target,
             "gof": float(self.pls.gof),
@@ -100,7 +100,11 @@ class StudyResult:
             "bootstrap_failed": int(self.boot.n_failed),
         }
         if self.industry is not None:
-            out.update({f"industry_{k}": v for k, v in self.industry.values().items()})
+            out["industry_fuzzy_score"] = float(self.industry.fuzzy.score)
+            quality = self.industry.quality_index
+            if quality is not None and len(quality):
+                out["industry_internal_score"] = float(quality["internal_score"].iloc[0])
+                out["industry_service_quality_index"] = float(quality["service_quality_index"].iloc[0])
         return out
 
     def results(self) -> dict[str, Any]:
@@ -139,7 +143,7 @@ class StudyResult:
 
         figures = {
             "path_diagram": plots.path_diagram(self.model, self.pls),
-            "indices": plots.index_bars(self.indices),
+            "indices": plots.index_bars(self.indices.reset_index(), threshold=self.config.index_target),
             "ipma": plots.ipma_map(self.ipma),
         }
         folder.mkdir(parents=True, exist_ok=True)
@@ -162,7 +166,7 @@ def run_study(
     from csi_research.bootstrap import bootstrap
     from csi_research.codebook import Codebook
     from csi_research.estimation.pls import fit_pls
-    from csi_research.indices import csi_indices, grade_score_index, scale_bounds, segment_indices
+    from csi_research.indices import csi_indices, grade_score_index, scale_bounds
     from csi_research.ipma import ipma
     from csi_research.measurement import measurement_quality
     from csi_research.survey import load_survey
@@ -255,11 +259,23 @@ def _segments(model, survey, config, codebook, weights, pls) -> pd.DataFrame:
 
 
 def _industry(config: StudyConfig, survey: Any, codebook: Any, external_csi: float) -> Any | None:
+    """The industry's own evaluation (AHP, rough sets, fuzzy, internal indicators), if configured."""
     if config.industry_evaluation is None:
         return None
-    from csi_research.evaluation import industry_evaluation
+    from csi_research.evaluation import industry_evaluation, load_internal_indicators
 
-    return industry_evaluation(
-        survey, codebook, config.industry_evaluation, region=config.region_id, wave=config.wave,
-        internal=config.internal_indicators, external_csi=external_csi,
-    )
+    spec = None if config.industry_evaluation == "default" else config.industry_evaluation
+    internal = None
+    if config.internal_indicators is not None:
+        source = None if config.internal_indicators == "default" else config.internal_indicators
+        table = load_internal_indicators(source)
+        internal = table[(table["region"] == config.region_id) & (table["year"].astype(str) == config.wave)]
+        if internal.empty:
+            warnings.warn(
+                f"{config.path}: no internal indicators for region {config.region_id} wave {config.wave}; "
+                "the combined service-quality index is left out",
+                CSIWarning,
+                stacklevel=2,
+            )
+            internal = None
+    return industry_evaluation(survey, codebook, spec, internal=internal, external_csi=external_csi)
