@@ -93,6 +93,7 @@ def run_batch(
     notebooks: str | Path = NOTEBOOKS,
 ) -> BatchResult:
     """Execute the regional notebook for every study under ``root``, then the comparison notebook."""
+    root = Path(root).resolve()  # the notebooks get absolute paths: their kernels start elsewhere
     studies = discover_studies(root, only, exclude)
     if not studies:
         raise ValueError(f"{root}: no study.yaml found in its sub-folders")
@@ -115,7 +116,7 @@ def run_batch(
     compared = None
     bundles = [str(r.output_dir / "bundle") for r in runs if r.ok]
     if comparison and bundles:
-        out = new_run_dir(Path(root) / COMPARISON_DIR / "output", run_id)
+        out = new_run_dir(root / COMPARISON_DIR / "output", run_id)
         params = {"bundle_dirs": bundles, "output_dir": str(out), "quick": quick}
         compared = _execute("cross-region comparison", notebooks / COMPARISON, out, params)
     return BatchResult(run_id=run_id, studies=tuple(runs), comparison=compared)
@@ -129,7 +130,7 @@ def _execute(name: str, notebook: Path, out: Path, params: dict) -> NotebookRun:
     try:
         papermill.execute_notebook(
             str(notebook), str(executed), parameters=params, progress_bar=False,
-            kernel_name="python3", cwd=str(notebook.parent),
+            kernel_name="python3",  # no cwd=: papermill would chdir the whole process under our threads
         )
         write_atomic(out / "report.html", _html(executed))
     except Exception as exc:  # a failing study is reported, never allowed to stop the batch
@@ -159,6 +160,6 @@ def _html(executed: Path) -> str:
 def _progress(iterable, total: int, enabled: bool, unit: str):
     if not enabled:
         return iterable
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     return tqdm(iterable, total=total, unit=unit, desc="csi-research")

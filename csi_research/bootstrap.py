@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from scipy import stats
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from csi_research.data import as_frame, item_frame
 from csi_research.errors import CSIWarning, EstimationError, ModelSpecError

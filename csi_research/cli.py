@@ -1,7 +1,7 @@
-"""The ``csi-research`` command: generate synthetic data, validate and summarise survey files.
+"""The ``csi-research`` command: run the regional studies, generate synthetic data, validate surveys.
 
 Every subcommand returns an exit code instead of exiting, so ``main([...])`` is testable:
-0 success, 2 unusable input (the message says what to fix).
+0 success, 1 some studies of a batch failed, 2 unusable input (the message says what to fix).
 """
 
 from __future__ import annotations
@@ -71,11 +71,40 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from csi_research.batch import run_batch
+
+    result = run_batch(
+        args.studies, workers=args.workers, quick=args.quick, only=args.only, exclude=args.exclude,
+        progress=not args.no_progress, comparison=not args.no_comparison,
+    )
+    with pd.option_context("display.max_colwidth", 200, "display.width", 200):
+        print(result.summary().to_string(index=False))
+    failed = [r for r in result.studies if not r.ok]
+    done = len(result.studies) - len(failed)
+    print(f"\nrun {result.run_id}: {done} of {len(result.studies)} studies succeeded.")
+    if result.comparison is not None and result.comparison.ok:
+        print(f"Cross-region comparison report: {result.comparison.report}")
+    print("Each study's report: studies/<study>/output/" + result.run_id + "/report.html")
+    return 1 if not result.ok else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="csi-research", description="Customer satisfaction index research for power-supply companies."
     )
     sub = parser.add_subparsers(dest="command", required=True)
+
+    text = "run every regional study under a folder (papermill), then the cross-region comparison"
+    run = sub.add_parser("run", help=text, description=text)
+    run.add_argument("studies", nargs="?", default="studies", help="folder of studies/<id>/study.yaml")
+    run.add_argument("--workers", type=int, help="studies run in parallel (default: the number of cores)")
+    run.add_argument("--quick", action="store_true", help="small bootstrap (each study's quick_n_boot)")
+    run.add_argument("--only", nargs="+", metavar="ID", help="run only these study folders")
+    run.add_argument("--exclude", nargs="+", metavar="ID", help="skip these study folders")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--no-comparison", action="store_true", help="skip the cross-region comparison")
+    run.set_defaults(handler=_run)
 
     sim = sub.add_parser("simulate", help="write synthetic regional surveys (known true parameters)")
     sim.add_argument("--all", action="store_true", help="every bundled region and wave, with a README")

@@ -68,9 +68,14 @@ def diagnostics(result: Any) -> str:
 
 
 def priorities(result: Any, language: str = "en", top: int = 3) -> str:
+    """Ranked improvement priorities, then the weakest items whatever their leverage."""
     from csi_research.ipma import describe_priorities
 
-    return "\n".join(f"{k}. {s}" for k, s in enumerate(describe_priorities(result.ipma, language, top), 1))
+    ranked = "\n".join(f"{k}. {s}" for k, s in enumerate(describe_priorities(result.ipma, language, top), 1))
+    items = result.ipma.items.nsmallest(top, "performance")
+    label = "label_zh" if language == "zh" else "label_en"
+    weakest = "; ".join(f"{r.item} {getattr(r, label)} ({r.performance:.1f})" for r in items.itertuples())
+    return f"{ranked}\n\nLowest-performing items (0–100), whatever their leverage: {weakest}."
 
 
 def styled(table: Any, digits: int = 3) -> Any:
