@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 WORKERS ?=
 
-.PHONY: setup study test lab data bench lint clean-venv
+.PHONY: setup study test lab data notebooks bench lint
 
 setup: $(STAMP)
 
@@ -30,6 +30,10 @@ lab: $(STAMP)
 ## Regenerate the bundled synthetic surveys under data/ (byte-identical for the same code).
 data: $(STAMP)
 	$(BIN)/csi-research simulate --all --out data/
+
+## Re-execute the notebooks and keep only the outputs nbval compares (after a deliberate change).
+notebooks: $(STAMP)
+	$(BIN)/python scripts/refresh_notebooks.py
 
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
