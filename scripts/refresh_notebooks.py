@@ -25,7 +25,7 @@ def refresh(path: Path) -> None:
             continue
         if not cell.source.lstrip().startswith(MARK):
             cell.outputs = []
-        cell.execution_count = None
+            cell.execution_count = None  # nbval wants a count only where it compares outputs
         cell.metadata.pop("execution", None)
     nb.metadata.pop("papermill", None)
     nbformat.write(nb, path)

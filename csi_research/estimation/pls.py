@@ -476,7 +476,8 @@ def _assemble(model, lay, frame, est, scheme, scaled, missing, diagnostics) -> P
     effects = _effects_table(lay, est)
     constructs = _construct_table(model, lay, loadings, r2)
     multi = [i for i, b in enumerate(block_of) if len(model.constructs[b]) > 1]
-    gof = float(np.sqrt(communality[multi].mean() * r2.mean()))
+    # GoF averages communalities over multi-item blocks only (plspm); undefined without any
+    gof = float(np.sqrt(communality[multi].mean() * r2.mean())) if multi else float("nan")
     return PLSFit(
         model=model,
         scheme=scheme,
