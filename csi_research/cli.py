@@ -85,7 +85,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"\nrun {result.run_id}: {done} of {len(result.studies)} studies succeeded.")
     if result.comparison is not None and result.comparison.ok:
         print(f"Cross-region comparison report: {result.comparison.report}")
-    print("Each study's report: studies/<study>/output/" + result.run_id + "/report.html")
+    print(f"Each study's report: {Path(args.studies) / '<study>' / 'output' / result.run_id / 'report.html'}")
     return 1 if not result.ok else 0
 
 
