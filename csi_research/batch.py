@@ -131,6 +131,7 @@ def _execute(name: str, notebook: Path, out: Path, params: dict) -> NotebookRun:
         papermill.execute_notebook(
             str(notebook), str(executed), parameters=params, progress_bar=False,
             kernel_name="python3",  # no cwd=: papermill would chdir the whole process under our threads
+            extra_arguments=["--log-level=ERROR"],  # the kernel's start-up chatter is not the user's business
         )
         write_atomic(out / "report.html", _html(executed))
     except Exception as exc:  # a failing study is reported, never allowed to stop the batch
