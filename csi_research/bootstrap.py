@@ -3,7 +3,8 @@
 Resamples are drawn as count vectors over respondents from one ``numpy`` generator, chunk by
 chunk in a fixed order *before* any work is handed to workers, so the result depends on
 ``seed`` only, never on ``workers``. PLS resamples go through the batched covariance engine
-(thousands per second); CB-SEM resamples re-fit with the full-sample estimates as start.
+(thousands per second); CB-SEM resamples re-fit one prepared semopy model to each resample's
+weighted covariance matrix, starting from the full-sample estimates.
 """
 
 from __future__ import annotations
@@ -303,17 +304,15 @@ def _reachable(adjacency: np.ndarray) -> tuple[tuple[int, int], ...]:
 _CB_STATE: dict[str, Any] = {}
 
 
-def _cb_init(model_spec: dict, frame: pd.DataFrame, fit_kwargs: dict, start: Any = None) -> None:
-    """Per-process state: the model, the data and the full-sample fit used as start values."""
-    from csi_research.estimation.cbsem import fit_cbsem
+def _cb_init(model_spec: dict, frame: pd.DataFrame, options: dict, start: np.ndarray, worker: bool) -> None:
+    """Per-process state: the re-fitter (semopy model built once) and the centred items."""
+    from csi_research.estimation.cbsem import CBSEMRefit
 
     model = CSIModel.from_dict(model_spec)
-    if start is None:  # a worker process: keep it to one BLAS thread for its lifetime
+    if worker:  # a worker process: keep it to one BLAS thread for its lifetime
         _CB_STATE["blas"] = _one_blas_thread()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CSIWarning)
-        full = start if start is not None else fit_cbsem(model, frame, **fit_kwargs)
-    _CB_STATE.update(model=model, frame=frame, kwargs=fit_kwargs, start=full)
+    x = frame[list(model.items)].to_numpy(dtype=float)
+    _CB_STATE.update(refit=CBSEMRefit(model, frame, start, **options), x=x - x.mean(axis=0))
 
 
 def _cb_statistics(fit: Any, model: CSIModel) -> dict[str, np.ndarray]:
@@ -326,29 +325,24 @@ def _cb_statistics(fit: Any, model: CSIModel) -> dict[str, np.ndarray]:
 
 
 def _cb_task(counts: np.ndarray) -> dict[str, np.ndarray]:
-    from csi_research.estimation.cbsem import fit_cbsem
-
-    model, frame = _CB_STATE["model"], _CB_STATE["frame"]
-    rows, ok, admissible = [], [], []
-    for c in counts:
-        resample = frame.iloc[np.repeat(np.arange(len(frame)), c)].reset_index(drop=True)
+    """Re-fit every resample of a chunk from its weighted covariance (no resampled frames)."""
+    refit = _CB_STATE["refit"]
+    _, covs, _ = weighted_moments(_CB_STATE["x"], counts)
+    out = {
+        "path": np.full((len(counts), len(refit.model.paths)), np.nan),
+        "std_path": np.full((len(counts), len(refit.model.paths)), np.nan),
+        "r2": np.full((len(counts), len(refit.model.endogenous)), np.nan),
+        "converged": np.zeros(len(counts), dtype=bool),
+        "admissible": np.zeros(len(counts), dtype=bool),
+    }
+    for b, cov in enumerate(covs):
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                fit = fit_cbsem(model, resample, start=_CB_STATE["start"], **_CB_STATE["kwargs"])
+            fit = refit(cov)
         except (ValueError, np.linalg.LinAlgError):
-            fit = None
-        good = fit is not None and fit.converged
-        ok.append(good)
-        admissible.append(good and fit.admissible)
-        rows.append(_cb_statistics(fit, model) if good else None)
-    template = next((r for r in rows if r is not None), None)
-    if template is None:
-        template = {k: np.full((1, n), np.nan) for k, n in _CB_STATE["sizes"].items()}
-    out = {k: np.concatenate([r[k] if r is not None else np.full_like(v, np.nan) for r in rows])
-           for k, v in template.items()}
-    out["converged"] = np.array(ok)
-    out["admissible"] = np.array(admissible)
+            continue
+        if fit.converged:
+            out["path"][b], out["std_path"][b], out["r2"][b] = fit.paths, fit.std_paths, fit.r2
+            out["converged"][b], out["admissible"][b] = True, fit.admissible
     return out
 
 
@@ -533,11 +527,14 @@ def _bootstrap_cbsem(
     from csi_research.estimation.cbsem import fit_cbsem
 
     kwargs = {"missing": missing, **options}
+    if kwargs.get("estimator", "ML") != "ML":
+        raise ValueError("the CB-SEM bootstrap re-fits by ML only: FIML fits are far too slow to bootstrap")
     full = _record(plan, lambda: fit_cbsem(model, data, **kwargs), prefix="full sample: ")
     estimate = {k: v[0] for k, v in _cb_statistics(full, model).items()}
-    spec = model.to_dict()
-    _cb_init(spec, frame, kwargs, start=full)
-    with plan.pool(_cb_init, (spec, frame, kwargs)) as pool, _one_blas_thread():
+    refit_options = {k: v for k, v in options.items() if k in ("single_item_reliability", "covariances")}
+    init = (model.to_dict(), frame, refit_options, full.parameters)
+    _cb_init(*init, worker=False)
+    with plan.pool(_cb_init, (*init, True)) as pool, _one_blas_thread():
         draws = plan.run(_cb_task, pool)
         jack = None
         if plan.bca:

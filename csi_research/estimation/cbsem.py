@@ -34,9 +34,10 @@ approximation of it. For 5- to 10-point Likert items ML is the usual, defensible
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,7 @@ import numpy as np
 import pandas as pd
 import semopy
 from scipy import optimize, stats
+from semopy.utils import chol_inv
 
 from csi_research.data import item_frame
 from csi_research.errors import CSIWarning, EstimationError, ModelSpecError
@@ -176,7 +178,7 @@ def fit_cbsem(
         model=model,
         estimator=estimator,
         n=sample.n,
-        estimates=table,
+        estimates=table.drop(columns="_free"),
         paths=_paths(table),
         loadings=_loadings(table),
         r2=_r2(model, table, latent_cov),
@@ -188,6 +190,86 @@ def fit_cbsem(
         diagnostics=diagnostics,
         parameters=np.array(sem.param_vals, dtype=float),
     )
+
+
+@dataclass(frozen=True)
+class RefitEstimates:
+    """What a bootstrap collects from one re-fit: paths in ``model.paths`` order, R² in
+    ``model.endogenous`` order, and the verdicts."""
+
+    paths: np.ndarray
+    std_paths: np.ndarray
+    r2: np.ndarray
+    converged: bool
+    admissible: bool
+
+
+class CBSEMRefit:
+    """Re-fit one ML model to many covariance matrices of the same items (bootstrap resamples).
+
+    :func:`fit_cbsem` rebuilds the semopy model and computes standard errors and fit indices on
+    every call; a bootstrap needs none of that. Here the model, its parameter layout and the
+    gradient are built once; each call only loads a covariance matrix, starts from the full-sample
+    estimates, runs the same optimiser and reads off paths, standardised paths and R² through the
+    same code as :func:`fit_cbsem`, so the numbers equal a ``fit_cbsem(..., start=...)`` of the
+    materialised resample. ``admissible`` applies the same checks (negative variances,
+    non-positive-definite matrices, standardised estimates outside [-1, 1], collinear
+    co-predictors) except the regularity of the information matrix, which needs the standard errors.
+    """
+
+    def __init__(
+        self,
+        model: CSIModel,
+        data: Any,
+        start: np.ndarray,
+        single_item_reliability: float | Mapping[str, float] | None = None,
+        covariances: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        sample = _Sample(item_frame(model, data, missing="listwise"))
+        self.model = model
+        self._sem = semopy.Model(_description(model, sample.cov, single_item_reliability, covariances))
+        for param in self._sem.parameters.values():
+            param.bound = (None, None)
+        with _semopy_call():
+            self._sem.load(sample.frame, cov=sample.cov)
+        self._start = np.array(start, dtype=float)
+        if self._start.shape != self._sem.param_vals.shape:
+            raise ValueError(
+                f"start has {self._start.size} values but the model has {self._sem.param_vals.size} free "
+                "parameters: pass CBSEMFit.parameters of a fit with the same options"
+            )
+        observed = self._sem.vars["observed"]
+        self._order = np.array([model.items.index(item) for item in observed])
+        theta_names = self._sem.names[3][0]
+        single = {model.constructs[name][0]: rel
+                  for name, rel in _reliabilities(model, single_item_reliability).items()}
+        self._fixed = [  # one-item error variances: (1 − reliability) × the resample's item variance
+            (theta_names.index(item), model.items.index(item), 1.0 - rel) for item, rel in single.items()
+        ]
+        self._layout = _layout(self._sem, model)
+        self._gradient = _MLWGradient(self._sem)
+
+    def __call__(self, cov: np.ndarray) -> RefitEstimates:
+        """Fit to ``cov``, the N-divisor covariance matrix of the items in ``model.items`` order."""
+        sem, model = self._sem, self.model
+        with _semopy_call():
+            sem.load_cov(np.array(cov, dtype=float)[np.ix_(self._order, self._order)])
+            for k, item, share in self._fixed:
+                sem.matrices[3][k, k] = share * cov[item, item]
+            sem.param_vals = self._start.copy()
+            converged = _minimise_mlw(sem, self._gradient)
+            table = _read_estimates(sem, self._layout)
+            latent_cov, implied_cov = _implied(sem, model)
+            _standardise(table, latent_cov, implied_cov)
+            admissible = converged and not _admissibility(model, table, latent_cov, implied_cov)
+        paths = table[table["op"] == "~"].set_index(["rhs", "lhs"]).reindex(list(model.paths))
+        return RefitEstimates(
+            paths=paths["est"].to_numpy(dtype=float),
+            std_paths=paths["std_all"].to_numpy(dtype=float),
+            r2=_r2(model, table, latent_cov).reindex(model.endogenous).to_numpy(dtype=float),
+            converged=converged,
+            admissible=admissible,
+        )
 
 
 # ----------------------------------------------------------------------------- data and description
@@ -206,14 +288,9 @@ class _Sample:
         self.cov = pd.DataFrame(cov, index=x.columns, columns=x.columns)
 
 
-def _description(
-    model: CSIModel,
-    cov: pd.DataFrame,
-    reliability: float | Mapping[str, float] | None,
-    covariances: Sequence[tuple[str, str]],
-) -> str:
-    """semopy syntax: the model's lavaan syntax, residual covariances, fixed one-item error variances."""
-    single = {name: items[0] for name, items in model.constructs.items() if len(items) == 1}
+def _reliabilities(model: CSIModel, reliability: float | Mapping[str, float] | None) -> dict[str, float]:
+    """Reliability of every one-item construct (1 when not given: the item is taken as error-free)."""
+    single = [name for name, items in model.constructs.items() if len(items) == 1]
     if isinstance(reliability, Mapping):
         extra = set(reliability) - set(single)
         if extra:
@@ -224,6 +301,22 @@ def _description(
         rel = {name: float(reliability.get(name, 1.0)) for name in single}
     else:
         rel = dict.fromkeys(single, 1.0 if reliability is None else float(reliability))
+    for name, value in rel.items():
+        if not 0.0 < value <= 1.0:
+            raise ModelSpecError(
+                f"single_item_reliability for {name} is {value}; a reliability must be in (0, 1]"
+            )
+    return rel
+
+
+def _description(
+    model: CSIModel,
+    cov: pd.DataFrame,
+    reliability: float | Mapping[str, float] | None,
+    covariances: Sequence[tuple[str, str]],
+) -> str:
+    """semopy syntax: the model's lavaan syntax, residual covariances, fixed one-item error variances."""
+    rel = _reliabilities(model, reliability)
     lines = []
     for a, b in covariances:
         unknown = [v for v in (a, b) if v not in model.items]
@@ -232,32 +325,86 @@ def _description(
                 f"residual covariance {a} ~~ {b}: {', '.join(unknown)} is not an item of the model"
             )
         lines.append(f"{a} ~~ {b}")
-    for name, item in single.items():
-        if not 0.0 < rel[name] <= 1.0:
-            raise ModelSpecError(
-                f"single_item_reliability for {name} is {rel[name]}; a reliability must be in (0, 1]"
-            )
-        lines.append(f"{item} ~~ {(1.0 - rel[name]) * cov.loc[item, item]:.12f}*{item}")
+    for name, value in rel.items():
+        item = model.constructs[name][0]
+        lines.append(f"{item} ~~ {(1.0 - value) * cov.loc[item, item]:.12f}*{item}")
     return model.lavaan_syntax() + "".join(line + "\n" for line in lines)
 
 
 # ----------------------------------------------------------------------------- optimisation
 def _optimise(sem: semopy.Model, sample: _Sample, estimator: str, start: np.ndarray | None) -> bool:
     """Load the data, set the starting values and minimise; True when the optimiser converged."""
-    logger = logging.getLogger()
-    level = logger.level
-    logger.setLevel(logging.ERROR)  # semopy logs its own warnings; ours go to diagnostics
-    try:
+    with _semopy_call():
         sem.load(sample.frame, cov=sample.cov)
         if start is not None:
             sem.param_vals = start.copy()
+        if estimator == "ML":
+            return _minimise_mlw(sem, _MLWGradient(sem))
         with np.errstate(all="ignore"):
-            result = sem.fit(obj="ML" if estimator == "FIML" else "MLW", options=dict(_SOLVER_OPTIONS))
+            result = sem.fit(obj="ML", options=dict(_SOLVER_OPTIONS))
+    return bool(result.success) and bool(np.isfinite(result.fun))
+
+
+@contextlib.contextmanager
+def _semopy_call() -> Iterator[None]:
+    """Silence semopy's own log warnings (ours go to diagnostics) and name its numerical failures."""
+    logger = logging.getLogger()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
     except (np.linalg.LinAlgError, ValueError) as exc:
         raise EstimationError(f"CB-SEM estimation failed in semopy: {exc}") from exc
     finally:
         logger.setLevel(level)
+
+
+def _minimise_mlw(sem: semopy.Model, gradient: _MLWGradient) -> bool:
+    """SLSQP on semopy's Wishart ML objective, as ``Model.fit(obj="MLW")`` does, with a faster gradient."""
+    with np.errstate(all="ignore"):
+        result = optimize.minimize(
+            sem.obj_mlw, sem.param_vals, jac=gradient, method="SLSQP",
+            bounds=sem.get_bounds(), options=dict(_SOLVER_OPTIONS),
+        )
+    sem.param_vals = result.x
+    sem.update_matrices(result.x)
     return bool(result.success) and bool(np.isfinite(result.fun))
+
+
+class _MLWGradient:
+    """Gradient of semopy's MLW objective without its loop of p × p products over the parameters.
+
+    With CS = Σ⁻¹ − Σ⁻¹SΣ⁻¹, M = ΛC, C = (I − B)⁻¹ and P = CΨ, the derivatives with respect to
+    whole matrices are 2(PMᵀCSM)ᵀ (B), 2(PMᵀCS)ᵀ (Λ), MᵀCSM (Ψ) and CS (Θ); each parameter's
+    derivative is then the sum over where it sits, i.e. one product with semopy's ``mx_diffs``.
+    """
+
+    def __init__(self, sem: semopy.Model) -> None:
+        self.sem = sem
+        self.where = [
+            np.array([np.ravel(d[k]) if d[k] is not None else np.zeros(sem.matrices[k].size)
+                      for d in sem.mx_diffs]).reshape(len(sem.mx_diffs), sem.matrices[k].size)
+            for k in range(4)
+        ]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        sem = self.sem
+        sem.update_matrices(x)
+        try:
+            sigma, (m, c) = sem.calc_sigma()
+            inv = chol_inv(sigma)
+        except np.linalg.LinAlgError:
+            return np.full(len(x), np.inf)
+        cs = inv - inv @ sem.mx_cov @ inv
+        p = c @ sem.matrices[2]
+        a = m.T @ cs @ m
+        b = p @ m.T @ cs
+        return (
+            self.where[0] @ (2.0 * (p @ a).T).ravel()
+            + self.where[1] @ (2.0 * b.T).ravel()
+            + self.where[2] @ a.ravel()
+            + self.where[3] @ cs.ravel()
+        )
 
 
 def _start_vector(start: CBSEMFit | None, model: CSIModel, estimator: str, n_free: int) -> np.ndarray | None:
@@ -271,10 +418,9 @@ def _start_vector(start: CBSEMFit | None, model: CSIModel, estimator: str, n_fre
 
 
 # ----------------------------------------------------------------------------- parameter table
-def _parameter_table(
-    sem: semopy.Model, model: CSIModel, estimator: str, sample: _Sample
-) -> tuple[pd.DataFrame, bool]:
-    """lavaan-style table (lhs, op, rhs, est, se, z, p_value) and whether the information is regular."""
+def _layout(sem: semopy.Model, model: CSIModel) -> pd.DataFrame:
+    """One row per parameter (lhs, op, rhs; _free: index in the free vector or −1) in lavaan's order,
+    with the semopy matrix and cell it is read from."""
     names = list(sem.matrices_names)
     rows, k_free = [], 0
     for param in sem.parameters.values():
@@ -290,25 +436,38 @@ def _parameter_table(
             lhs, op, rhs = row, "~~", col
         else:  # gamma1/gamma2 of ModelMeans: intercepts
             lhs, op, rhs = row, "~1", ""
-        if param.active:
-            rows.append((lhs, op, rhs, float(sem.param_vals[k_free]), k_free))
-            k_free += 1
-        else:
-            rows.append((lhs, op, rhs, float(param.start), -1))
-    info = _information(sem, estimator, sample)
-    cov, info_ok = _invert_information(info)
-    se_free = np.sqrt(np.where(np.diag(cov) > 0, np.diag(cov), np.nan))
-    table = pd.DataFrame(rows, columns=["lhs", "op", "rhs", "est", "_free"])
-    table["se"] = [se_free[i] if i >= 0 else np.nan for i in table["_free"]]
-    table["z"] = table["est"] / table["se"]
-    table["p_value"] = 2.0 * stats.norm.sf(np.abs(table["z"]))
+        rows.append((lhs, op, rhs, k_free if param.active else -1, k, *loc.indices))
+        k_free += param.active
+    table = pd.DataFrame(rows, columns=["lhs", "op", "rhs", "_free", "_matrix", "_row", "_col"])
     order = {name: i for i, name in enumerate([*model.names, *model.items])}
     table["_key"] = [
         (_OP_ORDER[op], order.get(lhs, len(order)), order.get(rhs, len(order)))
         for lhs, op, rhs in zip(table["lhs"], table["op"], table["rhs"], strict=True)
     ]
-    table = table.sort_values("_key", kind="stable").drop(columns=["_key", "_free"])
-    return table.reset_index(drop=True), info_ok
+    return table.sort_values("_key", kind="stable").drop(columns="_key").reset_index(drop=True)
+
+
+def _read_estimates(sem: semopy.Model, layout: pd.DataFrame) -> pd.DataFrame:
+    """lhs, op, rhs, est (free and fixed values, as they sit in the fitted matrices) and _free."""
+    est = [float(sem.matrices[k][i, j])
+           for k, i, j in zip(layout["_matrix"], layout["_row"], layout["_col"], strict=True)]
+    return layout[["lhs", "op", "rhs"]].assign(est=est, _free=layout["_free"].to_numpy())
+
+
+def _parameter_table(
+    sem: semopy.Model, model: CSIModel, estimator: str, sample: _Sample
+) -> tuple[pd.DataFrame, bool]:
+    """lavaan-style table (lhs, op, rhs, est, se, z, p_value; private _free) and whether the
+    information matrix is regular."""
+    table = _read_estimates(sem, _layout(sem, model))
+    info = _information(sem, estimator, sample)
+    cov, info_ok = _invert_information(info)
+    se_free = np.sqrt(np.where(np.diag(cov) > 0, np.diag(cov), np.nan))
+    free = table["_free"].to_numpy()
+    table["se"] = np.where(free >= 0, se_free[np.maximum(free, 0)], np.nan)
+    table["z"] = table["est"] / table["se"]
+    table["p_value"] = 2.0 * stats.norm.sf(np.abs(table["z"]))
+    return table[["lhs", "op", "rhs", "est", "se", "z", "p_value", "_free"]], info_ok
 
 
 def _information(sem: semopy.Model, estimator: str, sample: _Sample) -> np.ndarray:
@@ -372,7 +531,7 @@ def _admissibility(
 ) -> list[str]:
     """One diagnostic per kind of problem, naming the parameters, the reason and the remedy."""
     out = []
-    variances = table[(table["op"] == "~~") & (table["lhs"] == table["rhs"]) & table["se"].notna()]
+    variances = table[(table["op"] == "~~") & (table["lhs"] == table["rhs"]) & (table["_free"] >= 0)]
     negative = variances[variances["est"] < 0]
     if len(negative):
         names = ", ".join(f"{r.lhs} ({r.est:.3f})" for r in negative.itertuples())
