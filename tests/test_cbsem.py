@@ -235,3 +235,58 @@ def test_bad_input():
         fit_cbsem(SIM_MODEL, data, estimator="DWLS")
     with pytest.raises(ModelSpecError, match="not an item"):
         fit_cbsem(SIM_MODEL, data, covariances=[("a1", "zz")])
+
+
+# ----------------------------------------------------------------------------- lean re-fits (bootstrap)
+def _resample_fit(model, data, counts, start, **kwargs):
+    rows = np.repeat(np.arange(len(data)), counts)
+    return _quiet_fit(model, data.iloc[rows].reset_index(drop=True), start=start, **kwargs)
+
+
+def _assert_refit_equals_fit(refit, fit):
+    paths = fit.paths.set_index(["source", "target"]).reindex(list(fit.model.paths))
+    np.testing.assert_allclose(refit.paths, paths["estimate"], atol=1e-6)
+    np.testing.assert_allclose(refit.std_paths, paths["std_estimate"], atol=1e-6)
+    np.testing.assert_allclose(refit.r2, fit.r2.reindex(fit.model.endogenous), atol=1e-6)
+    assert refit.converged == fit.converged
+    assert refit.admissible == fit.admissible
+
+
+def test_refit_equals_fit_cbsem_on_the_materialised_resample(satisfaction):
+    from csi_research.estimation.cbsem import CBSEMRefit
+    from csi_research.estimation.pls import weighted_moments
+
+    # converged but inadmissible (EXPE and QUAL both predict SAT and correlate 0.99): the verdict must carry
+    blocks = {k: v for k, v in SAT_BLOCKS.items() if k != "VAL"}
+    model = CSIModel(blocks, [("IMAG", "EXPE"), ("EXPE", "QUAL"), ("IMAG", "SAT"), ("QUAL", "SAT"),
+                              ("EXPE", "SAT"), ("SAT", "LOY")])
+    full = _quiet_fit(model, satisfaction)
+    x = satisfaction[list(model.items)].to_numpy(dtype=float)
+    counts = np.random.default_rng(11).multinomial(len(x), np.full(len(x), 1 / len(x)), size=3)
+    _, covs, _ = weighted_moments(x - x.mean(axis=0), counts)
+    refit = CBSEMRefit(model, satisfaction, full.parameters)
+    for c, cov in zip(counts, covs, strict=True):
+        fit = _resample_fit(model, satisfaction, c, full)
+        assert fit.converged and not fit.admissible
+        _assert_refit_equals_fit(refit(cov), fit)
+    with pytest.raises(ValueError, match="free parameters"):
+        CBSEMRefit(model, satisfaction, full.parameters[:-1])
+
+
+def test_refit_with_single_item_reliability_and_residual_covariance():
+    from csi_research.estimation.cbsem import CBSEMRefit
+    from csi_research.estimation.pls import weighted_moments
+
+    data, _ = _simulate(500, seed=21)
+    model = CSIModel({"A": ["a1", "a2", "a3"], "B": ["b1", "b2", "b3"], "C": ["c1"]},
+                     [("A", "B"), ("A", "C"), ("B", "C")])
+    options = {"single_item_reliability": {"C": 0.7}, "covariances": [("a1", "b1")]}
+    full = _quiet_fit(model, data, **options)
+    x = data[list(model.items)].to_numpy(dtype=float)
+    counts = np.random.default_rng(5).multinomial(len(x), np.full(len(x), 1 / len(x)), size=2)
+    _, covs, _ = weighted_moments(x - x.mean(axis=0), counts)
+    refit = CBSEMRefit(model, data, full.parameters, **options)
+    for c, cov in zip(counts, covs, strict=True):
+        fit = _resample_fit(model, data, c, full, **options)
+        assert fit.admissible
+        _assert_refit_equals_fit(refit(cov), fit)
