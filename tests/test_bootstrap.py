@@ -142,3 +142,28 @@ def test_cbsem_bootstrap_small(satisfaction):
     assert res.n_boot == 4 and res.draws["path"].shape == (4, 1)
     assert 0 < rows.loc["std_path", "estimate"] < 1
     assert rows["bca_lower"].isna().all()  # no jackknife by default for CB-SEM
+
+
+def test_cbsem_draws_equal_fits_of_materialised_resamples_whatever_the_workers(satisfaction):
+    from csi_research.estimation.cbsem import fit_cbsem
+
+    model = CSIModel({"QUAL": BLOCKS["QUAL"], "SAT": BLOCKS["SAT"], "LOY": BLOCKS["LOY"]},
+                     [("QUAL", "SAT"), ("SAT", "LOY")])
+    kw = dict(n_boot=4, seed=7, method="cbsem", progress=False, chunk_size=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CSIWarning)
+        one = bootstrap(model, satisfaction, workers=1, **kw)
+        two = bootstrap(model, satisfaction, workers=2, **kw)
+        full = fit_cbsem(model, satisfaction)
+        items = satisfaction[list(model.items)]
+        chunks = _count_chunks(np.random.default_rng(7), len(items), None, 4, 2)
+        for b, counts in enumerate(np.concatenate(list(chunks))):
+            resample = items.iloc[np.repeat(np.arange(len(items)), counts)].reset_index(drop=True)
+            fit = fit_cbsem(model, resample, start=full)
+            paths = fit.paths.set_index(["source", "target"]).reindex(list(model.paths))
+            np.testing.assert_allclose(one.draws["path"][b], paths["estimate"], atol=1e-6)
+            np.testing.assert_allclose(one.draws["std_path"][b], paths["std_estimate"], atol=1e-6)
+            np.testing.assert_allclose(one.draws["r2"][b], fit.r2.reindex(model.endogenous), atol=1e-6)
+    pd.testing.assert_frame_equal(one.estimates, two.estimates)
+    for kind in ("path", "std_path", "r2"):
+        np.testing.assert_array_equal(one.draws[kind], two.draws[kind])
