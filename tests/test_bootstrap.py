@@ -7,22 +7,24 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from ecsi_reference import BLOCKS, ecsi_model, reference_csv, satisfaction_data
 from scipy import stats
-from test_pls import BLOCKS, SAT_MODEL, _ref
 
 from csi_research.bootstrap import _count_chunks, bca_interval, bootstrap, percentile_interval
 from csi_research.errors import CSIWarning, ModelSpecError
 from csi_research.estimation.pls import fit_pls
 from csi_research.model import CSIModel
 
+SAT_MODEL = ecsi_model()
+
 
 @pytest.fixture(scope="module")
 def satisfaction() -> pd.DataFrame:
-    return _ref("satisfaction.csv", index_col=0)
+    return satisfaction_data()
 
 
 def test_percentile_paths_agree_with_plspm_bootstrap(satisfaction):
-    ref = _ref("plspm_boot_paths.csv", index_col=0)
+    ref = reference_csv("plspm_boot_paths.csv", index_col=0)
     res = bootstrap(
         SAT_MODEL, satisfaction, n_boot=3000, seed=11, scheme="centroid", scaled=False,
         workers=2, progress=False, bca=False,

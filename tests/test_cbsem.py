@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from ecsi_reference import BLOCKS, PATHS, ecsi_model, reference_csv, satisfaction_data
 
 from csi_research import CSIModel, CSIWarning, EstimationError, ModelSpecError
 from csi_research.estimation.cbsem import _em_moments, _minus2ll, fit_cbsem
-
-REF = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "satisfaction"
-
-SAT_BLOCKS = {
-    "IMAG": [f"imag{i}" for i in range(1, 6)],
-    "EXPE": [f"expe{i}" for i in range(1, 6)],
-    "QUAL": [f"qual{i}" for i in range(1, 6)],
-    "VAL": [f"val{i}" for i in range(1, 5)],
-    "SAT": [f"sat{i}" for i in range(1, 5)],
-    "LOY": [f"loy{i}" for i in range(1, 5)],
-}
-SAT_PATHS = [
-    ("IMAG", "EXPE"), ("IMAG", "SAT"), ("IMAG", "LOY"), ("EXPE", "QUAL"), ("EXPE", "VAL"),
-    ("EXPE", "SAT"), ("QUAL", "VAL"), ("QUAL", "SAT"), ("VAL", "SAT"), ("SAT", "LOY"),
-]
 
 
 def _quiet_fit(*args, **kwargs):
@@ -36,23 +21,21 @@ def _quiet_fit(*args, **kwargs):
 
 @pytest.fixture(scope="module")
 def satisfaction() -> pd.DataFrame:
-    if not (REF / "satisfaction.csv").exists():
-        pytest.skip(f"reference data not found at {REF} (only present in the development workspace)")
-    return pd.read_csv(REF / "satisfaction.csv", index_col=0)
+    return satisfaction_data()
 
 
 @pytest.fixture(scope="module")
 def sat_fit(satisfaction):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit = fit_cbsem(CSIModel(SAT_BLOCKS, SAT_PATHS), satisfaction)
+        fit = fit_cbsem(ecsi_model(), satisfaction)
     assert [str(w.message) for w in caught if w.category is CSIWarning] == fit.diagnostics
     return fit
 
 
 # ----------------------------------------------------------------------------- lavaan, ECSI survey
 def test_fit_indices_match_lavaan(sat_fit):
-    lav = pd.read_csv(REF / "lavaan_satisfaction_fit.csv").set_index("measure")["value"]
+    lav = reference_csv("lavaan_satisfaction_fit.csv").set_index("measure")["value"]
     fi = sat_fit.fit_indices
     assert fi["df"] == lav["df"]
     assert fi["chi2"] == pytest.approx(lav["chisq"], rel=0.005)
@@ -65,7 +48,7 @@ def test_fit_indices_match_lavaan(sat_fit):
 
 
 def test_estimates_match_lavaan(sat_fit):
-    lav = pd.read_csv(REF / "lavaan_satisfaction_estimates.csv")
+    lav = reference_csv("lavaan_satisfaction_estimates.csv")
     merged = sat_fit.estimates.merge(lav, on=["lhs", "op", "rhs"], suffixes=("", "_lav"))
     assert len(merged) == len(lav) == len(sat_fit.estimates)
     loadings = merged[merged["op"] == "=~"]
@@ -95,7 +78,7 @@ def test_heywood_case_is_reported(satisfaction):
     # a bootstrap resample of the ECSI data on which the VAL disturbance variance turns negative
     idx = np.random.default_rng(5).integers(0, len(satisfaction), len(satisfaction))
     sample = satisfaction.iloc[idx].reset_index(drop=True)
-    fit = _quiet_fit(CSIModel(SAT_BLOCKS, SAT_PATHS), sample)
+    fit = _quiet_fit(ecsi_model(), sample)
     variances = fit.estimates[(fit.estimates["op"] == "~~") & (fit.estimates["lhs"] == fit.estimates["rhs"])]
     assert (variances["est"] < 0).any()
     assert fit.converged and not fit.admissible
@@ -104,7 +87,7 @@ def test_heywood_case_is_reported(satisfaction):
 
 
 def test_warm_start_reaches_the_same_optimum(satisfaction, sat_fit):
-    model = CSIModel(SAT_BLOCKS, SAT_PATHS)
+    model = ecsi_model()
     again = _quiet_fit(model, satisfaction, start=sat_fit)
     assert again.fit_indices["chi2"] == pytest.approx(sat_fit.fit_indices["chi2"], rel=1e-7)
     idx = np.random.default_rng(1).integers(0, len(satisfaction), len(satisfaction))
@@ -112,7 +95,7 @@ def test_warm_start_reaches_the_same_optimum(satisfaction, sat_fit):
     cold, warm = _quiet_fit(model, resample), _quiet_fit(model, resample, start=sat_fit)
     assert warm.fit_indices["chi2"] == pytest.approx(cold.fit_indices["chi2"], rel=1e-5)
     with pytest.raises(ValueError, match="same model"):
-        fit_cbsem(CSIModel(SAT_BLOCKS, [*SAT_PATHS[:-1], ("VAL", "LOY")]), satisfaction, start=sat_fit)
+        fit_cbsem(CSIModel(BLOCKS, [*PATHS[:-1], ("VAL", "LOY")]), satisfaction, start=sat_fit)
 
 
 # ----------------------------------------------------------------------------- lavaan, admissible case
@@ -257,7 +240,7 @@ def test_refit_equals_fit_cbsem_on_the_materialised_resample(satisfaction):
     from csi_research.estimation.pls import weighted_moments
 
     # converged but inadmissible (EXPE and QUAL both predict SAT and correlate 0.99): the verdict must carry
-    blocks = {k: v for k, v in SAT_BLOCKS.items() if k != "VAL"}
+    blocks = {k: v for k, v in BLOCKS.items() if k != "VAL"}
     model = CSIModel(blocks, [("IMAG", "EXPE"), ("EXPE", "QUAL"), ("IMAG", "SAT"), ("QUAL", "SAT"),
                               ("EXPE", "SAT"), ("SAT", "LOY")])
     full = _quiet_fit(model, satisfaction)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from ecsi_reference import PATHS, reference_csv, satisfaction_data
 
 from csi_research import Codebook, CSIModel, CSIWarning, ModelSpecError, SurveyDataError
 from csi_research.indices import (
@@ -20,8 +20,6 @@ from csi_research.indices import (
     segment_indices,
 )
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
-
 
 @dataclass(frozen=True)
 class FixedFit:
@@ -32,6 +30,13 @@ class FixedFit:
 
     def raw_weights(self) -> pd.Series:
         return pd.Series(self.weights_by_item, name="raw_weight", dtype=float)
+
+
+def ecsi_with_plspm_outer() -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[str]]]:
+    """The ECSI answers, R plspm's outer model on them and the blocks it lists, so weights match items."""
+    data = satisfaction_data()
+    outer = reference_csv("plspm_outer-model.csv")
+    return data, outer, {b: list(g["name"]) for b, g in outer.groupby("block", sort=False)}
 
 
 TWO = CSIModel({"A": ["a1", "a2"], "B": ["b1"]}, [("A", "B")])
@@ -92,12 +97,7 @@ def test_survey_weights_enter_item_means():
 
 def test_plspm_weights_on_ecsi_survey():
     """Index from R plspm's raw-scale outer weights equals the hand-normalised weighted means."""
-    folder = REFERENCE / "satisfaction"
-    if not folder.is_dir():
-        pytest.skip(f"reference results not present at {folder}")
-    data = pd.read_csv(folder / "satisfaction.csv", index_col=0)
-    outer = pd.read_csv(folder / "plspm_outer-model.csv")
-    blocks = {b: list(g["name"]) for b, g in outer.groupby("block", sort=False)}
+    data, outer, blocks = ecsi_with_plspm_outer()
     model = CSIModel(blocks, [("IMAG", "EXPE"), ("EXPE", "QUAL"), ("QUAL", "VAL"), ("VAL", "SAT"),
                               ("SAT", "LOY"), ("IMAG", "SAT")])
     fit = FixedFit(model, dict(zip(outer["name"], outer["weight"], strict=True)))
@@ -224,17 +224,10 @@ def test_simulated_truth_is_recovered():
 
 # ---------------------------------------------------------------- with the real estimator and simulator
 def test_real_pls_matches_plspm_weights_on_ecsi_survey():
-    folder = REFERENCE / "satisfaction"
-    if not folder.is_dir():
-        pytest.skip(f"reference results not present at {folder}")
     from csi_research.estimation.pls import fit_pls
 
-    data = pd.read_csv(folder / "satisfaction.csv", index_col=0)
-    outer = pd.read_csv(folder / "plspm_outer-model.csv")
-    blocks = {b: list(g["name"]) for b, g in outer.groupby("block", sort=False)}
-    paths = [("IMAG", "EXPE"), ("IMAG", "SAT"), ("IMAG", "LOY"), ("EXPE", "QUAL"), ("EXPE", "VAL"),
-             ("EXPE", "SAT"), ("QUAL", "VAL"), ("QUAL", "SAT"), ("VAL", "SAT"), ("SAT", "LOY")]
-    fit = fit_pls(CSIModel(blocks, paths), data, scheme="centroid", scaled=False)
+    data, outer, blocks = ecsi_with_plspm_outer()
+    fit = fit_pls(CSIModel(blocks, PATHS), data, scheme="centroid", scaled=False)
     idx = csi_indices(fit, data, scale_min=0, scale_max=10)
     for block, g in outer.groupby("block"):
         w = g["weight"].to_numpy() / g["weight"].sum()

@@ -3,37 +3,21 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from ecsi_reference import ecsi_model, reference_csv, satisfaction_data
 
 from csi_research import CSIModel, CSIWarning
 from csi_research.measurement import _rho_a, htmt_from_corr, measurement_quality
 
-REF = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "satisfaction"
-
-BLOCKS = {
-    "IMAG": [f"imag{i}" for i in range(1, 6)],
-    "EXPE": [f"expe{i}" for i in range(1, 6)],
-    "QUAL": [f"qual{i}" for i in range(1, 6)],
-    "VAL": [f"val{i}" for i in range(1, 5)],
-    "SAT": [f"sat{i}" for i in range(1, 5)],
-    "LOY": [f"loy{i}" for i in range(1, 5)],
-}
-PATHS = [
-    ("IMAG", "EXPE"), ("IMAG", "SAT"), ("IMAG", "LOY"), ("EXPE", "QUAL"), ("EXPE", "VAL"),
-    ("EXPE", "SAT"), ("QUAL", "VAL"), ("QUAL", "SAT"), ("VAL", "SAT"), ("SAT", "LOY"),
-]
-MODEL = CSIModel(BLOCKS, PATHS)
+MODEL = ecsi_model()
 
 
 @pytest.fixture(scope="module")
 def data() -> pd.DataFrame:
-    if not (REF / "satisfaction.csv").exists():
-        pytest.skip(f"reference data not found at {REF} (only present in the development workspace)")
-    return pd.read_csv(REF / "satisfaction.csv", index_col=0)
+    return satisfaction_data()
 
 
 @pytest.fixture(scope="module")
@@ -49,21 +33,21 @@ def quality(data):
 
 
 def test_alpha_matches_semtools(quality):
-    ref = pd.read_csv(REF / "semtools_satisfaction_reliability.csv", index_col=0)
+    ref = reference_csv("semtools_satisfaction_reliability.csv", index_col=0)
     np.testing.assert_allclose(quality.reliability.loc[ref.columns, "alpha"], ref.loc["alpha"], atol=1e-6)
 
 
 @pytest.mark.parametrize(("kind", "file"), [("htmt", "htmt"), ("htmt2", "htmt2")])
 def test_htmt_matches_semtools(quality, kind, file):
-    ref = pd.read_csv(REF / f"semtools_satisfaction_{file}.csv", index_col=0)
+    ref = reference_csv(f"semtools_satisfaction_{file}.csv", index_col=0)
     ours = getattr(quality, kind).loc[ref.index, ref.columns]
     np.testing.assert_allclose(ours.to_numpy(), ref.to_numpy(), atol=1e-6)
 
 
 def test_pls_ave_matches_plspm_and_cfa_values_match_semtools(quality):
-    plspm = pd.read_csv(REF / "plspm_inner-summary.csv", index_col=0)
+    plspm = reference_csv("plspm_inner-summary.csv", index_col=0)
     np.testing.assert_allclose(quality.reliability.loc[plspm.index, "ave"], plspm["ave"], atol=1e-6)
-    ref = pd.read_csv(REF / "semtools_satisfaction_reliability.csv", index_col=0)
+    ref = reference_csv("semtools_satisfaction_reliability.csv", index_col=0)
     rel = quality.reliability.loc[ref.columns]
     np.testing.assert_allclose(rel["rho_c_cfa"], ref.loc["omega"], atol=1e-3)
     np.testing.assert_allclose(rel["ave_cfa"], ref.loc["avevar"], atol=1e-3)
@@ -73,7 +57,7 @@ def test_pls_reliability_is_close_to_but_above_the_cfa_values(quality):
     # PLS loadings include the item's own error in the composite, so they exceed the factor loadings:
     # rho_C and AVE are biased upwards; with 4-5 items per block the bias is a few hundredths (rho_C)
     # and up to about a tenth (AVE)
-    ref = pd.read_csv(REF / "semtools_satisfaction_reliability.csv", index_col=0)
+    ref = reference_csv("semtools_satisfaction_reliability.csv", index_col=0)
     rel = quality.reliability.loc[ref.columns]
     rho_gap = rel["rho_c"].to_numpy() - ref.loc["omega"].to_numpy()
     ave_gap = rel["ave"].to_numpy() - ref.loc["avevar"].to_numpy()

@@ -3,43 +3,23 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from ecsi_reference import BLOCKS, PATHS, ecsi_model, reference_csv, satisfaction_data
 
 from csi_research.errors import CSIWarning, EstimationError, ModelSpecError, SurveyDataError
 from csi_research.estimation.pls import fit_pls, fit_pls_batch
 from csi_research.model import CSIModel
 
-REF = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "satisfaction"
 TOL = 1e-6
-
-BLOCKS = {
-    "IMAG": [f"imag{i}" for i in range(1, 6)],
-    "EXPE": [f"expe{i}" for i in range(1, 6)],
-    "QUAL": [f"qual{i}" for i in range(1, 6)],
-    "VAL": [f"val{i}" for i in range(1, 5)],
-    "SAT": [f"sat{i}" for i in range(1, 5)],
-    "LOY": [f"loy{i}" for i in range(1, 5)],
-}
-PATHS = [
-    ("IMAG", "EXPE"), ("IMAG", "SAT"), ("IMAG", "LOY"), ("EXPE", "QUAL"), ("EXPE", "VAL"),
-    ("EXPE", "SAT"), ("QUAL", "VAL"), ("QUAL", "SAT"), ("VAL", "SAT"), ("SAT", "LOY"),
-]
-SAT_MODEL = CSIModel(BLOCKS, PATHS)
-
-
-def _ref(name: str, **kw) -> pd.DataFrame:
-    if not REF.is_dir():
-        pytest.skip(f"reference results not found at {REF} (only present in the development checkout)")
-    return pd.read_csv(REF / name, **kw)
+SAT_MODEL = ecsi_model()
 
 
 @pytest.fixture(scope="module")
 def satisfaction() -> pd.DataFrame:
-    return _ref("satisfaction.csv", index_col=0)
+    return satisfaction_data()
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +29,7 @@ def plspm_fit(satisfaction):
 
 # ---------------------------------------------------------------------------- R plspm reference
 def test_outer_model_matches_plspm(plspm_fit):
-    ref = _ref("plspm_outer-model.csv")
+    ref = reference_csv("plspm_outer-model.csv")
     got = plspm_fit.loadings.merge(plspm_fit.weights, on=["construct", "item"]).set_index("item")
     got = got.loc[ref["name"]]
     assert list(got["construct"]) == list(ref["block"])
@@ -62,16 +42,16 @@ def test_outer_model_matches_plspm(plspm_fit):
 
 
 def test_cross_loadings_and_scores_match_plspm(plspm_fit, satisfaction):
-    ref = _ref("plspm_crossloadings.csv").set_index("name")
+    ref = reference_csv("plspm_crossloadings.csv").set_index("name")
     got = plspm_fit.cross_loadings.loc[ref.index, list(BLOCKS)]
     np.testing.assert_allclose(got, ref[list(BLOCKS)], atol=TOL, rtol=0)
-    scores = _ref("plspm_scores.csv")
+    scores = reference_csv("plspm_scores.csv")
     np.testing.assert_allclose(plspm_fit.scores[list(BLOCKS)], scores[list(BLOCKS)], atol=TOL, rtol=0)
     assert list(plspm_fit.scores.index) == list(satisfaction.index)
 
 
 def test_paths_r2_effects_match_plspm(plspm_fit):
-    eff = _ref("plspm_effects.csv")
+    eff = reference_csv("plspm_effects.csv")
     pairs = list(zip(eff["from"], eff["to"], strict=True))
     got = plspm_fit.effects.set_index(["source", "target"]).loc[pairs]
     assert len(plspm_fit.effects) == len(eff)
@@ -81,7 +61,7 @@ def test_paths_r2_effects_match_plspm(plspm_fit):
     for s, t in PATHS:
         ref_direct = eff.loc[(eff["from"] == s) & (eff["to"] == t), "direct"].item()
         assert paths[(s, t)] == pytest.approx(ref_direct, abs=TOL)
-    inner = _ref("plspm_inner-summary.csv", index_col=0)
+    inner = reference_csv("plspm_inner-summary.csv", index_col=0)
     endo = inner.index[inner["type"] == "Endogenous"]
     np.testing.assert_allclose(plspm_fit.r2[endo], inner.loc[endo, "r_squared"], atol=TOL)
     table = plspm_fit.constructs.loc[inner.index]
@@ -94,7 +74,7 @@ def test_paths_r2_effects_match_plspm(plspm_fit):
 
 
 def test_inner_model_inference_and_gof_match_plspm(plspm_fit):
-    ref = _ref("plspm_inner-model.csv", index_col=0)
+    ref = reference_csv("plspm_inner-model.csv", index_col=0)
     got = plspm_fit.paths[plspm_fit.paths["target"] == "SAT"].set_index("source").loc[ref.index]
     np.testing.assert_allclose(got["estimate"], ref["Estimate"], atol=TOL)
     np.testing.assert_allclose(got["std_error"], ref["Std. Error"], atol=TOL)
