@@ -21,6 +21,7 @@ import yaml
 
 from csi_research.errors import ModelSpecError
 from csi_research.model import DEFAULT_PATHS, CSIModel
+from csi_research.yamlfile import read_yaml
 
 
 @dataclass(frozen=True)
@@ -174,12 +175,7 @@ class Codebook:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Codebook:
-        path = Path(path)
-        try:
-            spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise ModelSpecError(f"{path}: cannot read the codebook: {exc}") from None
-        return cls.from_dict(spec, source=str(path))
+        return cls.from_dict(read_yaml(path, "codebook"), source=str(path))
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any], source: str = "codebook") -> Codebook:

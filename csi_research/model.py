@@ -17,6 +17,7 @@ import numpy as np
 import yaml
 
 from csi_research.errors import ModelSpecError
+from csi_research.yamlfile import read_yaml
 
 MODES = ("A", "B")  # A = reflective (Mode A), B = formative (Mode B)
 
@@ -135,12 +136,7 @@ class CSIModel:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> CSIModel:
-        path = Path(path)
-        try:
-            spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise ModelSpecError(f"{path}: cannot read the model file: {exc}") from None
-        return cls.from_dict(spec, source=str(path))
+        return cls.from_dict(read_yaml(path, "model file"), source=str(path))
 
     def to_dict(self) -> dict[str, Any]:
         return {

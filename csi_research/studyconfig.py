@@ -12,9 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from csi_research.errors import ModelSpecError
+from csi_research.yamlfile import read_yaml
 
 SCHEMES = ("path", "centroid", "factorial")
 MISSING = ("listwise", "mean", "pairwise")
@@ -77,15 +76,7 @@ class StudyConfig:
         path = Path(path)
         if path.is_dir():
             path = path / "study.yaml"
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ModelSpecError(f"{path}: cannot read the study file: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise ModelSpecError(f"{path}: the study file is not UTF-8 text; save it as UTF-8") from None
-        except yaml.YAMLError as exc:
-            raise ModelSpecError(f"{path}: not valid YAML: {exc}") from None
-        return cls.from_dict(raw, path)
+        return cls.from_dict(read_yaml(path, "study file"), path)
 
     @classmethod
     def from_dict(cls, raw: Any, path: str | Path) -> StudyConfig:
