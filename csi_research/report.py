@@ -83,9 +83,8 @@ def styled(table: Any, digits: int = 3) -> Any:
     import pandas as pd
 
     frame = table.to_frame() if isinstance(table, pd.Series) else table
-    return frame.style.format(precision=digits, na_rep="–").hide(axis="index") if isinstance(
-        frame.index, pd.RangeIndex
-    ) else frame.style.format(precision=digits, na_rep="–")
+    style = frame.style.format(precision=digits, na_rep="–")
+    return style.hide(axis="index") if isinstance(frame.index, pd.RangeIndex) else style
 
 
 def data_quality(result: Any) -> str:

@@ -107,10 +107,11 @@ class StudyResult:
                 out["industry_service_quality_index"] = float(quality["service_quality_index"].iloc[0])
         return out
 
-    def results(self) -> dict[str, Any]:
+    def results(self, tables: dict[str, pd.DataFrame] | None = None) -> dict[str, Any]:
         """The bundle's ``results.json`` content: no timestamps, so the same run gives the same bytes."""
         from csi_research import __version__
 
+        tables = self.tables() if tables is None else tables
         return {
             "package_version": __version__,
             "study": self.config.to_dict(),
@@ -121,16 +122,17 @@ class StudyResult:
             "synthetic": self.config.synthetic,
             "values": self.values(),
             "diagnostics": list(self.diagnostics),
-            "tables": {name: frame_records(t) for name, t in self.tables().items()},
+            "tables": {name: frame_records(t) for name, t in tables.items()},
         }
 
     # ------------------------------------------------------------------ bundle
     def save(self, folder: str | Path, figures: bool = True) -> Path:
         """Write the bundle into ``folder`` (which must not hold an earlier bundle)."""
         folder = Path(folder)
-        write_atomic(folder / "results.json", dumps_json(self.results()))
+        tables = self.tables()
+        write_atomic(folder / "results.json", dumps_json(self.results(tables)))
         write_atomic(folder / "index_draws.csv", self.index_draws.to_csv(index=False, float_format="%.10g"))
-        for name, table in self.tables().items():
+        for name, table in tables.items():
             write_atomic(folder / "tables" / f"{name}.csv", table.to_csv(index=False))
         if figures:
             self._save_figures(folder / "figures")

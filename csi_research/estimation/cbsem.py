@@ -597,32 +597,27 @@ def _to_corr(cov: pd.DataFrame) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- tidy views
-def _paths(table: pd.DataFrame) -> pd.DataFrame:
-    reg = table[table["op"] == "~"]
+def _rows(table: pd.DataFrame, op: str, first: str, second: str) -> pd.DataFrame:
+    """Parameters of one operator as a tidy frame (lavaan writes ``lhs op rhs``)."""
+    rows = table[table["op"] == op]
     return pd.DataFrame(
         {
-            "source": reg["rhs"].to_numpy(),
-            "target": reg["lhs"].to_numpy(),
-            "estimate": reg["est"].to_numpy(),
-            "std_estimate": reg["std_all"].to_numpy(),
-            "se": reg["se"].to_numpy(),
-            "p_value": reg["p_value"].to_numpy(),
+            first: rows["rhs" if op == "~" else "lhs"].to_numpy(),
+            second: rows["lhs" if op == "~" else "rhs"].to_numpy(),
+            "estimate": rows["est"].to_numpy(),
+            "std_estimate": rows["std_all"].to_numpy(),
+            "se": rows["se"].to_numpy(),
+            "p_value": rows["p_value"].to_numpy(),
         }
     )
+
+
+def _paths(table: pd.DataFrame) -> pd.DataFrame:
+    return _rows(table, "~", "source", "target")
 
 
 def _loadings(table: pd.DataFrame) -> pd.DataFrame:
-    lam = table[table["op"] == "=~"]
-    return pd.DataFrame(
-        {
-            "construct": lam["lhs"].to_numpy(),
-            "item": lam["rhs"].to_numpy(),
-            "estimate": lam["est"].to_numpy(),
-            "std_estimate": lam["std_all"].to_numpy(),
-            "se": lam["se"].to_numpy(),
-            "p_value": lam["p_value"].to_numpy(),
-        }
-    )
+    return _rows(table, "=~", "construct", "item")
 
 
 def _r2(model: CSIModel, table: pd.DataFrame, phi: pd.DataFrame) -> pd.Series:
