@@ -1,17 +1,19 @@
 """Bootstrap intervals for PLS and CB-SEM estimates: percentile and BCa.
 
-Resamples are drawn as count vectors over respondents from one ``numpy`` generator, chunk by
-chunk in a fixed order *before* any work is handed to workers, so the result depends on
-``seed`` only, never on ``workers``. PLS resamples go through the batched covariance engine
-(thousands per second); CB-SEM resamples re-fit one prepared semopy model to each resample's
-weighted covariance matrix, starting from the full-sample estimates.
+``bootstrap(fit)`` resamples the respondents of the fit's own prepared sample with the fit's own
+settings, so the full-sample estimate of every statistic *is* the fit's estimate. Resamples are
+drawn as count vectors from one ``numpy`` generator, chunk by chunk in a fixed order *before* any
+work is handed to workers, so the result depends on ``seed`` only, never on ``workers``. Survey
+weights and EM terms enter every resample's moments. PLS resamples go through the batched
+covariance engine (thousands per second); CB-SEM resamples re-fit one prepared semopy model to
+each resample's weighted covariance matrix, starting from the full-sample estimates.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,74 +21,17 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from tqdm import tqdm
 
-from csi_research.data import as_frame, item_frame
-from csi_research.errors import CSIWarning, EstimationError, ModelSpecError
-from csi_research.estimation.pls import (
-    Layout,
-    PLSBatch,
-    fit_pls,
-    jackknife_moments,
-    pls_from_moments,
-    weighted_moments,
-)
+from csi_research import options
+from csi_research.diagnostics import public
+from csi_research.errors import EstimationError, ModelSpecError
+from csi_research.estimation.pls import Layout, pls_from_moments
+from csi_research.intervals import bca_interval, percentile_interval
 from csi_research.model import CSIModel
+from csi_research.sample import Moments
 
 LABELS = ["statistic", "source", "target", "construct", "item"]
-
-
-# ---------------------------------------------------------------------------- intervals on arrays
-def percentile_interval(draws: np.ndarray, ci: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile interval of bootstrap draws ``(B,)`` or ``(B, m)``; NaN draws are ignored."""
-    alpha = (1 - _check_ci(ci)) / 2
-    lower, upper = np.nanquantile(np.asarray(draws, dtype=float), [alpha, 1 - alpha], axis=0)
-    return lower, upper
-
-
-def bca_interval(
-    draws: np.ndarray, estimate: np.ndarray, jackknife: np.ndarray, ci: float = 0.95
-) -> tuple[np.ndarray, np.ndarray]:
-    """Bias-corrected and accelerated interval (Efron 1987).
-
-    ``draws`` (B, m) bootstrap replicates, ``estimate`` (m,) the full-sample value, ``jackknife``
-    (n, m) leave-one-out values. Bias correction z0 = Φ⁻¹(share of draws below the estimate,
-    ties counted half); acceleration from the skewness of the jackknife values. NaN rows are
-    ignored; a statistic whose draws all lie on one side of the estimate gets NaN.
-    """
-    draws = np.atleast_2d(np.asarray(draws, dtype=float).T).T
-    jack = np.atleast_2d(np.asarray(jackknife, dtype=float).T).T
-    est = np.atleast_1d(np.asarray(estimate, dtype=float))
-    alpha = (1 - _check_ci(ci)) / 2
-    valid = np.isfinite(draws)
-    below = ((draws < est) & valid).sum(axis=0) + 0.5 * ((draws == est) & valid).sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z0 = stats.norm.ppf(below / valid.sum(axis=0))
-        d = np.nanmean(jack, axis=0) - jack
-        accel = np.nansum(d**3, axis=0) / (6 * np.nansum(d**2, axis=0) ** 1.5)
-    accel = np.where(np.isfinite(accel), accel, 0.0)
-    bounds = []
-    for z in stats.norm.ppf([alpha, 1 - alpha]):
-        level = stats.norm.cdf(z0 + (z0 + z) / (1 - accel * (z0 + z)))
-        bounds.append(
-            np.array(
-                [
-                    np.nanquantile(draws[:, j], level[j]) if np.isfinite(level[j]) else np.nan
-                    for j in range(draws.shape[1])
-                ]
-            )
-        )
-    lower, upper = bounds
-    if np.ndim(estimate) == 0:
-        return lower[0], upper[0]
-    return lower, upper
-
-
-def _check_ci(ci: float) -> float:
-    if not 0 < ci < 1:
-        raise ValueError(f"ci must be a coverage level between 0 and 1 (e.g. 0.95), not {ci!r}")
-    return float(ci)
 
 
 # ---------------------------------------------------------------------------- result
@@ -112,7 +57,7 @@ class BootstrapResult:
                     self.n_boot,
                     self.n_boot - self.n_failed,
                     self.n_failed,
-                    f"{self.ci:.0%}",
+                    options.level_text(self.ci),
                     self.seed if isinstance(self.seed, int) else "generator",
                 ]
             },
@@ -125,11 +70,10 @@ class BootstrapResult:
 
 
 # ---------------------------------------------------------------------------- resampling
-def _strata_codes(strata: Any, data: Any, used: pd.Index) -> np.ndarray | None:
-    """Integer stratum of every used respondent (None: no strata)."""
+def _strata_codes(strata: Any, frame: pd.DataFrame) -> np.ndarray | None:
+    """Integer stratum of every respondent of the sample (None: no strata)."""
     if strata is None:
         return None
-    frame = as_frame(data)
     if isinstance(strata, str):
         if strata not in frame.columns:
             raise ModelSpecError(
@@ -137,12 +81,11 @@ def _strata_codes(strata: Any, data: Any, used: pd.Index) -> np.ndarray | None:
             )
         values = frame[strata]
     else:
-        values = pd.Series(np.asarray(strata), index=frame.index) if len(strata) == len(frame) else None
-        if values is None:
+        if len(strata) != len(frame):
             raise ModelSpecError(
-                f"strata has {len(strata)} values but the data has {len(frame)} rows: give one per row"
+                f"strata has {len(strata)} values but the sample has {len(frame)} respondents: give one each"
             )
-    values = values.loc[used]
+        values = pd.Series(np.asarray(strata), index=frame.index)
     if values.isna().any():
         row = values.index[values.isna()][0]
         raise ModelSpecError(f"strata: row {row} has no stratum; fill it or drop the respondent")
@@ -212,28 +155,33 @@ class _PLSTask:
     """Everything a worker needs to turn count vectors (or jackknife moments) into statistics."""
 
     lay: Layout
-    x: np.ndarray  # items centred at the full-sample mean
-    centre: np.ndarray
+    moments: Moments
     scheme: str
     scaled: bool
     tol: float
     max_iter: int
     effects: tuple[tuple[int, int], ...]
-    index_scale: tuple[Any, Any] | None
+    bounds: tuple[np.ndarray, np.ndarray] | None  # item scales, for the 0–100 indices
 
     def __call__(self, counts: np.ndarray) -> dict[str, np.ndarray]:
-        mean, cov, size = weighted_moments(self.x, counts)
-        return self.statistics(mean, cov, size)
+        return self.statistics(*self.moments(counts))
 
     def statistics(self, mean: np.ndarray, cov: np.ndarray, size: np.ndarray) -> dict[str, np.ndarray]:
-        est = pls_from_moments(
-            self.lay, mean + self.centre, cov, size, self.scheme, self.scaled, self.tol, self.max_iter
-        )
-        out = _pls_statistics(est, self)
-        out["htmt"] = _htmt(cov, self.lay)
-        if self.index_scale is not None:
-            out["index"] = _indices(est, self.lay, self.index_scale)
-        out = {k: v for k, v in out.items() if v is not None}
+        from csi_research.indices import acsi_index_from_arrays
+
+        est = pls_from_moments(self.lay, mean, cov, size, self.scheme, self.scaled, self.tol, self.max_iter)
+        src, tgt = [s for s, _ in self.effects], [t for _, t in self.effects]
+        out = {
+            "path": est.paths,
+            "total_effect": est.total_effects[:, src, tgt],
+            "weight": est.weights,
+            "loading": est.loadings,
+            "r2": est.r2,
+            "htmt": _htmt(cov, self.lay),
+        }
+        if self.bounds is not None:
+            out["index"] = acsi_index_from_arrays(est.raw_weights, est.item_mean, list(self.lay.blocks),
+                                                  *self.bounds)
         for value in out.values():
             value[~est.converged] = np.nan
         out["converged"] = est.converged
@@ -243,24 +191,10 @@ class _PLSTask:
         return self.statistics(*part)
 
 
-def _pls_statistics(est: PLSBatch, task: _PLSTask) -> dict[str, np.ndarray]:
-    src = [s for s, _ in task.effects]
-    tgt = [t for _, t in task.effects]
-    return {
-        "path": est.paths,
-        "total_effect": est.total_effects[:, src, tgt],
-        "weight": est.weights,
-        "loading": est.loadings,
-        "r2": est.r2,
-    }
+def _htmt(cov: np.ndarray, lay: Layout) -> np.ndarray:
+    """Upper-triangle HTMT values (B, k(k-1)/2)."""
+    from csi_research.measurement import htmt_from_corr
 
-
-def _htmt(cov: np.ndarray, lay: Layout) -> np.ndarray | None:
-    """Upper-triangle HTMT values (B, k(k-1)/2), when the measurement module provides them."""
-    try:
-        from csi_research.measurement import htmt_from_corr
-    except ImportError:
-        return None
     sd = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
     with np.errstate(invalid="ignore", divide="ignore"):
         values = htmt_from_corr(cov / (sd[:, :, None] * sd[:, None, :]), list(lay.blocks))
@@ -268,15 +202,8 @@ def _htmt(cov: np.ndarray, lay: Layout) -> np.ndarray | None:
     return values[:, iu, ju]
 
 
-def _indices(est: PLSBatch, lay: Layout, scale: tuple[Any, Any]) -> np.ndarray | None:
-    try:
-        from csi_research.indices import acsi_index_from_arrays
-    except ImportError:
-        return None
-    return acsi_index_from_arrays(est.raw_weights, est.item_mean, list(lay.blocks), scale[0], scale[1])
-
-
-def _pls_labels(model: CSIModel, lay: Layout, task: _PLSTask) -> dict[str, pd.DataFrame]:
+def _pls_labels(model: CSIModel, task: _PLSTask) -> dict[str, pd.DataFrame]:
+    lay = task.lay
     owner = [model.construct_of(i) for i in lay.items]
     names = lay.names
     iu, ju = np.triu_indices(len(names), k=1)
@@ -293,28 +220,7 @@ def _pls_labels(model: CSIModel, lay: Layout, task: _PLSTask) -> dict[str, pd.Da
     }
 
 
-def _reachable(adjacency: np.ndarray) -> tuple[tuple[int, int], ...]:
-    reach = adjacency.copy()
-    for _ in range(len(adjacency)):
-        reach = np.minimum(reach + reach @ adjacency, 1)
-    return tuple((int(s), int(t)) for s, t in zip(*np.nonzero(reach), strict=True))
-
-
 # ---------------------------------------------------------------------------- CB-SEM statistics
-_CB_STATE: dict[str, Any] = {}
-
-
-def _cb_init(model_spec: dict, frame: pd.DataFrame, options: dict, start: np.ndarray, worker: bool) -> None:
-    """Per-process state: the re-fitter (semopy model built once) and the centred items."""
-    from csi_research.estimation.cbsem import CBSEMRefit
-
-    model = CSIModel.from_dict(model_spec)
-    if worker:  # a worker process: keep it to one BLAS thread for its lifetime
-        _CB_STATE["blas"] = _one_blas_thread()
-    x = frame[list(model.items)].to_numpy(dtype=float)
-    _CB_STATE.update(refit=CBSEMRefit(model, frame, start, **options), x=x - x.mean(axis=0))
-
-
 def _cb_statistics(fit: Any, model: CSIModel) -> dict[str, np.ndarray]:
     paths = fit.paths.set_index(["source", "target"]).reindex(list(model.paths))
     return {
@@ -324,26 +230,48 @@ def _cb_statistics(fit: Any, model: CSIModel) -> dict[str, np.ndarray]:
     }
 
 
-def _cb_task(counts: np.ndarray) -> dict[str, np.ndarray]:
-    """Re-fit every resample of a chunk from its weighted covariance (no resampled frames)."""
-    refit = _CB_STATE["refit"]
-    _, covs, _ = weighted_moments(_CB_STATE["x"], counts)
-    out = {
-        "path": np.full((len(counts), len(refit.model.paths)), np.nan),
-        "std_path": np.full((len(counts), len(refit.model.paths)), np.nan),
-        "r2": np.full((len(counts), len(refit.model.endogenous)), np.nan),
-        "converged": np.zeros(len(counts), dtype=bool),
-        "admissible": np.zeros(len(counts), dtype=bool),
-    }
-    for b, cov in enumerate(covs):
-        try:
-            fit = refit(cov)
-        except (ValueError, np.linalg.LinAlgError):
-            continue
-        if fit.converged:
-            out["path"][b], out["std_path"][b], out["r2"][b] = fit.paths, fit.std_paths, fit.r2
-            out["converged"][b], out["admissible"][b] = True, fit.admissible
-    return out
+@dataclass
+class _CBTask:
+    """Re-fits the resamples of a chunk from their weighted covariances (no resampled frames).
+
+    It travels to worker processes by pickling; the semopy re-fitter is built on first use in
+    each process and kept on the task, never in module state.
+    """
+
+    model: CSIModel
+    x: pd.DataFrame
+    moments: Moments
+    start: np.ndarray
+    options: dict[str, Any]
+    _refit: Any = field(default=None, repr=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_refit": None}  # a semopy model is rebuilt, not shipped
+
+    def __call__(self, counts: np.ndarray) -> dict[str, np.ndarray]:
+        from csi_research.estimation.cbsem import CBSEMRefit
+
+        if self._refit is None:
+            cov = self.moments(np.ones((1, len(self.x))))[1][0]
+            self._refit = CBSEMRefit(self.model, self.x, cov, self.start, **self.options)
+        _, covs, _ = self.moments(counts)
+        m = len(self.model.paths)
+        out = {
+            "path": np.full((len(counts), m), np.nan),
+            "std_path": np.full((len(counts), m), np.nan),
+            "r2": np.full((len(counts), len(self.model.endogenous)), np.nan),
+            "converged": np.zeros(len(counts), dtype=bool),
+            "admissible": np.zeros(len(counts), dtype=bool),
+        }
+        for b, cov in enumerate(covs):
+            try:
+                fit = self._refit(cov)
+            except (ValueError, np.linalg.LinAlgError):
+                continue
+            if fit.converged:
+                out["path"][b], out["std_path"][b], out["r2"][b] = fit.paths, fit.std_paths, fit.r2
+                out["converged"][b], out["admissible"][b] = True, fit.admissible
+        return out
 
 
 def _cb_labels(model: CSIModel) -> dict[str, pd.DataFrame]:
@@ -352,95 +280,85 @@ def _cb_labels(model: CSIModel) -> dict[str, pd.DataFrame]:
 
 
 # ---------------------------------------------------------------------------- the entry point
+@public
 def bootstrap(
-    model: CSIModel,
-    data: Any,
+    fit: Any,
     n_boot: int = 5000,
     seed: int | np.random.Generator = 0,
-    method: Literal["pls", "cbsem"] = "pls",
-    scheme: str = "path",
-    scaled: bool = True,
+    *,
+    ci: float = options.DEFAULT_CI,
     strata: str | Sequence[Any] | np.ndarray | None = None,
-    ci: float = 0.95,
     workers: int | None = None,
     progress: bool = True,
     chunk_size: int | None = None,
-    index_scale: tuple[Any, Any] | None = None,
-    missing: Literal["listwise", "mean"] = "listwise",
     bca: bool | None = None,
     backend: Literal["threads", "processes"] | None = None,
-    **fit_kwargs: Any,
 ) -> BootstrapResult:
-    """Resample respondents ``n_boot`` times and give SEs, percentile and BCa intervals.
+    """Resample the respondents of a fit ``n_boot`` times: SEs, percentile and BCa intervals.
 
-    PLS statistics: paths, total effects, outer weights, loadings, R², HTMT and (with
-    ``index_scale=(min, max)``) the 0–100 construct indices. CB-SEM: paths (raw and
-    standardised) and R². ``strata`` (a column name or one value per row) resamples within
-    strata, keeping their sizes. ``bca`` (default: on for PLS, off for CB-SEM, where the
-    jackknife would cost n further fits) adds BCa bounds. Non-converged resamples are counted,
-    reported in ``diagnostics`` and left out of every statistic (see column ``n_used``).
-    ``backend`` chooses threads (PLS default; measured faster than processes, since numpy
-    releases the GIL) or processes (CB-SEM default). ``chunk_size`` resamples are estimated
-    together (default: about 40 MB of counts per chunk for PLS, 10 re-fits for CB-SEM).
+    ``fit`` is a PLS fit (:func:`fit_pls`) or a CB-SEM fit (:func:`fit_cbsem`, ML); its sample,
+    survey weights and settings are reused, so the bootstrap's ``estimate`` column equals the fit.
+    PLS statistics: paths, total effects, outer weights, loadings, R², HTMT and the 0–100
+    construct indices (when the item scales are known). CB-SEM: paths (raw and standardised)
+    and R². ``strata`` (a column of the sample or one value per respondent) resamples within
+    strata, keeping their sizes. ``bca`` (default: on for PLS, off for CB-SEM, where the jackknife
+    would cost n further fits) adds BCa bounds at level ``ci``. Non-converged resamples are
+    counted, reported in ``diagnostics`` and left out of every statistic (column ``n_used``);
+    non-admissible CB-SEM resamples (e.g. a negative disturbance variance, R² > 1) likewise.
+    ``backend``: threads (PLS default; numpy releases the GIL) or processes (CB-SEM default).
     """
-    if method not in ("pls", "cbsem"):
-        raise ValueError(f"method must be 'pls' or 'cbsem', not {method!r}")
-    if n_boot < 2:
-        raise ValueError(f"n_boot must be at least 2, not {n_boot}")
-    _check_ci(ci)
+    method = "cbsem" if hasattr(fit, "fit_indices") else "pls"
+    if not (isinstance(n_boot, int) and n_boot >= 2):
+        raise ValueError(f"n_boot must be an integer of at least 2, not {n_boot!r}")
+    ci = options.ci_level(ci)
     workers = max(1, int(workers if workers is not None else os.cpu_count() or 1))
     bca = (method == "pls") if bca is None else bool(bca)
     backend = backend or ("threads" if method == "pls" else "processes")
-    if backend not in ("threads", "processes"):
-        raise ValueError(f"backend must be 'threads' or 'processes', not {backend!r}")
-
-    frame = item_frame(model, data, missing=missing)
-    codes = _strata_codes(strata, data, frame.index)
-    if chunk_size is None:  # a chunk's count matrix stays around 40 MB
-        chunk_size = min(500, max(16, 5_000_000 // len(frame))) if method == "pls" else 10
+    options.choice(backend, ("threads", "processes"), "backend")
+    sample = fit.sample
+    codes = _strata_codes(strata, sample.frame)
+    n = sample.n
+    if chunk_size is None:  # PLS: a chunk's count matrix stays around 40 MB; CB-SEM: a few chunks per worker
+        chunk_size = (min(500, max(16, 5_000_000 // n)) if method == "pls"
+                      else max(10, math.ceil(n_boot / (4 * workers))))
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive number of resamples, not {chunk_size}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     plan = _Plan(
-        chunks=_count_chunks(rng, len(frame), codes, n_boot, chunk_size),
+        chunks=_count_chunks(rng, n, codes, n_boot, chunk_size),
         sizes=[min(chunk_size, n_boot - s) for s in range(0, n_boot, chunk_size)],
         workers=workers,
         backend=backend,
         bca=bca,
         bar=tqdm(total=n_boot, desc=f"bootstrap ({method})", disable=not progress, leave=False),
     )
-    diagnostics: list[str] = []
     try:
-        if method == "pls":
-            unknown = set(fit_kwargs) - {"tol", "max_iter"}
-            if unknown:
-                raise TypeError(f"unexpected PLS option(s) {sorted(unknown)}; PLS takes tol and max_iter")
-            pls_options = {"scheme": scheme, "scaled": scaled, "index_scale": index_scale, **fit_kwargs}
-            estimate, draws, jack, labels = _bootstrap_pls(model, data, frame, missing, pls_options, plan)
-        else:
-            estimate, draws, jack, labels = _bootstrap_cbsem(model, data, frame, missing, fit_kwargs, plan)
+        run = _bootstrap_pls if method == "pls" else _bootstrap_cbsem
+        estimate, draws, jack, labels = run(fit, plan)
     finally:
         plan.bar.close()
-    diagnostics += plan.notes
 
     converged = draws.pop("converged")
     admissible = draws.pop("admissible", None)
     n_failed = int((~converged).sum())
-    n_used = n_boot - n_failed
+    diagnostics = []
     if n_failed:
         diagnostics.append(
             f"{n_failed} of {n_boot} resamples did not converge and were left out: the intervals use "
-            f"{n_used}; if many fail, raise max_iter or check the model"
+            f"{n_boot - n_failed}; if many fail, raise max_iter or check the model"
         )
     if admissible is not None and (bad := int((converged & ~admissible).sum())):
+        for values in draws.values():
+            values[converged & ~admissible] = np.nan
+        n_failed += bad
         diagnostics.append(
-            f"{bad} of {n_used} converged CB-SEM resamples are not admissible (e.g. standardised paths "
-            "outside [-1, 1]); they are kept in the draws, so read the intervals with care or use PLS"
+            f"{bad} of {n_boot} CB-SEM resamples gave a non-admissible solution (e.g. a negative variance, "
+            "standardised paths outside [-1, 1], R² above 1) and were left out of the intervals; many such "
+            "resamples mean the full-sample solution is fragile: read the PLS results instead"
         )
+    n_used = n_boot - n_failed
     if n_used < 2:
-        raise EstimationError(f"only {n_used} of {n_boot} resamples converged: no interval is possible")
-    for msg in diagnostics:
-        warnings.warn(msg, CSIWarning, stacklevel=2)
+        raise EstimationError(f"only {n_used} of {n_boot} resamples were usable: no interval is possible")
     return BootstrapResult(
         estimates=_table(estimate, draws, jack, labels, ci),
         draws=draws,
@@ -455,7 +373,7 @@ def bootstrap(
 
 @dataclass
 class _Plan:
-    """How the resamples are run: count chunks in order, workers, progress bar, notes found."""
+    """How the resamples are run: count chunks in order, workers, progress bar."""
 
     chunks: Iterator[np.ndarray]
     sizes: list[int]
@@ -463,14 +381,13 @@ class _Plan:
     backend: str
     bca: bool
     bar: tqdm
-    notes: list[str] = field(default_factory=list)
 
-    def pool(self, initializer: Callable | None = None, initargs: tuple = ()) -> Any:
+    def pool(self) -> Any:
         """An executor (a context manager), or a null context yielding None when serial."""
         if self.workers <= 1:
             return contextlib.nullcontext()
         if self.backend == "processes":
-            return ProcessPoolExecutor(self.workers, initializer=initializer, initargs=initargs)
+            return ProcessPoolExecutor(self.workers, initializer=_limit_blas)
         return ThreadPoolExecutor(self.workers)
 
     def run(self, task: Callable, pool: Executor | None) -> dict[str, np.ndarray]:
@@ -483,64 +400,44 @@ class _Plan:
         return jack
 
 
-def _record(plan: _Plan, fit: Callable[[], Any], prefix: str = "") -> Any:
-    """Run the full-sample fit, keeping its CSIWarnings as notes (they are re-raised once)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", CSIWarning)
-        result = fit()
-    plan.notes += [f"{prefix}{w.message}" for w in caught if issubclass(w.category, CSIWarning)]
-    return result
+def _limit_blas() -> None:
+    """Worker-process initializer: one BLAS thread for the worker's lifetime."""
+    _one_blas_thread().__enter__()
 
 
-def _bootstrap_pls(model: CSIModel, data: Any, frame: pd.DataFrame, missing: str, options: dict, plan: _Plan):
-    fit_options = {k: options[k] for k in ("scheme", "scaled", "tol", "max_iter") if k in options}
-    _record(plan, lambda: fit_pls(model, data, missing=missing, **fit_options))  # validates, converges
-    lay = Layout.of(model)
-    x = frame.to_numpy()
-    centre = x.mean(axis=0)
-    task = _PLSTask(
-        lay=lay,
-        x=x - centre,
-        centre=centre,
-        scheme=options["scheme"],
-        scaled=options["scaled"],
-        tol=options.get("tol", 1e-6),
-        max_iter=options.get("max_iter", 100),
-        effects=_reachable(lay.adjacency),
-        index_scale=options["index_scale"],
-    )
-    estimate = task(np.ones((1, len(x))))
+def _bootstrap_pls(fit: Any, plan: _Plan):
+    sample = fit.sample
+    lay = Layout.of(sample.model)
+    bounds = None if sample.scale_min is None else sample.bounds()
+    pos = {name: j for j, name in enumerate(lay.names)}
+    effects = tuple((pos[s], pos[t]) for s, t in sample.model.effect_pairs())
+    task = _PLSTask(lay, sample.moments, fit.scheme, fit.scaled, fit.tol, fit.max_iter, effects, bounds)
+    estimate = task(np.ones((1, sample.n)))
     estimate.pop("converged")
-    if task.index_scale is not None and "index" not in estimate:
-        plan.notes.append("construct indices were not bootstrapped: csi_research.indices is not available")
     blas = _one_blas_thread() if plan.workers > 1 else contextlib.nullcontext()
     with plan.pool() as pool, blas:
         draws = plan.run(task, pool)
-        parts = list(jackknife_moments(task.x, 500)) if plan.bca else []
+        parts = list(sample.moments.jackknife(500)) if plan.bca else []
         jack = plan.run_jackknife(task.jackknife, parts, pool) if plan.bca else None
-    return {k: v[0] for k, v in estimate.items()}, draws, jack, _pls_labels(model, lay, task)
+    return {k: v[0] for k, v in estimate.items()}, draws, jack, _pls_labels(sample.model, task)
 
 
-def _bootstrap_cbsem(
-    model: CSIModel, data: Any, frame: pd.DataFrame, missing: str, options: dict, plan: _Plan
-):
-    from csi_research.estimation.cbsem import fit_cbsem
-
-    kwargs = {"missing": missing, **options}
-    if kwargs.get("estimator", "ML") != "ML":
-        raise ValueError("the CB-SEM bootstrap re-fits by ML only: FIML fits are far too slow to bootstrap")
-    full = _record(plan, lambda: fit_cbsem(model, data, **kwargs), prefix="full sample: ")
-    estimate = {k: v[0] for k, v in _cb_statistics(full, model).items()}
-    refit_options = {k: v for k, v in options.items() if k in ("single_item_reliability", "covariances")}
-    init = (model.to_dict(), frame, refit_options, full.parameters)
-    _cb_init(*init, worker=False)
-    with plan.pool(_cb_init, (*init, True)) as pool, _one_blas_thread():
-        draws = plan.run(_cb_task, pool)
+def _bootstrap_cbsem(fit: Any, plan: _Plan):
+    if fit.estimator != "ML":
+        raise EstimationError(
+            "the CB-SEM bootstrap re-fits by ML only: FIML fits are far too slow to bootstrap"
+        )
+    sample, model = fit.sample, fit.model
+    estimate = {k: v[0] for k, v in _cb_statistics(fit, model).items()}
+    refit_options = {k: v for k, v in fit.options.items() if v is not None}
+    task = _CBTask(model, sample.x, sample.moments, fit.parameters, refit_options)
+    with plan.pool() as pool, _one_blas_thread():
+        draws = plan.run(task, pool)
         jack = None
         if plan.bca:
-            n = len(frame)
+            n = sample.n
             leave_out = np.ones((n, n), dtype=np.int64) - np.eye(n, dtype=np.int64)
-            jack = plan.run_jackknife(_cb_task, [leave_out[s:s + 25] for s in range(0, n, 25)], pool)
+            jack = plan.run_jackknife(task, [leave_out[s:s + 25] for s in range(0, n, 25)], pool)
     return estimate, draws, jack, _cb_labels(model)
 
 

@@ -7,23 +7,23 @@ Two families of index are in use for power-supply surveys (see DOMAIN.md):
 * the **grade-score method** of the power industry — every answer scored through its scale's
   fixed (uneven) grade scores, averaged, and rolled up item → sub-indicator → construct → overall.
 
-The overall CSI of the ACSI method is the Satisfaction index (:func:`overall_csi`).
+The overall CSI of the ACSI method is the index of the model's target construct (by default
+Satisfaction; :func:`overall_csi`).
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from csi_research.data import MissingMethod, as_frame, item_frame
-from csi_research.errors import CSIWarning, ModelSpecError, SurveyDataError
+from csi_research.diagnostics import public
+from csi_research.errors import ModelSpecError, SurveyDataError
 from csi_research.model import CSIModel
+from csi_research.sample import as_frame
 
-OVERALL = "Satisfaction"  # the ACSI overall index is the satisfaction construct's index
 LEVELS = ("overall", "construct", "subindicator", "item")
 
 
@@ -88,108 +88,14 @@ def membership(blocks: Sequence[np.ndarray], p: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- shared helpers
-def scale_bounds(
-    items: Sequence[str],
-    codebook: Any = None,
-    scale_min: float | None = None,
-    scale_max: float | None = None,
-    data: Any = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-item (min, max) of the answer scale: explicit bounds, else the codebook's scales.
-
-    The codebook is ``codebook`` or the one a Survey carries; without either, the bounds must be
-    given, because guessing them from the observed answers would move the index.
-    """
-    p = len(items)
-    if (scale_min is None) != (scale_max is None):
-        raise ModelSpecError("give both scale_min and scale_max (e.g. 1 and 10), or neither (codebook)")
-    if scale_min is not None:
-        return _bounds(scale_min, scale_max, p)
-    book = resolve_codebook(codebook, data, default=False)
-    if book is None:
-        raise ModelSpecError(
-            "the answer scale is unknown: pass scale_min/scale_max (e.g. 1 and 10) or a codebook"
-        )
-    scales = [scale_of(book, item) for item in items]
-    return _bounds([s.min for s in scales], [s.max for s in scales], p)
-
-
-def resolve_codebook(codebook: Any, data: Any, default: bool) -> Any:
-    """The codebook given, else the Survey's, else (when ``default``) the built-in one."""
-    if codebook is not None:
-        return codebook
-    book = getattr(data, "codebook", None)
-    if book is None and default:
-        from csi_research.codebook import Codebook
-
-        book = Codebook.default()
-    return book
-
-
-def scale_of(codebook: Any, item: str) -> Any:
-    """The Scale of ``item`` in ``codebook`` (error naming the item when it is not listed)."""
-    try:
-        return codebook.scale_of(item)
-    except KeyError:
-        raise ModelSpecError(
-            f"item {item} is not in the codebook: add it to the codebook or pass scale_min/scale_max"
-        ) from None
-
-
 def raw_weight_vector(pls: Any, items: Sequence[str]) -> np.ndarray:
     """The fit's raw-scale outer weights in the order of ``items``."""
     return pls.raw_weights().reindex(list(items)).to_numpy(dtype=float)
 
 
-def survey_weight_vector(frame: pd.DataFrame, survey_weights: Any) -> pd.Series | None:
-    """Respondent weights as a Series aligned with ``frame`` (a column name or array-like)."""
-    if survey_weights is None:
-        return None
-    if isinstance(survey_weights, str):
-        if survey_weights not in frame.columns:
-            raise SurveyDataError(f"survey weight column {survey_weights!r} is not in the data")
-        w = pd.to_numeric(frame[survey_weights], errors="coerce")
-    elif isinstance(survey_weights, pd.Series):
-        w = survey_weights.reindex(frame.index).astype(float)
-    else:
-        w = pd.Series(np.asarray(survey_weights, dtype=float), index=frame.index)
-    bad = w[~(w >= 0) | w.isna()]
-    if len(bad):
-        raise SurveyDataError(
-            f"survey weight of row {bad.index[0]} is {bad.iloc[0]!r}: weights must be non-negative numbers"
-        )
-    return w
-
-
-def weighted_item_means(x: pd.DataFrame, w: pd.Series | None) -> pd.Series:
-    """Item means over each item's observed answers, weighted by respondent weights when given."""
-    if w is None:
-        return x.mean()
-    ww = x.notna().mul(w.reindex(x.index), axis=0)
-    return x.fillna(0.0).mul(ww).sum() / ww.sum()
-
-
-def check_range(x: pd.DataFrame, lo: np.ndarray, hi: np.ndarray) -> None:
-    """Refuse answers outside the scale: a "don't know" code (9, 99) averaged in moves the index."""
-    outside = (x.lt(lo) | x.gt(hi)) & x.notna()
-    if outside.to_numpy().any():
-        col = outside.any().idxmax()
-        row = outside[col].idxmax()
-        k = list(x.columns).index(col)
-        raise SurveyDataError(
-            f"column {col} row {row}: value {x.at[row, col]:g} is outside the scale "
-            f"[{lo[k]:g}, {hi[k]:g}]; recode 'don't know' codes to missing (load_survey does this)"
-        )
-
-
 def block_positions(model: CSIModel, items: Sequence[str]) -> list[np.ndarray]:
     position = {item: k for k, item in enumerate(items)}
     return [np.array([position[i] for i in model.constructs[c]]) for c in model.names]
-
-
-def _warn(diagnostics: list[str], message: str) -> None:
-    diagnostics.append(message)
-    warnings.warn(message, CSIWarning, stacklevel=3)
 
 
 def negative_weight_messages(model: CSIModel, items: Sequence[str], raw: np.ndarray) -> list[str]:
@@ -206,81 +112,84 @@ def negative_weight_messages(model: CSIModel, items: Sequence[str], raw: np.ndar
     return out
 
 
+def weighted_means(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Column means of ``x`` weighted by respondent weights ``w``."""
+    return w @ x / w.sum()
+
+
 # ---------------------------------------------------------------------------- ACSI index
-def csi_indices(
-    pls: Any,
-    data: Any,
-    scale_min: float | None = None,
-    scale_max: float | None = None,
-    codebook: Any = None,
-    missing: MissingMethod = "listwise",
-    survey_weights: Any = None,
-) -> pd.Series:
+@public
+def csi_indices(pls: Any) -> pd.Series:
     """ACSI-method construct indices on 0–100 (``Series`` named ``index``, construct → value).
 
-    Raw-scale outer weights of ``pls`` normalised per block × item means, rescaled from the
-    answer scale ([scale_min, scale_max], or each item's codebook scale) to 0–100. The overall
-    CSI is the Satisfaction index (:func:`overall_csi`). ``.attrs`` carries ``n`` (respondents
-    used, after ``missing`` handling as in the fit) and ``diagnostics``.
+    Raw-scale outer weights of the fit, normalised per block, × the weighted item means of the
+    fit's sample, rescaled from each item's answer scale to 0–100. The overall CSI is the index
+    of the model's target (:func:`overall_csi`). ``.attrs`` carries ``n`` (the sample's
+    respondents), ``target`` and ``diagnostics``.
     """
-    model: CSIModel = pls.model
+    sample = pls.sample
+    model: CSIModel = sample.model
     items = model.items
-    x = item_frame(model, data, missing=missing)
-    lo, hi = scale_bounds(items, codebook, scale_min, scale_max, data)
-    check_range(x, lo, hi)
-    w = survey_weight_vector(as_frame(data).loc[x.index], survey_weights)
+    lo, hi = sample.bounds()
     raw = raw_weight_vector(pls, items)
-    diagnostics: list[str] = []
-    for message in negative_weight_messages(model, items, raw):
-        _warn(diagnostics, message)
-    means = weighted_item_means(x, w).to_numpy()
-    values = acsi_index_from_arrays(raw, means, block_positions(model, items), lo, hi)
+    values = acsi_index_from_arrays(raw, sample.mean.to_numpy(), block_positions(model, items), lo, hi)
     out = pd.Series(values, index=pd.Index(model.names, name="construct"), name="index")
-    out.attrs.update(n=len(x), diagnostics=diagnostics)
+    out.attrs.update(n=sample.n, target=model.target,
+                     diagnostics=negative_weight_messages(model, items, raw))
     return out
 
 
-def overall_csi(indices: pd.Series, construct: str = OVERALL) -> float:
-    """The overall CSI of the ACSI method: the index of the Satisfaction construct."""
-    if construct not in indices.index:
+def overall_csi(indices: pd.Series, construct: str | None = None) -> float:
+    """The overall CSI of the ACSI method: the index of the model's target construct."""
+    construct = construct or indices.attrs.get("target")
+    if construct is None or construct not in indices.index:
         raise ModelSpecError(
-            f"no {construct} index among {', '.join(map(str, indices.index))}: name the satisfaction "
-            "construct with construct=..."
+            f"no index for the target construct {construct!r} among {', '.join(map(str, indices.index))}: "
+            "name it with construct=... or give the model a target"
         )
     return float(indices[construct])
 
 
 # ---------------------------------------------------------------------------- grade-score index
+@public
 def grade_score_index(
     data: Any,
     codebook: Any = None,
     weights: Mapping[str, Mapping[str, float]] | str | None = None,
     levels: Sequence[str] = LEVELS,
-    pls: Any = None,
     items: Sequence[str] | None = None,
-    survey_weights: Any = None,
 ) -> pd.DataFrame:
     """The power industry's grade-score index, rolled up item → sub-indicator → construct → overall.
 
+    ``data`` is a PLS fit or a prepared Sample — the index then stands on the same respondents
+    and survey weights as every other table — or a Survey/DataFrame (all rows, unweighted).
     Every answer is scored through its scale's grade scores (for the 5-level semantic scale
-    0/40/60/80/100, uneven on purpose) and averaged per item (weighted by ``survey_weights``).
+    0/40/60/80/100, uneven on purpose) and averaged per item over the answers given.
     Each parent's score is the weighted mean of its children's scores, weights normalised within
     the parent. ``weights`` is
 
     * ``None`` — equal weights at every level;
     * a dict per level (``{"item": {...}, "subindicator": {...}, "construct": {...}}``, e.g. from
       AHP or Delphi); a level left out gets equal weights;
-    * ``"model"`` — from the PLS fit ``pls``: items by their raw outer weights within the
+    * ``"model"`` — from the PLS fit given as ``data``: items by their raw outer weights within the
       sub-indicator, sub-indicators by the sum of their items' raw weights within the construct
       (so a construct's score weights its items as the ACSI index does), constructs by their
-      total effect on Satisfaction (Satisfaction itself 1, constructs it does not depend on 0):
-      the overall score leans on what drives satisfaction.
+      total effect on the model's target (the target itself 1, constructs it does not depend on
+      0): the overall score leans on what drives satisfaction.
 
     Returns a tidy frame (level, node, parent, score, weight, n) for the requested ``levels``;
     ``n`` counts respondents who answered at least one item under the node.
     """
-    frame = as_frame(data)
-    book = resolve_codebook(codebook, data, default=True)
+    pls = data if hasattr(data, "raw_weights") else None
+    sample = getattr(data, "sample", data)
+    if hasattr(sample, "weights") and hasattr(sample, "frame"):  # a prepared Sample
+        frame, w, book = sample.frame, sample.weights, codebook or sample.codebook
+    else:
+        frame, w, book = as_frame(data), None, codebook or getattr(data, "codebook", None)
+    if book is None:
+        from csi_research.codebook import Codebook
+
+        book = Codebook.default()
     ids = list(items) if items is not None else [i.id for i in book.items if i.id in frame.columns]
     if not ids:
         raise SurveyDataError("none of the codebook's items is a column of the data: check the item ids")
@@ -302,7 +211,9 @@ def grade_score_index(
         raise ValueError(f"weights must be None, 'model' or a dict per level, not {weights!r}")
 
     answered = graded.notna()
-    mean = weighted_item_means(graded, survey_weight_vector(frame, survey_weights))
+    answered_w = answered.to_numpy() * (1.0 if w is None else w[:, None])
+    mean = pd.Series((graded.fillna(0.0).to_numpy() * answered_w).sum(axis=0) / answered_w.sum(axis=0),
+                     index=graded.columns)
     score = {("item", i): float(mean[i]) for i in ids}
     members: dict[tuple[str, str], list[str]] = {("item", i): [i] for i in ids}
     rows = []
@@ -346,7 +257,7 @@ def _graded_answers(frame: pd.DataFrame, book: Any, ids: Sequence[str]) -> pd.Da
     out = {}
     for item in ids:
         column = pd.to_numeric(frame[item], errors="coerce").where(frame[item].notna(), np.nan)
-        scale = scale_of(book, item)
+        scale = book.scales[_codebook_item(book, item).scale]
         bad = column[column.notna() & ~scale.is_code(column)]
         if len(bad) or column.isna().sum() > frame[item].isna().sum():
             row = bad.index[0] if len(bad) else column.index[column.isna() & frame[item].notna()][0]
@@ -388,7 +299,7 @@ def _model_weights(
 ) -> dict[str, dict[str, float]]:
     """Level weights from a PLS fit: raw outer weights below the construct, total effects above it."""
     if pls is None:
-        raise ModelSpecError("weights='model' needs the PLS fit: pass pls=fit_pls(model, data)")
+        raise ModelSpecError("weights='model' needs the PLS fit: pass the fit as data (fit_pls(model, data))")
     raw = dict(zip(ids, raw_weight_vector(pls, ids), strict=True))
     lost = [i for i, v in raw.items() if not np.isfinite(v)]
     if lost:
@@ -396,20 +307,21 @@ def _model_weights(
     subs: dict[str, float] = {}
     for item, sub in hierarchy["item"].items():
         subs[sub] = subs.get(sub, 0.0) + raw[item]
-    effects = pls.effects
-    to_target = effects[effects["target"] == OVERALL].set_index("source")["total"]
-    constructs = {c: (1.0 if c == OVERALL else float(to_target.get(c, 0.0))) for c in hierarchy["construct"]}
+    effects, target = pls.effects, pls.model.require_target()
+    to_target = effects[effects["target"] == target].set_index("source")["total"]
+    constructs = {c: (1.0 if c == target else float(to_target.get(c, 0.0))) for c in hierarchy["construct"]}
     for name, table in (("item", raw), ("subindicator", subs), ("construct", constructs)):
         negative = [k for k, v in table.items() if v < 0]
         if negative:
-            _warn(diagnostics, f"negative model-derived {name} weight(s) for {', '.join(negative)} set to 0: "
-                  "the roll-up needs non-negative weights")
+            diagnostics.append(f"negative model-derived {name} weight(s) for {', '.join(negative)} set to 0: "
+                               "the roll-up needs non-negative weights")
             for k in negative:
                 table[k] = 0.0
     return {"item": raw, "subindicator": subs, "construct": constructs}
 
 
 # ---------------------------------------------------------------------------- segments and weights
+@public
 def poststratify(
     data: Any, by: str | Sequence[str], population_shares: Mapping[Any, float] | pd.Series
 ) -> pd.Series:
@@ -429,8 +341,8 @@ def poststratify(
         raise SurveyDataError(
             f"row {frame.index[blank][0]}: no value in {', '.join(cols)}; every respondent needs a cell"
         )
-    if len(cols) == 1:
-        cells = frame[cols[0]]
+    if len(cols) == 1:  # plain values: a categorical would count (and map to) empty categories too
+        cells = frame[cols[0]].astype(object)
     else:
         cells = pd.Series(list(frame[cols].itertuples(index=False, name=None)), index=frame.index)
     shares = pd.Series(dict(population_shares), dtype=float)
@@ -444,91 +356,51 @@ def poststratify(
             f"cell {unknown[0]!r} of {', '.join(cols)} has respondents but no population share; add it"
         )
     empty = [c for c in shares.index if c not in sample.index and shares[c] > 0]
+    diagnostics = []
     if empty:
-        warnings.warn(
+        diagnostics.append(
             f"population cell(s) {', '.join(map(repr, empty))} have no respondents: the weighted sample "
-            "represents the other cells only",
-            CSIWarning,
-            stacklevel=2,
+            "represents the other cells only"
         )
         shares = shares.drop(empty) / shares.drop(empty).sum()
-    return (cells.map(shares) / cells.map(sample)).rename("weight").astype(float)
+    weights = (cells.map(shares).astype(float) / cells.map(sample).astype(float)).rename("weight")
+    weights.attrs["diagnostics"] = diagnostics
+    return weights
 
 
-def segment_indices(
-    model: CSIModel,
-    data: Any,
-    by: str | Sequence[str],
-    codebook: Any = None,
-    survey_weights: Any = None,
-    pls: Any = None,
-    min_n: int = 30,
-    scale_min: float | None = None,
-    scale_max: float | None = None,
-    missing: MissingMethod = "listwise",
-) -> pd.DataFrame:
-    """ACSI construct indices per segment (customer class, urban/rural, region, any column).
+@public
+def segment_indices(pls: Any, by: str | Sequence[str], min_n: int = 30) -> pd.DataFrame:
+    """ACSI construct indices per segment (customer class, urban/rural, any attribute column).
 
-    With ``pls`` (a full-sample fit) the full-sample raw weights are applied to each segment's
-    item means, so the indices differ only through the answers and are comparable across
-    segments; without it the model is re-estimated in each segment (weights then differ too).
-    Segments with fewer than ``min_n`` respondents are flagged (``small``) and warned about; a
-    segment whose re-estimation fails gets NaN and a diagnostic. Returns a tidy frame: the
-    ``by`` columns, construct, index, n, small.
+    The fit's full-sample raw weights are applied to each segment's weighted item means (from the
+    fit's sample: the same respondents, imputations and survey weights), so the indices differ
+    only through the answers and are comparable across segments. Segments with fewer than
+    ``min_n`` respondents are flagged (``small``) and named in the diagnostics. Returns a tidy
+    frame: the ``by`` columns, construct, index, n, small.
     """
-    frame = as_frame(data)
+    sample = pls.sample
+    model, items = sample.model, sample.model.items
+    frame = sample.frame
     cols = [by] if isinstance(by, str) else list(by)
     absent = [c for c in cols if c not in frame.columns]
     if absent:
-        raise SurveyDataError(f"segment column(s) {', '.join(absent)} are not in the data")
-    items = model.items
-    x = item_frame(model, data, missing=missing)
-    lo, hi = scale_bounds(items, codebook, scale_min, scale_max, data)
-    check_range(x, lo, hi)
-    w = survey_weight_vector(frame.loc[x.index], survey_weights)
+        raise SurveyDataError(f"{sample.source}: segment column(s) {', '.join(absent)} are not in the data")
+    lo, hi = sample.bounds()
+    raw = raw_weight_vector(pls, items)
     blocks = block_positions(model, items)
-    diagnostics: list[str] = []
-    if pls is not None:
-        raw = raw_weight_vector(pls, items)
-        for message in negative_weight_messages(model, items, raw):
-            _warn(diagnostics, message)
+    x = sample.x.to_numpy()
+    diagnostics = negative_weight_messages(model, items, raw)
     rows = []
-    for key, seg in x.groupby([frame.loc[x.index, c] for c in cols], sort=True, dropna=True):
+    keys = frame[cols].astype(object)
+    for key, positions in keys.groupby(cols, sort=True, dropna=True).indices.items():
         key = key if isinstance(key, tuple) else (key,)
-        label = ", ".join(f"{c}={v}" for c, v in zip(cols, key, strict=True))
-        if len(seg) < min_n:
-            _warn(diagnostics, f"segment {label}: only {len(seg)} respondents (< {min_n}); read with care")
-        if pls is not None:
-            values = acsi_index_from_arrays(raw, weighted_item_means(seg, w).to_numpy(), blocks, lo, hi)
-        else:
-            values = _refit_index(model, frame.loc[seg.index], seg, w, blocks, lo, hi, label, diagnostics)
-        for name, value in zip(model.names, values, strict=True):
-            rows.append((*key, name, value, len(seg), len(seg) < min_n))
+        n = len(positions)
+        if n < min_n:
+            label = ", ".join(f"{c}={v}" for c, v in zip(cols, key, strict=True))
+            diagnostics.append(f"segment {label}: only {n} respondents (< {min_n}); read with care")
+        means = weighted_means(x[positions], sample.weights[positions])
+        values = acsi_index_from_arrays(raw, means, blocks, lo, hi)
+        rows += [(*key, name, value, n, n < min_n) for name, value in zip(model.names, values, strict=True)]
     out = pd.DataFrame(rows, columns=[*cols, "construct", "index", "n", "small"])
     out.attrs["diagnostics"] = diagnostics
     return out
-
-
-def _refit_index(
-    model: CSIModel,
-    frame: pd.DataFrame,
-    x: pd.DataFrame,
-    w: pd.Series | None,
-    blocks: list[np.ndarray],
-    lo: np.ndarray,
-    hi: np.ndarray,
-    label: str,
-    diagnostics: list[str],
-) -> np.ndarray:
-    """Indices of one segment from its own PLS fit (NaN, with a diagnostic, when it cannot be fitted)."""
-    from csi_research.errors import CSIError
-    from csi_research.estimation.pls import fit_pls
-
-    try:
-        fit = fit_pls(model, frame.loc[x.index])
-    except CSIError as exc:
-        _warn(diagnostics, f"segment {label}: the model cannot be estimated ({exc}); its indices are NaN")
-        return np.full(len(blocks), np.nan)
-    return acsi_index_from_arrays(
-        raw_weight_vector(fit, model.items), weighted_item_means(x, w).to_numpy(), blocks, lo, hi
-    )

@@ -20,24 +20,21 @@ It is high exactly for high importance and low performance.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from csi_research.data import item_frame
-from csi_research.errors import CSIWarning, ModelSpecError
+from csi_research.diagnostics import public
+from csi_research.errors import ModelSpecError
 from csi_research.indices import (
+    acsi_index_from_arrays,
     block_positions,
-    check_range,
     membership,
     negative_weight_messages,
     raw_weight_vector,
     rescaled_weights,
-    resolve_codebook,
-    scale_bounds,
 )
 from csi_research.model import CSIModel
 
@@ -83,43 +80,36 @@ class IPMAResult:
         }
 
 
-def ipma(
-    pls: Any,
-    data: Any,
-    target: str = "Satisfaction",
-    scale_min: float | None = None,
-    scale_max: float | None = None,
-    codebook: Any = None,
-) -> IPMAResult:
-    """Importance–performance map of the drivers of ``target`` from a PLS fit and its data.
+@public
+def ipma(pls: Any, target: str | None = None) -> IPMAResult:
+    """Importance–performance map of the drivers of ``target`` (default: the model's target).
 
-    The answer scale comes from ``scale_min``/``scale_max`` or the codebook (the one given or
-    the Survey's); item texts come from the codebook when there is one.
+    Everything comes from the fit and its sample — the same respondents, imputations and survey
+    weights as the indices — so a construct's performance *is* its ACSI index. The regressions of
+    step 3 are computed from the sample's (weighted) moments, which equals OLS (WLS) on the
+    respondents' index scores. Item texts come from the sample's codebook when it has one.
     """
-    model: CSIModel = pls.model
+    sample = pls.sample
+    model: CSIModel = sample.model
+    target = target or model.require_target()
     if target not in model.constructs:
         raise ModelSpecError(f"target {target} is not a construct of the model: {', '.join(model.names)}")
-    drivers = _ancestors(model, target)
+    drivers = model.ancestors(target)
     if not drivers:
         raise ModelSpecError(f"no construct has a path to {target}: choose an endogenous target")
     items = model.items
-    x = item_frame(model, data, missing=getattr(pls, "missing", "listwise"))
-    lo, hi = scale_bounds(items, codebook, scale_min, scale_max, data)
-    check_range(x, lo, hi)
+    lo, hi = sample.bounds()
     raw = raw_weight_vector(pls, items)
-    diagnostics: list[str] = []
-    for message in negative_weight_messages(model, items, raw):
-        diagnostics.append(message)
-        warnings.warn(message, CSIWarning, stacklevel=2)
-
     blocks = block_positions(model, items)
     w = rescaled_weights(raw, blocks, lo, hi)
-    rescaled = (x.to_numpy() - lo) / (hi - lo) * 100.0
-    scores = rescaled @ (w[:, None] * membership(blocks, len(items)))
-    total = _unstandardised_total_effects(model, scores)
+    to_scores = (100.0 / (hi - lo) * w)[:, None] * membership(blocks, len(items))  # raw items → index scores
+    score_cov = to_scores.T @ sample.cov.to_numpy() @ to_scores
+    total = model.total_effects(_unstandardised_paths(model, score_cov))
+    performance = acsi_index_from_arrays(raw, sample.mean.to_numpy(), blocks, lo, hi)
+    item_performance = (sample.mean.to_numpy() - lo) / (hi - lo) * 100.0
     k_target = model.names.index(target)
 
-    book = resolve_codebook(codebook, data, default=False)
+    book = sample.codebook
     construct_rows = []
     item_rows = []
     for k, name in enumerate(model.names):
@@ -131,7 +121,7 @@ def ipma(
             "label_zh": model.labels[name][0],
             "label_en": model.labels[name][1],
             "importance": importance,
-            "performance": scores[:, k].mean(),
+            "performance": performance[k],
             "items": ", ".join(model.constructs[name]),
         })
         for i in blocks[k]:
@@ -140,7 +130,7 @@ def ipma(
                 "construct": name,
                 **_item_texts(book, items[i]),
                 "importance": w[i] * importance,
-                "performance": rescaled[:, i].mean(),
+                "performance": item_performance[i],
             })
     constructs = _classify(pd.DataFrame(construct_rows))
     item_table = _classify(pd.DataFrame(item_rows))
@@ -153,33 +143,18 @@ def ipma(
         columns=["source", "target", "total"],
     )
     labels = (model.labels[target][0], model.labels[target][1])
-    return IPMAResult(target, labels, constructs, item_table, priorities, effects, len(x), diagnostics)
+    diagnostics = negative_weight_messages(model, items, raw)
+    return IPMAResult(target, labels, constructs, item_table, priorities, effects, sample.n, diagnostics)
 
 
-def _ancestors(model: CSIModel, target: str) -> list[str]:
-    """Constructs with a directed path to ``target`` (the drivers the map can show)."""
-    found: list[str] = []
-    frontier = [target]
-    while frontier:
-        node = frontier.pop()
-        for source in model.predecessors(node):
-            if source not in found:
-                found.append(source)
-                frontier.append(source)
-    return [n for n in model.names if n in found]
-
-
-def _unstandardised_total_effects(model: CSIModel, scores: np.ndarray) -> np.ndarray:
-    """OLS of each endogenous index score on its predictors, then total effects (I − B)⁻¹ − I."""
-    k = len(model.names)
-    b = np.zeros((k, k))
+def _unstandardised_paths(model: CSIModel, cov: np.ndarray) -> np.ndarray:
+    """B[source, target]: regression of each endogenous construct's index score on its predictors."""
     index = {n: j for j, n in enumerate(model.names)}
+    b = np.zeros_like(cov)
     for target in model.endogenous:
         preds = [index[p] for p in model.predecessors(target)]
-        design = np.column_stack([np.ones(len(scores)), scores[:, preds]])
-        coef, *_ = np.linalg.lstsq(design, scores[:, index[target]], rcond=None)
-        b[preds, index[target]] = coef[1:]
-    return np.linalg.inv(np.eye(k) - b) - np.eye(k)
+        b[preds, index[target]] = np.linalg.solve(cov[np.ix_(preds, preds)], cov[preds, index[target]])
+    return b
 
 
 def _item_texts(book: Any, item: str) -> dict[str, str]:

@@ -18,15 +18,13 @@ Where the numbers come from
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
-from csi_research.data import item_frame
-from csi_research.errors import CSIWarning
+from csi_research.diagnostics import public
 from csi_research.model import CSIModel
 
 if TYPE_CHECKING:
@@ -81,23 +79,23 @@ class MeasurementQuality:
         }
 
 
-def measurement_quality(
-    model: CSIModel, data: Any, pls: PLSFit | None = None, cbsem: CBSEMFit | None = None
-) -> MeasurementQuality:
-    """Reliability and validity of every block; PLS-based values from ``pls`` (fitted if not given)."""
-    if pls is None:
-        from csi_research.estimation.pls import fit_pls
+@public
+def measurement_quality(pls: PLSFit, cbsem: CBSEMFit | None = None) -> MeasurementQuality:
+    """Reliability and validity of every block of a PLS fit, on the fit's own sample.
 
-        pls = fit_pls(model, data)
-    x = item_frame(model, data)
-    corr = np.corrcoef(x.to_numpy(), rowvar=False)
-    cov = np.cov(x.to_numpy(), rowvar=False)
+    Item correlations and covariances are the sample's (weighted, with EM the ML) moments, so
+    every number stands on the respondents the fit used. ``cbsem`` adds the CFA-based rho_C/AVE.
+    """
+    model = pls.model
+    cov = pls.sample.cov.to_numpy()
+    sd = np.sqrt(np.diag(cov))
+    corr = cov / np.outer(sd, sd)
     index = {item: i for i, item in enumerate(model.items)}
     blocks = [np.array([index[i] for i in items]) for items in model.constructs.values()]
     names = model.names
 
     loading = pls.loadings.set_index("item")["loading"].reindex(model.items).to_numpy()
-    std_weight = pls.raw_weights().reindex(model.items).to_numpy() * x.std(ddof=0).to_numpy()
+    std_weight = pls.raw_weights().reindex(model.items).to_numpy() * sd
     rows = []
     for name, block in zip(names, blocks, strict=True):
         lam, r = loading[block], corr[np.ix_(block, block)]
@@ -120,16 +118,12 @@ def measurement_quality(
 
     htmt = pd.DataFrame(htmt_from_corr(corr, blocks, "htmt"), index=names, columns=names)
     htmt2 = pd.DataFrame(htmt_from_corr(corr, blocks, "htmt2"), index=names, columns=names)
-    scores = pls.scores[names]
-    lv_corr = scores.corr().to_numpy()
+    lv_corr = pls.latent_corr.loc[names, names].to_numpy()
     fl_values = lv_corr.copy()
     np.fill_diagonal(fl_values, np.sqrt(rel["ave"].to_numpy()))
     fl = pd.DataFrame(fl_values, index=names, columns=names)
     indicator_vif = _indicator_vif(model, corr, blocks)
     inner_vif = _inner_vif(model, fl.index, lv_corr)
-    diagnostics = _diagnostics(model, rel, htmt, fl, indicator_vif, inner_vif)
-    for message in diagnostics:
-        warnings.warn(message, CSIWarning, stacklevel=2)
     return MeasurementQuality(
         model=model,
         reliability=rel,
@@ -139,7 +133,7 @@ def measurement_quality(
         cross_loadings=pls.cross_loadings,
         indicator_vif=indicator_vif,
         inner_vif=inner_vif,
-        diagnostics=diagnostics,
+        diagnostics=_diagnostics(model, rel, htmt, fl, indicator_vif, inner_vif),
     )
 
 

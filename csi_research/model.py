@@ -73,12 +73,17 @@ class CSIModel:
         Optional construct → ``"A"`` (reflective, default) or ``"B"`` (formative).
     labels:
         Optional construct → ``(chinese, english)`` labels for reports.
+    target:
+        The construct whose index is the overall CSI and whose drivers IPMA ranks. Default: the
+        construct named ``Satisfaction``, else the one construct labelled as satisfaction
+        (满意 / satisf…); ``None`` when neither exists (a measurement-only model).
     """
 
     constructs: Mapping[str, tuple[str, ...]]
     paths: tuple[tuple[str, str], ...]
     modes: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    target: str | None = None
 
     def __init__(
         self,
@@ -86,6 +91,7 @@ class CSIModel:
         paths: Iterable[Sequence[str]],
         modes: Mapping[str, str] | None = None,
         labels: Mapping[str, Sequence[str]] | None = None,
+        target: str | None = None,
     ) -> None:
         blocks = {str(name): tuple(str(i) for i in items) for name, items in constructs.items()}
         edges = tuple(_as_path(p) for p in paths)
@@ -99,6 +105,7 @@ class CSIModel:
         object.__setattr__(self, "paths", edges)
         object.__setattr__(self, "modes", MappingProxyType(modes))
         object.__setattr__(self, "labels", MappingProxyType(labels))
+        object.__setattr__(self, "target", _target(blocks, labels, target))
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -111,9 +118,11 @@ class CSIModel:
         """Build from the YAML layout written by :meth:`to_dict`."""
         if not isinstance(spec, Mapping) or "constructs" not in spec or "paths" not in spec:
             raise ModelSpecError(f"{source}: a model needs the keys 'constructs' and 'paths'")
-        unknown = set(spec) - {"constructs", "paths"}
+        unknown = set(spec) - {"constructs", "paths", "target"}
         if unknown:
-            raise ModelSpecError(f"{source}: unknown key(s) {sorted(unknown)}; allowed: constructs, paths")
+            raise ModelSpecError(
+                f"{source}: unknown key(s) {sorted(unknown)}; allowed: constructs, paths, target"
+            )
         if not isinstance(spec["constructs"], Mapping):
             raise ModelSpecError(f"{source}: 'constructs' must map each construct name to its items")
         constructs, modes, labels = {}, {}, {}
@@ -130,9 +139,9 @@ class CSIModel:
                 constructs[name] = list(block or [])
         try:
             paths = [_as_path(p) for p in spec["paths"]]
+            return cls(constructs, paths, modes, labels or None, spec.get("target"))
         except ModelSpecError as exc:
             raise ModelSpecError(f"{source}: {exc}") from None
-        return cls(constructs, paths, modes, labels or None)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> CSIModel:
@@ -150,6 +159,7 @@ class CSIModel:
                 for name, items in self.constructs.items()
             },
             "paths": [f"{s} -> {t}" for s, t in self.paths],
+            **({"target": self.target} if self.target else {}),
         }
 
     def to_yaml(self, path: str | Path | None = None) -> str:
@@ -196,13 +206,66 @@ class CSIModel:
             a[index[s], index[t]] = 1.0
         return a
 
+    def require_target(self) -> str:
+        """The target construct, or an error saying how to name it."""
+        if self.target is None:
+            raise ModelSpecError(
+                "the model has no target construct (the overall CSI): add 'target: <construct>' to the "
+                f"model file or pass target= to CSIModel; constructs: {', '.join(self.names)}"
+            )
+        return self.target
+
+    # ------------------------------------------------------------------ structural algebra
+    @property
+    def order(self) -> list[str]:
+        """Constructs in topological order: every construct after all of its predecessors."""
+        done: list[str] = []
+        while len(done) < len(self.constructs):
+            done += [n for n in self.names if n not in done and all(p in done for p in self.predecessors(n))]
+        return done
+
+    def reach(self) -> np.ndarray:
+        """``R[i, j]`` True when a directed path leads from construct i to construct j."""
+        a = self.adjacency() > 0
+        reach = a.copy()
+        for _ in range(len(a)):
+            reach = reach | ((reach.astype(int) @ a.astype(int)) > 0)
+        return reach
+
+    def ancestors(self, construct: str) -> list[str]:
+        """Constructs with a directed path to ``construct`` (in model order)."""
+        column = self.reach()[:, self.names.index(construct)]
+        return [n for n, r in zip(self.names, column, strict=True) if r]
+
+    def effect_pairs(self) -> list[tuple[str, str]]:
+        """Every (source, target) joined by a directed path: the rows of an effects table."""
+        reach = self.reach()
+        return [(s, t) for i, s in enumerate(self.names) for j, t in enumerate(self.names) if reach[i, j]]
+
+    def total_effects(self, direct: np.ndarray) -> np.ndarray:
+        """Total effects ``(I − B)⁻¹ − I`` from direct effects ``B[..., source, target]``.
+
+        Computed as B + B² + … + B^(k−1), exact for a recursive model (B is nilpotent), batched
+        over leading axes and NaN-safe for resamples that failed.
+        """
+        direct = np.asarray(direct, dtype=float)
+        total, power = direct.copy(), direct.copy()
+        for _ in range(len(self.constructs) - 2):
+            power = power @ direct
+            total = total + power
+        return total
+
     def label(self, construct: str, language: str = "en") -> str:
         zh, en = self.labels[construct]
         return zh if language == "zh" else en
 
+    def __reduce__(self) -> tuple:  # the mapping proxies do not pickle; the constructor arguments do
+        args = (dict(self.constructs), self.paths, dict(self.modes), dict(self.labels), self.target)
+        return (CSIModel, args)
+
     def with_paths(self, paths: Iterable[Sequence[str]]) -> CSIModel:
         """The same measurement model with another structural model."""
-        return CSIModel(self.constructs, paths, self.modes, self.labels)
+        return CSIModel(self.constructs, paths, self.modes, self.labels, self.target)
 
     def lavaan_syntax(self) -> str:
         """lavaan/semopy model description (``=~`` for every block, ``~`` per target).
@@ -215,6 +278,17 @@ class CSIModel:
             f"{target} ~ {' + '.join(self.predecessors(target))}" for target in self.endogenous
         ]
         return "\n".join(lines) + "\n"
+
+
+def _target(blocks: Mapping[str, tuple[str, ...]], labels: Mapping[str, tuple], given: Any) -> str | None:
+    if given is not None:
+        if str(given) not in blocks:
+            raise ModelSpecError(f"target {given!r} is not a construct; constructs: {', '.join(blocks)}")
+        return str(given)
+    if "Satisfaction" in blocks:
+        return "Satisfaction"
+    named = [n for n, (zh, en) in labels.items() if "满意" in zh or "satisf" in en.lower()]
+    return named[0] if len(named) == 1 else None
 
 
 def _as_path(p: Sequence[str] | str) -> tuple[str, str]:

@@ -22,9 +22,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from csi_research.data import as_frame
 from csi_research.errors import CSIWarning, ModelSpecError
+from csi_research.intervals import excludes_zero
 from csi_research.model import DEFAULT_LABELS, CSIModel
+from csi_research.options import level_text
+from csi_research.sample import as_frame
 
 CJK_FONTS = (
     "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans SC",
@@ -32,7 +34,6 @@ CJK_FONTS = (
     "AR PL UMing CN", "AR PL UKai CN",
 )
 BOX_W, BOX_H, LAYER_DX, ROW_DY = 2.3, 0.95, 3.4, 1.9
-_warned_no_cjk = False
 
 
 # ---------------------------------------------------------------------------- language and fonts
@@ -45,19 +46,15 @@ def cjk_font() -> str | None:
 @contextmanager
 def _labels_in(language: str) -> Iterator[str]:
     """Yield the language the figure can really use, with a CJK font active for Chinese."""
-    global _warned_no_cjk
     if language not in ("en", "zh"):
         raise ValueError(f"language must be 'en' or 'zh', not {language!r}")
     font = cjk_font() if language == "zh" else None
     if language == "zh" and font is None:
-        if not _warned_no_cjk:
-            warnings.warn(
-                "no CJK font found (install fonts-wqy-microhei or fonts-noto-cjk): figures use English "
-                "labels",
-                CSIWarning,
-                stacklevel=3,
-            )
-            _warned_no_cjk = True
+        warnings.warn(  # Python's default filter shows it once per calling line
+            "no CJK font found (install fonts-wqy-microhei or fonts-noto-cjk): figures use English labels",
+            CSIWarning,
+            stacklevel=3,
+        )
         language = "en"
     rc = {"font.sans-serif": [font, *mpl.rcParams["font.sans-serif"]], "font.family": "sans-serif"}
     with mpl.rc_context(rc if font else {}):
@@ -84,10 +81,9 @@ def _stars(p: float) -> str:
 # ---------------------------------------------------------------------------- path diagram
 def _layout(model: CSIModel) -> dict[str, tuple[float, float]]:
     """Layers by longest path from the exogenous constructs (left → right), ordered by barycentre."""
-    depth = dict.fromkeys(model.names, 0)
-    for _ in model.names:  # relax len(names) times: enough for any acyclic model
-        for s, t in model.paths:
-            depth[t] = max(depth[t], depth[s] + 1)
+    depth: dict[str, int] = {}
+    for name in model.order:
+        depth[name] = max((depth[p] + 1 for p in model.predecessors(name)), default=0)
     layers: dict[int, list[str]] = {}
     for name in model.names:
         layers.setdefault(depth[name], []).append(name)
@@ -131,7 +127,7 @@ def _significance(paths: pd.DataFrame, significance: pd.DataFrame | None) -> dic
         if hasattr(row, "p_value") and pd.notna(row.p_value):
             out[key] = _stars(row.p_value)
         elif hasattr(row, "ci_lower") and hasattr(row, "ci_upper"):
-            out[key] = "*" if row.ci_lower > 0 or row.ci_upper < 0 else ""
+            out[key] = "*" if excludes_zero(row.ci_lower, row.ci_upper) else ""
     return out
 
 
@@ -197,6 +193,11 @@ def path_diagram(
         ax.set_ylim(lo[1], hi[1])
         ax.set_aspect("equal")
         ax.axis("off")
+        if significance is not None and "level" in significance.columns:
+            level = level_text(float(significance["level"].iloc[0]))
+            note = (f"* {level} 自助法置信区间不含 0" if lang == "zh"
+                    else f"* the {level} bootstrap interval excludes zero")
+            ax.text(0.0, 0.0, note, transform=ax.transAxes, fontsize=8, va="bottom", gid="significance-note")
     return fig
 
 
@@ -234,6 +235,12 @@ def index_bars(
             if lower in part.columns and upper in part.columns:
                 err = np.clip(np.vstack([part[y] - part[lower], part[upper] - part[y]]), 0, None)
                 ax.errorbar(where, part[y], yerr=err, fmt="none", ecolor="#222222", capsize=3, linewidth=1)
+                if "level" in part.columns and g == 0:
+                    level = level_text(float(part["level"].dropna().iloc[0]))
+                    note = (f"误差线：{level} 自助法置信区间" if lang == "zh"
+                            else f"whiskers: {level} bootstrap interval")
+                    ax.text(0.01, 0.99, note, transform=ax.transAxes, fontsize=8, va="top",
+                            gid="interval-note")
             ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
         if threshold is not None:
             ax.axhline(threshold, linestyle="--", color="#b03a2e", linewidth=1, gid="threshold")

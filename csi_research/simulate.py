@@ -195,7 +195,7 @@ def _standardised_structure(model: CSIModel, paths: Mapping[tuple[str, str], flo
     unknown = [p for p in paths if p not in set(model.paths)]
     if unknown:
         raise ModelSpecError(f"path coefficient(s) for {unknown} are not paths of the model")
-    order = _topological(model)
+    order = model.order
     sigma = np.zeros((len(names), len(names)))
     done: list[int] = []
     for name in order:
@@ -214,15 +214,6 @@ def _standardised_structure(model: CSIModel, paths: Mapping[tuple[str, str], flo
         sigma[j, j] = 1.0
         done.append(j)
     return sigma
-
-
-def _topological(model: CSIModel) -> list[str]:
-    remaining, order = list(model.names), []
-    while remaining:
-        ready = [n for n in remaining if all(p in order for p in model.predecessors(n))]
-        order += ready
-        remaining = [n for n in remaining if n not in ready]
-    return order
 
 
 def _thresholds(k: int) -> np.ndarray:
@@ -269,7 +260,7 @@ def _truth(profile: RegionProfile, model: CSIModel, book: Codebook, wave: int, s
         beta = np.linalg.solve(corr[np.ix_(preds, preds)], corr[preds, j])
         b[preds, j] = beta
         r2[target] = float(beta @ corr[preds, j])
-    total = np.linalg.inv(np.eye(len(names)) - b) - np.eye(len(names))
+    total = model.total_effects(b)
     paths = pd.DataFrame([(s, t, b[index[s], index[t]]) for s, t in model.paths],
                          columns=["source", "target", "estimate"])
     effects = pd.DataFrame(

@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from csi_research.diagnostics import collect
 from csi_research.errors import CSIWarning, EstimationError
+from csi_research.intervals import excludes_zero
 from csi_research.model import CSIModel
-from csi_research.output import dumps_json, frame_records, write_atomic
+from csi_research.output import frame_records
 from csi_research.studyconfig import StudyConfig
 
 __all__ = ["StudyConfig", "StudyResult", "run_study"]
@@ -24,13 +25,17 @@ __all__ = ["StudyConfig", "StudyResult", "run_study"]
 
 @dataclass(frozen=True)
 class StudyResult:
-    """Everything a regional report shows; ``save`` writes it as a bundle."""
+    """Everything a regional report shows; ``save`` writes it as a bundle.
+
+    Every table stands on ``sample`` — one set of respondents, one missing-data treatment, one
+    set of survey weights — and every interval is at level ``config.ci``.
+    """
 
     config: StudyConfig
     quick: bool
     n_boot: int
     survey: Any
-    model: CSIModel
+    sample: Any
     pls: Any
     cbsem: Any | None
     measurement: Any
@@ -45,16 +50,28 @@ class StudyResult:
 
     # ------------------------------------------------------------------ numbers
     @property
+    def model(self) -> CSIModel:
+        return self.sample.model
+
+    @property
+    def target(self) -> str:
+        """The construct whose index is the overall CSI (the model's target)."""
+        return self.model.require_target()
+
+    @property
     def overall_csi(self) -> float:
-        """The overall CSI of the ACSI method: the Satisfaction index."""
-        return float(self.indices.at["Satisfaction", "index"])
+        """The overall CSI of the ACSI method: the index of the model's target construct."""
+        return float(self.indices.at[self.target, "index"])
 
     def paths(self) -> pd.DataFrame:
-        """PLS paths with bootstrap SE and intervals (and the CB-SEM standardised estimate)."""
+        """PLS paths with their bootstrap SE and interval (and the CB-SEM standardised estimate).
+
+        The bootstrap resampled the fit itself, so its ``estimate`` is the PLS estimate.
+        """
         boot = self.boot.estimates
-        boot = boot[boot["statistic"] == "path"][["source", "target", "se", "ci_lower", "ci_upper"]]
-        table = self.pls.paths[["source", "target", "estimate"]].merge(boot, on=["source", "target"])
-        table["significant"] = (table["ci_lower"] > 0) | (table["ci_upper"] < 0)
+        columns = ["source", "target", "estimate", "se", "ci_lower", "ci_upper"]
+        table = boot[boot["statistic"] == "path"][columns].reset_index(drop=True).assign(level=self.boot.ci)
+        table["excludes_zero"] = excludes_zero(table["ci_lower"], table["ci_upper"])
         if self.cbsem is not None:
             cb = self.cbsem.paths[["source", "target", "std_estimate"]].rename(
                 columns={"std_estimate": "cbsem_std"}
@@ -79,7 +96,7 @@ class StudyResult:
             "priorities": self.ipma.priorities,
             "grade_index": self.grade_index,
             "segments": self.segments,
-            "bootstrap": self.boot.estimates,
+            "bootstrap": self.boot.estimates.assign(level=self.boot.ci),
         }
         if self.cbsem is not None:
             out["cbsem_estimates"] = self.cbsem.estimates
@@ -90,10 +107,17 @@ class StudyResult:
 
     def values(self) -> dict[str, Any]:
         """The headline scalars of the study."""
+        sample = self.sample
         out = {
-            "n": int(self.pls.n),
-            "n_survey": len(self.survey.frame),
+            "n": int(sample.n),
+            "n_received": int(sample.n_received),
+            "n_dropped": int(sample.n_dropped),
+            "n_imputed": int(sample.n_imputed),
+            "missing": sample.missing,
+            "weighted": bool(sample.weighted),
+            "target": self.target,
             "overall_csi": self.overall_csi,
+            "ci": float(self.boot.ci),
             "index_target": self.config.index_target,
             "gof": float(self.pls.gof),
             "cbsem_admissible": None if self.cbsem is None else bool(self.cbsem.admissible),
@@ -118,6 +142,7 @@ class StudyResult:
             "data_sha256": self.survey.sha256,
             "seed": self.config.seed,
             "n_boot": self.n_boot,
+            "ci": float(self.boot.ci),
             "quick": self.quick,
             "synthetic": self.config.synthetic,
             "values": self.values(),
@@ -128,14 +153,13 @@ class StudyResult:
     # ------------------------------------------------------------------ bundle
     def save(self, folder: str | Path, figures: bool = True) -> Path:
         """Write the bundle into ``folder`` (which must not hold an earlier bundle)."""
+        from csi_research.bundle import FIGURES, write_bundle
+
         folder = Path(folder)
         tables = self.tables()
-        write_atomic(folder / "results.json", dumps_json(self.results(tables)))
-        write_atomic(folder / "index_draws.csv", self.index_draws.to_csv(index=False, float_format="%.10g"))
-        for name, table in tables.items():
-            write_atomic(folder / "tables" / f"{name}.csv", table.to_csv(index=False))
+        write_bundle(folder, self.results(tables), self.index_draws, tables)
         if figures:
-            self._save_figures(folder / "figures")
+            self._save_figures(folder / FIGURES)
         return folder
 
     def _save_figures(self, folder: Path) -> None:
@@ -159,66 +183,73 @@ class StudyResult:
 def run_study(
     config: StudyConfig | str | Path, *, quick: bool = False, workers: int | None = 1, progress: bool = False
 ) -> StudyResult:
-    """Run one regional study: load and validate, measure, estimate, index, bootstrap, prioritise.
+    """Run one regional study: load and validate, prepare the sample, estimate, index, bootstrap.
 
-    ``quick`` uses the study's small bootstrap size (for CI and drafts). Problems that do not
-    stop the study (non-admissible CB-SEM, low reliability, small segments...) are collected in
-    ``diagnostics`` — never hidden.
+    The sample is prepared once (respondents kept, missing-data treatment, survey weights) and
+    every later step takes the fit. ``quick`` uses the study's small bootstrap size (for CI and
+    drafts). Problems that do not stop the study (non-admissible CB-SEM, low reliability, small
+    segments...) are collected from the results into ``diagnostics`` and raised once each as a
+    CSIWarning — never hidden.
     """
+    result = _run(config, quick, workers, progress)
+    for message in result.diagnostics:
+        warnings.warn(message, CSIWarning, stacklevel=2)
+    return result
+
+
+def _run(config: StudyConfig | str | Path, quick: bool, workers: int | None, progress: bool) -> StudyResult:
     from csi_research.bootstrap import bootstrap
     from csi_research.codebook import Codebook
     from csi_research.estimation.pls import fit_pls
-    from csi_research.indices import csi_indices, grade_score_index, scale_bounds
+    from csi_research.indices import csi_indices, grade_score_index
     from csi_research.ipma import ipma
     from csi_research.measurement import measurement_quality
+    from csi_research.sample import prepare
     from csi_research.survey import load_survey
 
     if not isinstance(config, StudyConfig):
         config = StudyConfig.from_yaml(config)
     codebook = Codebook.from_yaml(config.codebook) if config.codebook else Codebook.default()
     model = CSIModel.from_yaml(config.model) if config.model else codebook.model()
+    model.require_target()
     n_boot = config.quick_n_boot if quick else config.n_boot
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", CSIWarning)
-        survey = load_survey(config.data, codebook)
-        weights = _survey_weights(config, survey)
-        pls = fit_pls(model, survey, scheme=config.scheme, scaled=config.scaled, missing=config.missing)
-        measurement = measurement_quality(model, survey, pls=pls)
-        cbsem = _fit_cbsem(model, survey, config)
-        lo, hi = scale_bounds(model.items, codebook, None, None, survey)
-        boot = bootstrap(
-            model, survey, n_boot=n_boot, seed=config.seed, scheme=config.scheme, scaled=config.scaled,
-            ci=config.ci, workers=workers, progress=progress, index_scale=(lo, hi),
-        )
-        point = csi_indices(pls, survey, codebook=codebook, survey_weights=weights)
-        indices, draws = _index_table(model, point, boot)
-        importance = ipma(pls, survey, codebook=codebook)
-        grades = grade_score_index(survey, codebook)
-        segments = _segments(model, survey, config, codebook, weights, pls)
-        industry = _industry(config, survey, codebook, float(indices.at["Satisfaction", "index"]))
-    diagnostics = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, CSIWarning)))
+    survey = load_survey.quiet(config.data, codebook)
+    sample = prepare.quiet(model, survey, missing=config.missing, weights=config.weighting)
+    pls = fit_pls.quiet(sample, scheme=config.scheme, scaled=config.scaled)
+    cbsem, cbsem_note = _fit_cbsem(sample, config)
+    measurement = measurement_quality.quiet(pls)
+    boot = bootstrap.quiet(pls, n_boot=n_boot, seed=config.seed, ci=config.ci, workers=workers,
+                           progress=progress)
+    point = csi_indices.quiet(pls)
+    indices, draws = _index_table(pls, point, boot)
+    importance = ipma.quiet(pls)
+    grades = grade_score_index.quiet(pls)
+    segments = [_segment(pls, column) for column in config.segments]
+    industry, industry_note = _industry(config, pls, float(point[model.target]))
+    diagnostics = collect(survey, pls, cbsem, measurement, boot, point, importance, grades, *segments,
+                          industry, extra=[*cbsem_note, *industry_note])
     return StudyResult(
-        config=config, quick=quick, n_boot=n_boot, survey=survey, model=model, pls=pls, cbsem=cbsem,
+        config=config, quick=quick, n_boot=n_boot, survey=survey, sample=sample, pls=pls, cbsem=cbsem,
         measurement=measurement, boot=boot, indices=indices, index_draws=draws, ipma=importance,
-        grade_index=grades, segments=segments, industry=industry, diagnostics=diagnostics,
+        grade_index=grades, segments=_segment_table(segments), industry=industry, diagnostics=diagnostics,
     )
 
 
-def _fit_cbsem(model: CSIModel, survey: Any, config: StudyConfig) -> Any | None:
+def _fit_cbsem(sample: Any, config: StudyConfig) -> tuple[Any | None, list[str]]:
     if not config.cbsem:
-        return None
+        return None, []
     from csi_research.estimation.cbsem import fit_cbsem
 
     try:
-        return fit_cbsem(model, survey, estimator=config.cbsem_estimator)
+        return fit_cbsem.quiet(sample, estimator=config.cbsem_estimator), []
     except EstimationError as exc:  # the PLS results stand on their own; say why CB-SEM is absent
-        warnings.warn(f"CB-SEM could not be estimated: {exc}", CSIWarning, stacklevel=2)
-        return None
+        return None, [f"CB-SEM could not be estimated: {exc}"]
 
 
-def _index_table(model: CSIModel, point: pd.Series, boot: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Point indices with their bootstrap intervals, and the draws the comparison needs."""
+def _index_table(pls: Any, point: pd.Series, boot: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Point indices with their bootstrap intervals (at the bootstrap's level), and the draws."""
+    model = pls.model
     est = boot.estimates
     est = est[est["statistic"] == "index"].set_index("construct")
     table = pd.DataFrame(
@@ -228,8 +259,9 @@ def _index_table(model: CSIModel, point: pd.Series, boot: Any) -> tuple[pd.DataF
             "index": point.reindex(model.names).to_numpy(),
             "ci_lower": est["ci_lower"].reindex(model.names).to_numpy(),
             "ci_upper": est["ci_upper"].reindex(model.names).to_numpy(),
+            "level": boot.ci,
             "se": est["se"].reindex(model.names).to_numpy(),
-            "n": point.attrs.get("n", np.nan),
+            "n": point.attrs["n"],
         },
         index=pd.Index(model.names, name="construct"),
     )
@@ -237,47 +269,41 @@ def _index_table(model: CSIModel, point: pd.Series, boot: Any) -> tuple[pd.DataF
     return table, draws
 
 
-def _survey_weights(config: StudyConfig, survey: Any) -> pd.Series | None:
-    if not config.weighting:
-        return None
-    from csi_research.indices import poststratify
-
-    spec = dict(config.weighting)
-    return poststratify(survey, spec["by"], spec["population_shares"])
-
-
-def _segments(model, survey, config, codebook, weights, pls) -> pd.DataFrame:
+def _segment(pls: Any, column: str) -> pd.DataFrame:
     from csi_research.indices import segment_indices
 
-    parts = []
-    for column in config.segments:
-        table = segment_indices(model, survey, column, codebook=codebook, survey_weights=weights, pls=pls)
-        parts.append(table.rename(columns={column: "segment"}).assign(attribute=column))
+    table = segment_indices.quiet(pls, column)
+    out = table.rename(columns={column: "segment"}).assign(attribute=column)
+    out.attrs["diagnostics"] = table.attrs["diagnostics"]
+    return out
+
+
+def _segment_table(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    columns = ["attribute", "segment", "construct", "index", "n", "small"]
     if not parts:
-        return pd.DataFrame(columns=["attribute", "segment", "construct", "index", "n", "small"])
+        return pd.DataFrame(columns=columns)
     table = pd.concat(parts, ignore_index=True)
     table["segment"] = table["segment"].astype(str)
-    return table[["attribute", "segment", "construct", "index", "n", "small"]]
+    return table[columns]
 
 
-def _industry(config: StudyConfig, survey: Any, codebook: Any, external_csi: float) -> Any | None:
+def _industry(config: StudyConfig, pls: Any, external_csi: float) -> tuple[Any | None, list[str]]:
     """The industry's own evaluation (AHP, rough sets, fuzzy, internal indicators), if configured."""
     if config.industry_evaluation is None:
-        return None
+        return None, []
     from csi_research.evaluation import industry_evaluation, load_internal_indicators
 
     spec = None if config.industry_evaluation == "default" else config.industry_evaluation
-    internal = None
+    internal, notes = None, []
     if config.internal_indicators is not None:
         source = None if config.internal_indicators == "default" else config.internal_indicators
         table = load_internal_indicators(source)
         internal = table[(table["region"] == config.region_id) & (table["year"].astype(str) == config.wave)]
         if internal.empty:
-            warnings.warn(
+            notes.append(
                 f"{config.path}: no internal indicators for region {config.region_id} wave {config.wave}; "
-                "the combined service-quality index is left out",
-                CSIWarning,
-                stacklevel=2,
+                "the combined service-quality index is left out"
             )
             internal = None
-    return industry_evaluation(survey, codebook, spec, internal=internal, external_csi=external_csi)
+    result = industry_evaluation.quiet(pls, spec=spec, internal=internal, external_csi=external_csi)
+    return result, notes

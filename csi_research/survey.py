@@ -25,7 +25,8 @@ import pandas as pd
 from scipy import stats
 
 from csi_research.codebook import Codebook
-from csi_research.errors import CSIWarning, SurveyDataError
+from csi_research.diagnostics import public
+from csi_research.errors import SurveyDataError
 from csi_research.model import CSIModel
 
 HEADER_ROWS = 1  # spreadsheet row of the header; respondent k (0-based) is row k + 1 + HEADER_ROWS
@@ -105,6 +106,7 @@ class Survey:
         return self.codebook.model()
 
     @classmethod
+    @public
     def from_frame(cls, raw: pd.DataFrame, codebook: Codebook | None = None, source: str = "frame") -> Survey:
         """Validate an in-memory frame of raw codes exactly as ``load_survey`` validates a file."""
         digest = hashlib.sha256(pd.util.hash_pandas_object(raw, index=True).to_numpy().tobytes()).hexdigest()
@@ -134,6 +136,7 @@ class Survey:
                 "quality": quality["overview"]}
 
 
+@public
 def load_survey(
     path: str | Path, codebook: Codebook | None = None, *, sheet: str | int | None = None
 ) -> Survey:
@@ -220,10 +223,7 @@ def _build(raw: pd.DataFrame, book: Codebook, source: str, digest: str) -> Surve
     frame = pd.DataFrame(columns, index=pd.RangeIndex(len(raw)))
     frame = pd.concat([frame, pd.DataFrame(clean, columns=book.item_ids, index=frame.index)], axis=1)
     quality = _quality(codes, clean, ids, book)
-    diagnostics = _diagnostics(name, quality)
-    for message in diagnostics:
-        warnings.warn(message, CSIWarning, stacklevel=3)
-    return Survey(frame, book, source, digest, quality, diagnostics)
+    return Survey(frame, book, source, digest, quality, _diagnostics(name, quality))
 
 
 def _check_columns(name: str, raw: pd.DataFrame, book: Codebook) -> None:

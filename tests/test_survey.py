@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from csi_research.codebook import Codebook
-from csi_research.data import as_frame, item_frame
+from csi_research.sample import as_frame, prepare
 from csi_research.errors import CSIWarning, SurveyDataError
 from csi_research.survey import Survey, load_survey
 
@@ -72,7 +72,7 @@ def test_survey_works_where_a_frame_is_expected(tmp_path):
     write_csv(raw_frame(), path)
     survey = load_quietly(path)
     assert as_frame(survey) is survey.frame
-    x = item_frame(survey.model(), survey)
+    x = prepare(survey.model(), survey, missing="listwise").x
     assert x.shape == (39, 30)  # respondent 1 answered "don't know" once
     tables = survey.summary()
     assert set(tables) == {"overview", "items", "quality"}

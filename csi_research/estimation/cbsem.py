@@ -35,8 +35,6 @@ approximation of it. For 5- to 10-point Likert items ML is the usual, defensible
 from __future__ import annotations
 
 import contextlib
-import logging
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,11 +45,12 @@ import semopy
 from scipy import optimize, stats
 from semopy.utils import chol_inv
 
-from csi_research.data import item_frame
-from csi_research.errors import CSIWarning, EstimationError, ModelSpecError
+from csi_research import options
+from csi_research.diagnostics import public
+from csi_research.errors import EstimationError, ModelSpecError
 from csi_research.model import CSIModel
+from csi_research.sample import Sample, em_moments, sample_of
 
-ESTIMATORS = ("ML", "FIML")
 _OP_ORDER = {"=~": 0, "~": 1, "~~": 2, "~1": 3}
 _COLLINEAR = 0.95  # construct correlation above which separate effects are not estimable
 _SOLVER_OPTIONS = {"ftol": 1e-12, "maxiter": 10_000}  # semopy's default ftol stops far from lavaan's optimum
@@ -61,9 +60,8 @@ _SOLVER_OPTIONS = {"ftol": 1e-12, "maxiter": 10_000}  # semopy's default ftol st
 class CBSEMFit:
     """Result of :func:`fit_cbsem`; read ``admissible`` and ``diagnostics`` before the estimates."""
 
-    model: CSIModel
+    sample: Sample
     estimator: str
-    n: int
     estimates: pd.DataFrame
     paths: pd.DataFrame
     loadings: pd.DataFrame
@@ -75,6 +73,15 @@ class CBSEMFit:
     admissible: bool
     diagnostics: list[str]
     parameters: np.ndarray = field(repr=False)  # free-parameter vector (semopy order), for warm starts
+    options: Mapping[str, Any] = field(default_factory=dict)  # single_item_reliability, covariances
+
+    @property
+    def model(self) -> CSIModel:
+        return self.sample.model
+
+    @property
+    def n(self) -> int:
+        return self.sample.n
 
     def summary(self) -> dict[str, pd.DataFrame]:
         """Readable tables: overview, fit indices, paths, loadings, R² and diagnostics."""
@@ -99,45 +106,46 @@ class CBSEMFit:
         }
 
 
+@public
 def fit_cbsem(
-    model: CSIModel,
-    data: Any,
+    model: CSIModel | Sample,
+    data: Any = None,
     estimator: str = "ML",
-    missing: str = "listwise",
+    *,
+    missing: str | None = None,
+    weights: Any = None,
     single_item_reliability: float | Mapping[str, float] | None = None,
     start: CBSEMFit | None = None,
     covariances: Sequence[tuple[str, str]] = (),
 ) -> CBSEMFit:
     """Fit ``model`` by covariance-based SEM and check that the solution is admissible.
 
+    Give a model and its data (prepared here with ``missing`` and ``weights``, see
+    :func:`csi_research.sample.prepare`) or a prepared :class:`Sample`. ``"ML"`` fits the
+    sample's (weighted; with EM imputation the EM) covariance matrix; ``"FIML"`` uses the
+    answers actually given by the sample's respondents.
     ``single_item_reliability`` identifies one-item constructs: the item's error variance is fixed
     to (1 − reliability) × its variance (0 when not given, i.e. the item is taken as error-free).
     ``start`` is an earlier fit of the same model (e.g. the full sample when bootstrapping) whose
     estimates start the optimiser, which then needs only a few iterations.
     ``covariances`` lists item pairs whose residuals covary (e.g. the same question asked twice).
-    ``missing`` ("listwise" or "mean") applies to ``"ML"``; ``"FIML"`` uses every observed value.
     """
-    if estimator not in ESTIMATORS:
-        raise ValueError(
-            f"estimator must be one of {', '.join(ESTIMATORS)}, not {estimator!r} "
-            "(DWLS for ordinal items is not offered: see the module documentation)"
+    estimator = options.choice(estimator, options.ESTIMATORS, "estimator")
+    prepared = sample_of(model, data, missing=missing, weights=weights)
+    model = prepared.model
+    if estimator == "FIML" and prepared.weighted:
+        raise EstimationError(
+            "FIML does not take survey weights: use estimator='ML' (weighted moments) for a weighted sample"
         )
-    if estimator == "FIML":
-        x = item_frame(model, data, missing="pairwise").dropna(how="all")
-    elif missing in ("listwise", "mean"):
-        x = item_frame(model, data, missing=missing)
-    else:
-        raise ValueError(
-            f"missing must be 'listwise' or 'mean' for ML, not {missing!r}; use estimator='FIML'"
-        )
+    x = prepared.x.where(prepared.observed) if estimator == "FIML" else prepared.x
     clash = set(model.names) & set(model.items)
     if clash:
         raise ModelSpecError(
             f"construct name(s) {', '.join(sorted(clash))} are also item columns: rename the construct(s)"
         )
 
-    diagnostics: list[str] = []
-    sample = _Sample(x)
+    diagnostics: list[str] = []  # problems that make the solution non-admissible; notes come after
+    sample = _Sample(x, prepared.cov.to_numpy() if estimator == "ML" else None)
     description = _description(model, sample.cov, single_item_reliability, covariances)
     sem = semopy.ModelMeans(description) if estimator == "FIML" else semopy.Model(description)
     for param in sem.parameters.values():  # lavaan leaves variances free: Heywood cases must show
@@ -165,6 +173,7 @@ def fit_cbsem(
     _standardise(table, latent_cov, implied_cov)
     diagnostics += _admissibility(model, table, latent_cov, implied_cov)
     admissible = converged and info_ok and not diagnostics
+    diagnostics = [*prepared.diagnostics, *_sample_notes(prepared, estimator), *diagnostics]
     diagnostics += _discriminant_notes(model, latent_cov)
     diagnostics += [
         f"construct {name} is formative (Mode B) in the model but CB-SEM estimates it as reflective; "
@@ -172,12 +181,9 @@ def fit_cbsem(
         for name, mode in model.modes.items()
         if mode == "B"
     ]
-    for message in diagnostics:
-        warnings.warn(message, CSIWarning, stacklevel=2)
     return CBSEMFit(
-        model=model,
+        sample=prepared,
         estimator=estimator,
-        n=sample.n,
         estimates=table.drop(columns="_free"),
         paths=_paths(table),
         loadings=_loadings(table),
@@ -189,7 +195,31 @@ def fit_cbsem(
         admissible=admissible,
         diagnostics=diagnostics,
         parameters=np.array(sem.param_vals, dtype=float),
+        options={"single_item_reliability": single_item_reliability, "covariances": tuple(covariances)},
     )
+
+
+def _sample_notes(sample: Sample, estimator: str) -> list[str]:
+    """What the prepared sample means for covariance-based estimates."""
+    notes = []
+    if estimator == "ML" and sample.n_imputed and sample.missing == "em":
+        notes.append(
+            f"CB-SEM (ML) fitted the EM covariance matrix of {sample.n} respondents "
+            f"({sample.n_imputed} answers imputed): estimates are consistent under MAR, but standard "
+            "errors and χ² count imputed answers as observed and are slightly optimistic; estimator FIML "
+            "gives exact ones"
+        )
+    if estimator == "ML" and sample.n_imputed and sample.missing == "mean":
+        notes.append(
+            f"CB-SEM (ML) fitted mean-imputed answers ({sample.n_imputed} imputed): covariances shrink "
+            "towards zero; prefer missing='em' or estimator FIML"
+        )
+    if sample.weighted:
+        notes.append(
+            "CB-SEM fitted the survey-weighted covariance matrix: the estimates are pseudo-ML; standard "
+            "errors and χ² treat the weighted sample as a simple random sample"
+        )
+    return notes
 
 
 @dataclass(frozen=True)
@@ -220,12 +250,14 @@ class CBSEMRefit:
     def __init__(
         self,
         model: CSIModel,
-        data: Any,
+        x: pd.DataFrame,
+        cov: np.ndarray,
         start: np.ndarray,
         single_item_reliability: float | Mapping[str, float] | None = None,
         covariances: Sequence[tuple[str, str]] = (),
     ) -> None:
-        sample = _Sample(item_frame(model, data, missing="listwise"))
+        """``x``: the sample's completed items; ``cov``: its (weighted) covariance matrix."""
+        sample = _Sample(x, cov=cov)
         self.model = model
         self._sem = semopy.Model(_description(model, sample.cov, single_item_reliability, covariances))
         for param in self._sem.parameters.values():
@@ -274,18 +306,31 @@ class CBSEMRefit:
 
 # ----------------------------------------------------------------------------- data and description
 class _Sample:
-    """The item matrix with its ML moments (EM estimates when values are missing)."""
+    """What semopy is given: the item matrix (with NaN for FIML) and its ML moments.
 
-    def __init__(self, x: pd.DataFrame) -> None:
+    With ``cov`` (the prepared sample's weighted, EM-aware covariance) ML fits it; otherwise (FIML)
+    the moments are the EM estimates of the incomplete matrix, FIML's saturated model.
+    """
+
+    def __init__(self, x: pd.DataFrame, cov: np.ndarray | None = None) -> None:
         self.frame = x
         self.n = len(x)
-        values = x.to_numpy()
-        if np.isnan(values).any():
-            mean, cov = _em_moments(values)
+        if cov is not None:
+            mean = x.to_numpy().mean(axis=0)  # only FIML reads means, and FIML never passes cov
+        elif x.isna().to_numpy().any():
+            mean, cov = em_moments(x.to_numpy())
         else:
+            values = x.to_numpy()
             mean, cov = values.mean(axis=0), np.cov(values, rowvar=False, ddof=0)
         self.mean = mean
         self.cov = pd.DataFrame(cov, index=x.columns, columns=x.columns)
+        eig = np.linalg.eigvalsh(cov)
+        if eig[0] <= 1e-10 * eig[-1]:  # semopy would only log this; the likelihood is undefined
+            raise EstimationError(
+                "the items' covariance matrix is not positive definite: some items are exact linear "
+                "combinations of others (duplicated or summed columns) or there are fewer respondents than "
+                "items; drop the redundant items or use PLS (fit_pls)"
+            )
 
 
 def _reliabilities(model: CSIModel, reliability: float | Mapping[str, float] | None) -> dict[str, float]:
@@ -347,16 +392,13 @@ def _optimise(sem: semopy.Model, sample: _Sample, estimator: str, start: np.ndar
 
 @contextlib.contextmanager
 def _semopy_call() -> Iterator[None]:
-    """Silence semopy's own log warnings (ours go to diagnostics) and name its numerical failures."""
-    logger = logging.getLogger()
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    """Name semopy's numerical failures (its log messages concern cases checked before the call)."""
     try:
         yield
     except (np.linalg.LinAlgError, ValueError) as exc:
+        if isinstance(exc, EstimationError):
+            raise
         raise EstimationError(f"CB-SEM estimation failed in semopy: {exc}") from exc
-    finally:
-        logger.setLevel(level)
 
 
 def _minimise_mlw(sem: semopy.Model, gradient: _MLWGradient) -> bool:
@@ -710,33 +752,3 @@ def _minus2ll(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> float:
         total += len(r) * (len(idx) * np.log(2 * np.pi) + np.linalg.slogdet(sub)[1])
         total += float(np.einsum("ij,ij->", r @ np.linalg.inv(sub), r))
     return total
-
-
-def _em_moments(x: np.ndarray, tol: float = 1e-10, max_iter: int = 5000) -> tuple[np.ndarray, np.ndarray]:
-    """ML mean and covariance of incomplete normal data by EM (the saturated model of FIML)."""
-    n, p = x.shape
-    observed = np.isfinite(x)
-    mean = np.nanmean(x, axis=0)
-    cov = np.diag(np.nanvar(x, axis=0))
-    patterns, inverse = np.unique(observed, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    for _ in range(max_iter):
-        sum_x, sum_xx = np.zeros(p), np.zeros((p, p))
-        for g, pattern in enumerate(patterns):
-            o, m = np.flatnonzero(pattern), np.flatnonzero(~pattern)
-            rows = x[inverse == g]
-            filled = np.where(np.isfinite(rows), rows, 0.0)
-            extra = np.zeros((p, p))
-            if m.size:
-                coef = cov[np.ix_(m, o)] @ np.linalg.inv(cov[np.ix_(o, o)])
-                filled[:, m] = mean[m] + (rows[:, o] - mean[o]) @ coef.T
-                extra[np.ix_(m, m)] = cov[np.ix_(m, m)] - coef @ cov[np.ix_(o, m)]
-            sum_x += filled.sum(axis=0)
-            sum_xx += filled.T @ filled + len(rows) * extra
-        new_mean = sum_x / n
-        new_cov = sum_xx / n - np.outer(new_mean, new_mean)
-        done = max(np.abs(new_mean - mean).max(), np.abs(new_cov - cov).max()) < tol
-        mean, cov = new_mean, new_cov
-        if done:
-            break
-    return mean, cov

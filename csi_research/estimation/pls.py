@@ -10,8 +10,6 @@ results agree with it to rounding error.
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -19,12 +17,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from csi_research.data import as_frame, item_frame
-from csi_research.errors import CSIWarning, EstimationError
+from csi_research import options
+from csi_research.diagnostics import public
+from csi_research.errors import EstimationError
 from csi_research.model import CSIModel
+from csi_research.sample import Sample, sample_of
 
 Scheme = Literal["path", "centroid", "factorial"]
-SCHEMES = ("path", "centroid", "factorial")
 
 
 # ---------------------------------------------------------------------------- model layout
@@ -32,6 +31,7 @@ SCHEMES = ("path", "centroid", "factorial")
 class Layout:
     """The model compiled to index arrays (constructs in ``model.names`` order)."""
 
+    model: CSIModel
     names: tuple[str, ...]
     items: tuple[str, ...]
     blocks: tuple[np.ndarray, ...]  # item indices of each construct
@@ -59,6 +59,7 @@ class Layout:
             mask[b, j] = 1.0
         adj = model.adjacency()
         return cls(
+            model=model,
             names=names,
             items=items,
             blocks=tuple(blocks),
@@ -71,64 +72,6 @@ class Layout:
             endogenous=np.flatnonzero(adj.sum(axis=0) > 0),
             isolated=np.flatnonzero((adj + adj.T).sum(axis=0) == 0),
         )
-
-
-# ---------------------------------------------------------------------------- moments
-def _triu(p: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.triu_indices(p)
-
-
-def _unpack(vec: np.ndarray, p: int) -> np.ndarray:
-    """(B, p(p+1)/2) upper-triangle vectors → symmetric (B, p, p) matrices."""
-    iu, ju = _triu(p)
-    out = np.empty((vec.shape[0], p, p))
-    out[:, iu, ju] = vec
-    out[:, ju, iu] = vec
-    return out
-
-
-def _moments(sxx: np.ndarray, sx: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Means and population covariances from sums of cross-products, sums and counts."""
-    p = sx.shape[1]
-    mean = sx / count[:, None]
-    cov = _unpack(sxx, p) / count[:, None, None] - mean[:, :, None] * mean[:, None, :]
-    return mean, cov
-
-
-def weighted_moments(
-    x: np.ndarray, counts: np.ndarray, row_chunk: int = 20_000
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Means ``(B, p)``, population covariances ``(B, p, p)`` and sizes ``(B,)`` of resamples.
-
-    ``counts[b, i]`` is how often respondent i is drawn in resample b. The cross-products of
-    each respondent are formed once (upper triangle) and every resample is a matrix product;
-    rows are processed in chunks so memory stays bounded for large n. ``x`` should be centred
-    (e.g. at the full-sample mean) for accuracy.
-    """
-    counts = np.asarray(counts, dtype=float)
-    p = x.shape[1]
-    iu, ju = _triu(p)
-    sxx = np.zeros((counts.shape[0], iu.size))
-    for start in range(0, x.shape[0], row_chunk):
-        rows = x[start:start + row_chunk]
-        sxx += counts[:, start:start + row_chunk] @ (rows[:, iu] * rows[:, ju])
-    mean, cov = _moments(sxx, counts @ x, counts.sum(axis=1))
-    return mean, cov, counts.sum(axis=1)
-
-
-def jackknife_moments(
-    x: np.ndarray, chunk: int = 1_000
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Leave-one-out moments in chunks of respondents: the jackknife without an (n, n) matrix."""
-    n, p = x.shape
-    iu, ju = _triu(p)
-    sxx_all = (x[:, iu] * x[:, ju]).sum(axis=0)
-    sx_all = x.sum(axis=0)
-    for start in range(0, n, chunk):
-        rows = x[start:start + chunk]
-        size = np.full(rows.shape[0], n - 1.0)
-        mean, cov = _moments(sxx_all - rows[:, iu] * rows[:, ju], sx_all - rows, size)
-        yield mean, cov, size
 
 
 # ---------------------------------------------------------------------------- the engine
@@ -227,8 +170,7 @@ def pls_from_moments(
     follows plspm: stop when sum((|w_old| - |w_new|)^2) < tol; reaching ``max_iter`` means
     not converged.
     """
-    if scheme not in SCHEMES:
-        raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, not {scheme!r}")
+    options.choice(scheme, options.SCHEMES, "scheme")
     n = np.asarray(n, dtype=float)
     bsz = cov.shape[0]
     var = np.diagonal(cov, axis1=1, axis2=2)
@@ -268,7 +210,6 @@ def _final(lay, mean, c, sd, w, n, converged, iterations, change) -> PLSBatch:
     sign = np.where(flip, -1.0, 1.0)
     wn, cross = wn * sign[:, None, :], cross * sign[:, None, :]
     r = np.einsum("bpk,bpl->bkl", wn, c @ wn)
-    k = len(lay.names)
     direct = np.zeros_like(r)
     r2 = np.full((r.shape[0], lay.endogenous.size), np.nan)
     for e, j in enumerate(lay.endogenous):
@@ -276,10 +217,7 @@ def _final(lay, mean, c, sd, w, n, converged, iterations, change) -> PLSBatch:
         beta = _solve(r[:, pred[:, None], pred], r[:, pred, j][..., None])[..., 0]
         direct[:, pred, j] = beta
         r2[:, e] = (beta * r[:, pred, j]).sum(axis=1)
-    total, power = direct.copy(), direct.copy()
-    for _ in range(k - 2):  # the structural model is acyclic: powers vanish after k-1 steps
-        power = power @ direct
-        total += power
+    total = lay.model.total_effects(direct)
     weights = wn.sum(axis=2)
     return PLSBatch(
         weights=weights,
@@ -300,8 +238,7 @@ def _final(lay, mean, c, sd, w, n, converged, iterations, change) -> PLSBatch:
 
 
 def fit_pls_batch(
-    model: CSIModel,
-    x: np.ndarray,
+    sample: Sample,
     counts: np.ndarray,
     scheme: Scheme = "path",
     scaled: bool = True,
@@ -309,20 +246,13 @@ def fit_pls_batch(
     max_iter: int = 100,
     chunk_size: int = 500,
 ) -> PLSBatch:
-    """Fit every resample given as a row of ``counts`` (B, n) over the rows of ``x`` (n, p).
-
-    ``x`` holds the model's items in ``model.items`` order, complete (no NaN).
-    """
-    x = np.asarray(x, dtype=float)
+    """Fit every resample of ``sample`` given as a row of ``counts`` (B, n) over its respondents."""
     counts = np.atleast_2d(counts)
-    if counts.shape[1] != x.shape[0]:
-        raise ValueError(f"counts has {counts.shape[1]} columns but x has {x.shape[0]} rows")
-    lay = Layout.of(model)
-    centre = x.mean(axis=0)
+    lay = Layout.of(sample.model)
     parts = []
     for start in range(0, counts.shape[0], chunk_size):
-        mean, cov, size = weighted_moments(x - centre, counts[start:start + chunk_size])
-        parts.append(pls_from_moments(lay, mean + centre, cov, size, scheme, scaled, tol, max_iter))
+        mean, cov, size = sample.moments(counts[start:start + chunk_size])
+        parts.append(pls_from_moments(lay, mean, cov, size, scheme, scaled, tol, max_iter))
     return concat_batches(parts)
 
 
@@ -335,13 +265,17 @@ def concat_batches(parts: list[PLSBatch]) -> PLSBatch:
 # ---------------------------------------------------------------------------- the single fit
 @dataclass(frozen=True)
 class PLSFit:
-    """A fitted PLS path model (tables follow plspm's outputs, with English column names)."""
+    """A fitted PLS path model (tables follow plspm's outputs, with English column names).
 
-    model: CSIModel
+    ``sample`` is the prepared sample it was estimated on; every later step (indices, IPMA,
+    measurement quality, bootstrap, segments) reads the respondents, weights and settings from it.
+    """
+
+    sample: Sample
     scheme: str
     scaled: bool
-    missing: str
-    n: int
+    tol: float
+    max_iter: int
     weights: pd.DataFrame
     loadings: pd.DataFrame
     cross_loadings: pd.DataFrame
@@ -351,11 +285,24 @@ class PLSFit:
     r2_adj: pd.Series
     effects: pd.DataFrame
     constructs: pd.DataFrame
+    latent_corr: pd.DataFrame
     gof: float
     iterations: int
     item_mean: pd.Series
     item_sd: pd.Series
     diagnostics: list[str] = field(default_factory=list)
+
+    @property
+    def model(self) -> CSIModel:
+        return self.sample.model
+
+    @property
+    def n(self) -> int:
+        return self.sample.n
+
+    @property
+    def missing(self) -> str:
+        return self.sample.missing
 
     def raw_weights(self) -> pd.Series:
         """Outer weights applying to the raw items (weight / sd when scaled), indexed by item.
@@ -371,7 +318,7 @@ class PLSFit:
             {
                 "scheme": self.scheme,
                 "indicators": "standardised" if self.scaled else "centred (raw scale)",
-                "missing data": self.missing,
+                "sample": self.sample.describe(),
                 "respondents used": self.n,
                 "iterations": self.iterations,
                 "GoF": round(self.gof, 4),
@@ -389,64 +336,47 @@ class PLSFit:
         }
 
 
+@public
 def fit_pls(
-    model: CSIModel,
-    data: Any,
+    model: CSIModel | Sample,
+    data: Any = None,
     scheme: Scheme = "path",
     scaled: bool = True,
-    missing: Literal["listwise", "mean"] = "listwise",
+    *,
+    missing: str | None = None,
+    weights: Any = None,
     tol: float = 1e-6,
     max_iter: int = 100,
 ) -> PLSFit:
     """Estimate the model by PLS path modelling (Lohmöller's algorithm, as R plspm).
 
+    Give a model and its data (a Survey or DataFrame, prepared here with ``missing`` and survey
+    ``weights``, see :func:`csi_research.sample.prepare`), or a prepared :class:`Sample` alone.
     ``scaled=True`` standardises the items (population sd); ``scaled=False`` only centres them,
-    so the weights apply to the raw item scale. Latent scores have unit population variance.
+    so the weights apply to the raw item scale. Latent scores have unit (weighted) variance.
     """
-    if missing not in ("listwise", "mean"):
-        raise ValueError(f"PLS needs complete rows: missing must be 'listwise' or 'mean', not {missing!r}")
-    if scheme not in SCHEMES:
-        raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, not {scheme!r}")
-    frame = item_frame(model, data, missing=missing)
-    diagnostics = _missing_notes(as_frame(data)[model.items], missing)
-    x = frame.to_numpy()
-    n = x.shape[0]
-    lay = Layout.of(model)
-    centre = x.mean(axis=0)
-    xc = x - centre
-    cov = (xc.T @ xc / n)[None]
-    est = pls_from_moments(lay, centre[None], cov, np.array([n]), scheme, scaled, tol, max_iter)
+    scheme = options.choice(scheme, options.SCHEMES, "scheme")
+    sample = sample_of(model, data, missing=missing, weights=weights)
+    lay = Layout.of(sample.model)
+    mean, cov, size = sample.moments(np.ones((1, sample.n)))
+    est = pls_from_moments(lay, mean, cov, size, scheme, scaled, tol, max_iter)
     if not est.converged[0]:
         raise EstimationError(
             f"PLS did not converge in {max_iter} iterations (last change in outer weights "
             f"{est.change[0]:.3g}, tolerance {tol:g}); raise max_iter, or check for a block whose "
             "items barely correlate with its neighbours"
         )
-    diagnostics += [
+    diagnostics = list(sample.diagnostics) + [
         f"construct {lay.names[j]}: most items correlate negatively with the composite, so its sign "
         "was reversed (as plspm does); check for reverse-coded items"
         for j in np.flatnonzero(est.flipped[0])
     ]
-    for msg in diagnostics:
-        warnings.warn(msg, CSIWarning, stacklevel=2)
-    return _assemble(model, lay, frame, est, scheme, scaled, missing, diagnostics)
+    return _assemble(sample, lay, est, scheme, scaled, tol, max_iter, diagnostics)
 
 
-def _missing_notes(raw: pd.DataFrame, missing: str) -> list[str]:
-    incomplete = int(raw.isna().any(axis=1).sum())
-    if not incomplete:
-        return []
-    if missing == "listwise":
-        return [
-            f"{incomplete} of {len(raw)} respondents have missing items and were dropped (listwise); "
-            "use missing='mean' to keep them"
-        ]
-    return [f"{int(raw.isna().sum().sum())} missing item answers were replaced by the item mean"]
-
-
-def _assemble(model, lay, frame, est, scheme, scaled, missing, diagnostics) -> PLSFit:
-    names, items = list(lay.names), list(lay.items)
-    n = len(frame)
+def _assemble(sample, lay, est, scheme, scaled, tol, max_iter, diagnostics) -> PLSFit:
+    model, names, items = sample.model, list(lay.names), list(lay.items)
+    n = sample.n
     block_of = [lay.names[int(np.argmax(lay.mask[i]))] for i in range(len(items))]
     endo = [lay.names[j] for j in lay.endogenous]
     r2 = pd.Series(est.r2[0], index=endo, name="r2")
@@ -456,7 +386,8 @@ def _assemble(model, lay, frame, est, scheme, scaled, missing, diagnostics) -> P
     mean = pd.Series(est.item_mean[0], index=items, name="mean")
     sd = pd.Series(est.item_sd[0], index=items, name="sd")
     raw_w = est.raw_weights[0][:, None] * lay.mask
-    scores = pd.DataFrame((frame.to_numpy() - mean.to_numpy()) @ raw_w, index=frame.index, columns=names)
+    x = sample.x
+    scores = pd.DataFrame((x.to_numpy() - mean.to_numpy()) @ raw_w, index=x.index, columns=names)
 
     item_r2 = np.array([r2.get(b, np.nan) for b in block_of])
     communality = est.loadings[0] ** 2
@@ -479,11 +410,11 @@ def _assemble(model, lay, frame, est, scheme, scaled, missing, diagnostics) -> P
     # GoF averages communalities over multi-item blocks only (plspm); undefined without any
     gof = float(np.sqrt(communality[multi].mean() * r2.mean())) if multi else float("nan")
     return PLSFit(
-        model=model,
+        sample=sample,
         scheme=scheme,
         scaled=scaled,
-        missing=missing,
-        n=n,
+        tol=tol,
+        max_iter=max_iter,
         weights=weights,
         loadings=loadings,
         cross_loadings=cross,
@@ -493,6 +424,7 @@ def _assemble(model, lay, frame, est, scheme, scaled, missing, diagnostics) -> P
         r2_adj=r2_adj,
         effects=effects,
         constructs=constructs,
+        latent_corr=pd.DataFrame(est.latent_corr[0], index=names, columns=names),
         gof=gof,
         iterations=int(est.iterations[0]),
         item_mean=mean,
@@ -528,21 +460,17 @@ def _path_table(lay: Layout, est: PLSBatch, r2: pd.Series, n: int) -> pd.DataFra
 
 def _effects_table(lay: Layout, est: PLSBatch) -> pd.DataFrame:
     total = est.total_effects[0]
-    reach = lay.adjacency.copy()
-    for _ in range(len(lay.names)):
-        reach = np.minimum(reach + reach @ lay.adjacency, 1)
-    direct = {(s, t): est.paths[0][i] for i, (s, t) in enumerate(lay.path_index)}
+    pos = {name: j for j, name in enumerate(lay.names)}
+    direct = {(lay.names[s], lay.names[t]): est.paths[0][i] for i, (s, t) in enumerate(lay.path_index)}
     rows = [
         {
-            "source": lay.names[s],
-            "target": lay.names[t],
+            "source": s,
+            "target": t,
             "direct": direct.get((s, t), 0.0),
-            "indirect": total[s, t] - direct.get((s, t), 0.0),
-            "total": total[s, t],
+            "indirect": total[pos[s], pos[t]] - direct.get((s, t), 0.0),
+            "total": total[pos[s], pos[t]],
         }
-        for s in range(len(lay.names))
-        for t in range(len(lay.names))
-        if reach[s, t]
+        for s, t in lay.model.effect_pairs()
     ]
     return pd.DataFrame(rows, columns=["source", "target", "direct", "indirect", "total"])
 
