@@ -4,7 +4,7 @@
   with 2 workers, threads vs processes — goal ≤ 3 s in total.
 * ``--with-peer``: the PyPI ``plspm`` package re-fitting one resample at a time (it needs
   pandas < 3, so a throwaway venv is made under /tmp) — goal ≥ 300× per resample.
-* CB-SEM: ``--cbsem-boot`` resamples (default 1,000) through ``bootstrap(method="cbsem")``
+* CB-SEM: ``--cbsem-boot`` resamples (default 1,000) through ``bootstrap(fit_cbsem(...))``
   (one prepared semopy model per worker, weighted covariances, warm starts, 2 processes) vs
   naive semopy (new Model + fit of the materialised resample, no start values, one process) —
   goal ≥ 3×.
@@ -27,6 +27,8 @@ import numpy as np
 
 from csi_research.bootstrap import bootstrap
 from csi_research.errors import CSIWarning
+from csi_research.estimation.cbsem import fit_cbsem
+from csi_research.estimation.pls import fit_pls
 from csi_research.model import CSIModel
 from csi_research.simulate import simulate_survey
 
@@ -66,7 +68,8 @@ def bench_pls(model: CSIModel, frame, n_boot: int = 5000) -> float:
     best = {}
     for backend in ("threads", "processes"):
         start = time.perf_counter()
-        res = bootstrap(model, frame, n_boot=n_boot, seed=1, workers=2, progress=False, backend=backend)
+        res = bootstrap(fit_pls(model, frame), n_boot=n_boot, seed=1, workers=2, progress=False,
+                        backend=backend)
         took = time.perf_counter() - start
         best[backend] = took
         print(
@@ -105,7 +108,7 @@ def bench_cbsem(model: CSIModel, frame, n_boot: int) -> None:
     import semopy
 
     start = time.perf_counter()
-    res = bootstrap(model, frame, n_boot=n_boot, seed=1, method="cbsem", workers=2, progress=False)
+    res = bootstrap(fit_cbsem(model, frame), n_boot=n_boot, seed=1, workers=2, progress=False)
     ours = time.perf_counter() - start
     rng = np.random.default_rng(1)
     items = frame[list(model.items)]

@@ -29,10 +29,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from csi_research import options
 from csi_research.diagnostics import public
@@ -184,9 +186,10 @@ class Moments:
         for start in range(0, n, ROW_CHUNK):
             rows = self.x[start:start + ROW_CHUNK]
             sxx += a[:, start:start + ROW_CHUNK] @ (rows[:, iu] * rows[:, ju])
-        if self.extra.any():
-            per_pattern = np.stack([a[:, self.pattern == g].sum(axis=1) for g in range(len(self.extra))], 1)
-            sxx += per_pattern @ self.extra[:, iu, ju]
+        if self.extra.any():  # EM: each respondent adds its pattern's conditional covariance
+            cells = (np.ones(n), (np.arange(n), self.pattern))
+            one_hot = sparse.csr_matrix(cells, shape=(n, len(self.extra)))
+            sxx += (one_hot.T @ a.T).T @ self.extra[:, iu, ju]
         return (*self._finish(sxx, a @ self.x, a.sum(axis=1)), counts.sum(axis=1))
 
     def jackknife(self, chunk: int = 1_000) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -434,44 +437,59 @@ def _complete(x: np.ndarray, w: np.ndarray, missing: str) -> tuple[np.ndarray, n
             means = np.nansum(w[:, None] * x, axis=0) / (w[:, None] * ~np.isnan(x)).sum(axis=0)
             x = np.where(np.isnan(x), means, x)
         return x, np.zeros(n, dtype=int), np.zeros((1, p, p))
-    mean, cov = em_moments(x, w)
-    return _conditional(x, mean, cov)
+    groups = _Patterns.of(x)
+    mean, cov = em_moments(x, w, groups=groups)
+    return _conditional(x, mean, cov, groups)
 
 
-def _patterns(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    observed = ~np.isnan(x)
-    patterns, inverse = np.unique(observed, axis=0, return_inverse=True)
-    return patterns, inverse.ravel()
+@dataclass(frozen=True)
+class _Patterns:
+    """Missing-data patterns: each respondent's pattern and the respondents of each pattern."""
+
+    observed: np.ndarray  # (patterns, p) bool
+    inverse: np.ndarray  # (n,) pattern of each respondent
+    members: tuple[np.ndarray, ...]  # row positions of each pattern
+
+    @classmethod
+    def of(cls, x: np.ndarray) -> _Patterns:
+        observed, inverse = np.unique(~np.isnan(x), axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(len(observed) + 1))
+        return cls(observed, inverse, tuple(order[a:b] for a, b in pairwise(bounds)))
 
 
-def _conditional(x: np.ndarray, mean: np.ndarray, cov: np.ndarray):
+def _conditional(x: np.ndarray, mean: np.ndarray, cov: np.ndarray, groups: _Patterns):
     """E-step: conditional means of the missing answers and each pattern's conditional covariance."""
-    patterns, inverse = _patterns(x)
     filled = np.where(np.isnan(x), 0.0, x)
-    extra = np.zeros((len(patterns), x.shape[1], x.shape[1]))
-    for g, pattern in enumerate(patterns):
+    extra = np.zeros((len(groups.observed), x.shape[1], x.shape[1]))
+    for g, (pattern, rows) in enumerate(zip(groups.observed, groups.members, strict=True)):
         o, m = np.flatnonzero(pattern), np.flatnonzero(~pattern)
         if not m.size:
             continue
-        rows = inverse == g
         coef = np.linalg.solve(cov[np.ix_(o, o)], cov[np.ix_(o, m)]).T
         filled[np.ix_(rows, m)] = mean[m] + (x[np.ix_(rows, o)] - mean[o]) @ coef.T
         extra[g][np.ix_(m, m)] = cov[np.ix_(m, m)] - coef @ cov[np.ix_(o, m)]
-    return filled, inverse, extra
+    return filled, groups.inverse, extra
 
 
 def em_moments(
-    x: np.ndarray, w: np.ndarray | None = None, tol: float = 1e-10, max_iter: int = 5000
+    x: np.ndarray,
+    w: np.ndarray | None = None,
+    tol: float = 1e-10,
+    max_iter: int = 5000,
+    groups: _Patterns | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(Weighted) ML mean and covariance of incomplete normal data by EM (FIML's saturated model)."""
     n = x.shape[0]
+    groups = groups or _Patterns.of(x)
     w = np.ones(n) if w is None else np.asarray(w, dtype=float)
     total = w.sum()
     answered = ~np.isnan(x)
     mean = np.nansum(w[:, None] * x, axis=0) / (w[:, None] * answered).sum(axis=0)
     cov = np.diag(np.nansum(w[:, None] * (x - mean) ** 2, axis=0) / (w[:, None] * answered).sum(axis=0))
     for _ in range(max_iter):
-        filled, inverse, extra = _conditional(x, mean, cov)
+        filled, inverse, extra = _conditional(x, mean, cov, groups)
         new_mean = w @ filled / total
         centred = filled - new_mean
         pattern_w = np.bincount(inverse, weights=w, minlength=len(extra))
