@@ -18,6 +18,7 @@ BOOTSTRAP_METHODS = ("pls", "cbsem")
 
 DEFAULT_MISSING = MISSING[0]
 DEFAULT_CI = 0.95
+MIN_N_BOOT = 2  # a percentile interval or a standard error needs at least two resamples
 
 MISSING_TEXT = {
     "em": "EM imputation (conditional means; moments are the EM maximum-likelihood estimates)",

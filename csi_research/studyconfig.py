@@ -2,21 +2,23 @@
 
 Unknown keys are errors (a typo must not silently fall back to a default) and every path is
 resolved relative to the study file, so a study folder can be moved or shared as a whole.
+Every value is checked when the file is read, against the same registry (``options``) the
+estimators use, so a bad study fails at once, naming the file, the key and what is allowed,
+rather than minutes into a run.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from csi_research import options
 from csi_research.errors import ModelSpecError
 from csi_research.yamlfile import read_yaml
-
-SCHEMES = ("path", "centroid", "factorial")
-MISSING = ("listwise", "mean", "pairwise")
 
 # section -> key -> default; REQUIRED keys must be given a value
 REQUIRED = object()
@@ -27,9 +29,9 @@ SCHEMA: dict[str, Any] = {
     "data": REQUIRED,
     "codebook": "default",
     "model": "default",
-    "estimation": {"scheme": "path", "scaled": True, "missing": "listwise", "cbsem": True,
-                   "cbsem_estimator": "ML"},
-    "bootstrap": {"n_boot": 2000, "quick_n_boot": 200, "ci": 0.95},
+    "estimation": {"scheme": options.SCHEMES[0], "scaled": True, "missing": options.DEFAULT_MISSING,
+                   "cbsem": True, "cbsem_estimator": options.ESTIMATORS[0]},
+    "bootstrap": {"n_boot": 2000, "quick_n_boot": 200, "ci": options.DEFAULT_CI},
     "seed": REQUIRED,
     "segments": [],
     "index_target": 80.0,
@@ -38,6 +40,8 @@ SCHEMA: dict[str, Any] = {
     "internal_indicators": None,
     "description": "",
 }
+WEIGHTING_SCHEMA: dict[str, Any] = {"by": REQUIRED, "population_shares": REQUIRED}
+WEIGHTING_EXAMPLE = "{by: customer_class, population_shares: {residential: 0.85, business: 0.15}}"
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,7 @@ class StudyConfig:
                 )
             return p
 
-        _check(spec, path)
+        weighting = _check(spec, path)
         est, boot = spec["estimation"], spec["bootstrap"]
         internal = spec["internal_indicators"]
         return cls(
@@ -121,7 +125,7 @@ class StudyConfig:
             seed=spec["seed"],
             segments=tuple(spec["segments"] or ()),
             index_target=float(spec["index_target"]),
-            weighting=spec["weighting"],
+            weighting=weighting,
             industry_evaluation=spec["industry_evaluation"],
             internal_indicators=internal if internal in (None, "default") else resolve("internal_indicators"),
             description=str(spec["description"] or ""),
@@ -138,26 +142,41 @@ class StudyConfig:
         return out
 
 
-def _check(spec: Mapping[str, Any], path: Path) -> None:
-    """Value checks after the key checks of ``_merge``: each error names the key and the bad value."""
+def _check(spec: Mapping[str, Any], path: Path) -> dict[str, Any] | None:
+    """Value checks after the key checks of ``_merge``; returns the validated weighting.
+
+    Each error names the file, the dotted key, the bad value and what is allowed.
+    """
+    where = str(path)
     est, boot = spec["estimation"], spec["bootstrap"]
-    if est["scheme"] not in SCHEMES:
-        raise ModelSpecError(f"{path}: estimation.scheme {est['scheme']!r} is not one of {SCHEMES}")
-    if est["missing"] not in MISSING:
-        raise ModelSpecError(f"{path}: estimation.missing {est['missing']!r} is not one of {MISSING}")
-    for key in ("n_boot", "quick_n_boot"):
-        if not _is_int(boot[key]) or boot[key] < 0:
-            raise ModelSpecError(f"{path}: bootstrap.{key} must be a non-negative integer, not {boot[key]!r}")
-    if not _is_number(boot["ci"]) or not 0 < boot["ci"] < 1:
+    options.choice(est["scheme"], options.SCHEMES, "estimation.scheme", where)
+    options.choice(est["missing"], options.MISSING, "estimation.missing", where)
+    try:
+        options.choice(est["cbsem_estimator"], options.ESTIMATORS, "estimation.cbsem_estimator", where)
+    except ModelSpecError as exc:
+        if not isinstance(est["cbsem_estimator"], str):
+            raise
+        # DWLS/WLSMV are asked for most often; the estimator's module says why they are left out
         raise ModelSpecError(
-            f"{path}: bootstrap.ci must be a number between 0 and 1, e.g. 0.95, not {boot['ci']!r}"
-        )
+            f"{exc} ({est['cbsem_estimator']!r} is not offered; csi_research.estimation.cbsem explains why)"
+        ) from None
+    for key in ("n_boot", "quick_n_boot"):
+        if not _is_int(boot[key]) or boot[key] < options.MIN_N_BOOT:
+            raise ModelSpecError(
+                f"{path}: bootstrap.{key} must be an integer of at least {options.MIN_N_BOOT} "
+                f"(a bootstrap needs at least two resamples), not {boot[key]!r}"
+            )
+    try:
+        options.ci_level(boot["ci"], "bootstrap.ci", where)
+    except ModelSpecError as exc:
+        if _is_number(boot["ci"]) and 1 < boot["ci"] < 100:  # 95 meant as a percentage
+            raise ModelSpecError(
+                f"{exc}; {boot['ci']:g} looks like a percentage: write {boot['ci'] / 100:g}"
+            ) from None
+        raise
     if not _is_int(spec["seed"]):
         raise ModelSpecError(f"{path}: seed must be an integer, not {spec['seed']!r}")
-    if not _is_number(spec["index_target"]):
-        raise ModelSpecError(
-            f"{path}: index_target must be a number on the 0-100 scale, not {spec['index_target']!r}"
-        )
+    _check_index_target(spec["index_target"], path)
     flags = {"synthetic": spec["synthetic"], "estimation.scaled": est["scaled"],
              "estimation.cbsem": est["cbsem"]}
     for key, value in flags.items():
@@ -170,6 +189,60 @@ def _check(spec: Mapping[str, Any], path: Path) -> None:
         )
     if not isinstance(spec["data"], str) or spec["data"] == "default":
         raise ModelSpecError(f"{path}: data must be the survey file's path, not {spec['data']!r}")
+    return _weighting(spec["weighting"], path)
+
+
+def _check_index_target(value: Any, path: Path) -> None:
+    """0 < target <= 100: indices are on the 0-100 scale, so 0.8 is almost surely a share."""
+    if _is_number(value) and 1 < value <= 100:
+        return
+    message = (f"{path}: index_target must be a number on the 0-100 scale (0 < index_target <= 100), "
+               f"not {value!r}")
+    if _is_number(value) and 0 < value <= 1:
+        message += f"; {value:g} looks like a share: write it on the 0-100 scale, e.g. {value * 100:g}"
+    raise ModelSpecError(message)
+
+
+def _weighting(value: Any, path: Path) -> dict[str, Any] | None:
+    """The post-stratification spec as a plain dict, or None.
+
+    Only its shape is checked here; whether the ``by`` columns and cells occur in the data is
+    checked when the sample is prepared.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ModelSpecError(
+            f"{path}: weighting must be null or a mapping with the keys by and population_shares, "
+            f"e.g. {WEIGHTING_EXAMPLE}, not {value!r}"
+        )
+    spec = _merge(value, WEIGHTING_SCHEMA, str(path), "weighting.")
+    by, shares = spec["by"], spec["population_shares"]
+    columns = [by] if isinstance(by, str) else by
+    if (not isinstance(columns, list) or not columns
+            or not all(isinstance(c, str) and c.strip() for c in columns)):
+        raise ModelSpecError(
+            f"{path}: weighting.by must be a column name or a non-empty list of column names, "
+            f"e.g. customer_class or [customer_class, area], not {by!r}"
+        )
+    if not isinstance(shares, Mapping) or not shares:
+        raise ModelSpecError(
+            f"{path}: weighting.population_shares must be a non-empty mapping from each cell of "
+            f"weighting.by to its population share or count, e.g. {{residential: 0.85, business: 0.15}}, "
+            f"not {shares!r}"
+        )
+    for cell, share in shares.items():
+        # inf would normalise every other cell to 0; NaN is excluded by _is_number
+        if not _is_number(share) or share < 0 or math.isinf(share):
+            raise ModelSpecError(
+                f"{path}: weighting.population_shares.{cell} must be a non-negative number "
+                f"(a share or a count), not {share!r}"
+            )
+    if not any(share > 0 for share in shares.values()):
+        raise ModelSpecError(
+            f"{path}: weighting.population_shares are all 0; give each cell's population share or count"
+        )
+    return {"by": list(by) if isinstance(by, list) else by, "population_shares": dict(shares)}
 
 
 def _is_int(value: Any) -> bool:

@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from csi_research.errors import ModelSpecError
+from csi_research import options
+from csi_research.errors import CSIError, ModelSpecError
 from csi_research.studyconfig import StudyConfig
+
+REPO = Path(__file__).resolve().parents[1]
 
 MINIMAL = {
     "region": {"id": "beiling", "name_zh": "北岭", "name_en": "Beiling"},
@@ -64,7 +67,7 @@ def test_minimal_study_gets_documented_defaults(tmp_path):
     assert cfg.data == (tmp_path / "data" / "beiling_2026.csv").resolve()
     assert cfg.synthetic is False
     assert cfg.codebook is None and cfg.model is None
-    assert (cfg.scheme, cfg.scaled, cfg.missing) == ("path", True, "listwise")
+    assert (cfg.scheme, cfg.scaled, cfg.missing) == ("path", True, "em")
     assert (cfg.cbsem, cfg.cbsem_estimator) == (True, "ML")
     assert (cfg.n_boot, cfg.quick_n_boot, cfg.ci) == (2000, 200, 0.95)
     assert cfg.segments == ()
@@ -77,8 +80,8 @@ def test_given_values_override_defaults(tmp_path):
     spec = with_(
         synthetic=True, segments=["customer_class", "area"], index_target=85, description="山区县",
         estimation={"scheme": "centroid", "scaled": False, "missing": "mean", "cbsem": False,
-                    "cbsem_estimator": "MLR"},
-        bootstrap={"n_boot": 500, "quick_n_boot": 0, "ci": 0.9},
+                    "cbsem_estimator": "FIML"},
+        bootstrap={"n_boot": 500, "quick_n_boot": 2, "ci": 0.9},
         weighting={"by": "area", "population_shares": {"urban": 0.6, "rural": 0.4}},
     )
     cfg = StudyConfig.from_yaml(make_study(tmp_path, spec))
@@ -87,9 +90,31 @@ def test_given_values_override_defaults(tmp_path):
     assert cfg.index_target == 85.0 and isinstance(cfg.index_target, float)
     assert cfg.description == "山区县"
     assert (cfg.scheme, cfg.scaled, cfg.missing, cfg.cbsem, cfg.cbsem_estimator) == (
-        "centroid", False, "mean", False, "MLR")
-    assert (cfg.n_boot, cfg.quick_n_boot, cfg.ci) == (500, 0, 0.9)
+        "centroid", False, "mean", False, "FIML")
+    assert (cfg.n_boot, cfg.quick_n_boot, cfg.ci) == (500, 2, 0.9)
     assert cfg.weighting == {"by": "area", "population_shares": {"urban": 0.6, "rural": 0.4}}
+
+
+def test_default_missing_is_the_registry_default_em(tmp_path):
+    cfg = StudyConfig.from_yaml(make_study(tmp_path, with_(estimation={"scheme": "path"})))
+    assert cfg.missing == "em" == options.DEFAULT_MISSING
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    *(("scheme", v) for v in options.SCHEMES),
+    *(("missing", v) for v in options.MISSING),
+    *(("cbsem_estimator", v) for v in options.ESTIMATORS),
+])
+def test_every_registry_option_is_accepted(tmp_path, key, value):
+    cfg = StudyConfig.from_yaml(make_study(tmp_path, with_(estimation={key: value})))
+    assert getattr(cfg, key) == value
+
+
+def test_shipped_studies_pass_the_checks():
+    studies = sorted((REPO / "studies").glob("*/study.yaml"))
+    assert studies
+    for study in studies:
+        assert StudyConfig.from_yaml(study).missing in options.MISSING
 
 
 def test_partial_section_keeps_the_other_defaults(tmp_path):
@@ -242,26 +267,54 @@ def test_data_must_be_a_path(tmp_path, data):
     assert "data must be the survey file's path" in error_of(tmp_path, with_(data=data))
 
 
-@pytest.mark.parametrize(("section", "key", "value", "allowed"), [
-    ("estimation", "scheme", "pathweighting", "centroid"),
-    ("estimation", "missing", "drop", "pairwise"),
+CHOICES = {"scheme": options.SCHEMES, "missing": options.MISSING, "cbsem_estimator": options.ESTIMATORS}
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("scheme", "pathweighting"),
+    ("scheme", "Path"),
+    ("missing", "drop"),
+    ("missing", "pairwise"),  # offered before the registry; refused at read time now
+    ("missing", None),
+    ("cbsem_estimator", "DWLS"),
+    ("cbsem_estimator", "MLR"),
+    ("cbsem_estimator", "ml"),
+    ("cbsem_estimator", 3),
 ])
-def test_bad_choice_lists_the_allowed_values(tmp_path, section, key, value, allowed):
-    message = error_of(tmp_path, with_(**{section: {key: value}}))
-    assert f"{section}.{key} {value!r}" in message and allowed in message
+def test_bad_choice_lists_the_allowed_values(tmp_path, key, value):
+    message = error_of(tmp_path, with_(estimation={key: value}))
+    assert f"estimation.{key} {value!r} is not allowed" in message
+    assert f"use one of: {', '.join(CHOICES[key])}" in message
+
+
+def test_dwls_is_not_offered(tmp_path):
+    message = error_of(tmp_path, with_(estimation={"cbsem_estimator": "DWLS"}))
+    assert "estimation.cbsem_estimator" in message and "'DWLS' is not offered" in message
+    assert "ML, FIML" in message
 
 
 @pytest.mark.parametrize("key", ["n_boot", "quick_n_boot"])
-@pytest.mark.parametrize("value", [-1, 2.5, "200", True, None])
+@pytest.mark.parametrize("value", [-1, 0, 1, 2.5, "200", True, None])
 def test_bad_bootstrap_sizes(tmp_path, key, value):
     message = error_of(tmp_path, with_(bootstrap={key: value}))
-    assert f"bootstrap.{key} must be a non-negative integer" in message and repr(value) in message
+    assert f"bootstrap.{key} must be an integer of at least 2" in message and repr(value) in message
 
 
-@pytest.mark.parametrize("value", [0, 1, 1.5, -0.95, "0.95", None, True, float("nan")])
+def test_two_resamples_are_enough(tmp_path):
+    cfg = StudyConfig.from_yaml(make_study(tmp_path, with_(bootstrap={"n_boot": 2, "quick_n_boot": 2})))
+    assert (cfg.n_boot, cfg.quick_n_boot) == (2, 2)
+
+
+@pytest.mark.parametrize("value", [0, 1, 1.5, -0.95, "0.95", None, True, float("nan"), 95, 100])
 def test_bad_bootstrap_ci(tmp_path, value):
     message = error_of(tmp_path, with_(bootstrap={"ci": value}))
-    assert "bootstrap.ci must be a number between 0 and 1" in message
+    assert "bootstrap.ci must be a coverage level between 0 and 1" in message and "0.95" in message
+
+
+@pytest.mark.parametrize(("value", "hint"), [(95, "write 0.95"), (90, "write 0.9"), (97.5, "write 0.975")])
+def test_percentage_ci_gets_a_hint(tmp_path, value, hint):
+    message = error_of(tmp_path, with_(bootstrap={"ci": value}))
+    assert "looks like a percentage" in message and hint in message
 
 
 @pytest.mark.parametrize("value", ["42", 4.2, True, [1]])
@@ -289,9 +342,92 @@ def test_segments_must_be_a_list_of_names(tmp_path, value):
     assert "segments must be a list of column names" in error_of(tmp_path, with_(segments=value))
 
 
-@pytest.mark.parametrize("value", ["eighty", None, True])
-def test_index_target_must_be_a_number(tmp_path, value):
-    assert "index_target must be a number" in error_of(tmp_path, with_(index_target=value))
+@pytest.mark.parametrize(
+    "value", ["eighty", None, True, 0, -5, 0.8, 1, 100.5, 1000, float("nan"), float("inf")])
+def test_index_target_must_be_on_the_0_100_scale(tmp_path, value):
+    message = error_of(tmp_path, with_(index_target=value))
+    assert "index_target must be a number on the 0-100 scale (0 < index_target <= 100)" in message
+    assert repr(value) in message
+
+
+@pytest.mark.parametrize(("value", "suggestion"), [(0.8, "e.g. 80"), (0.85, "e.g. 85"), (1, "e.g. 100")])
+def test_index_target_given_as_a_share_gets_a_hint(tmp_path, value, suggestion):
+    message = error_of(tmp_path, with_(index_target=value))
+    assert "looks like a share" in message and "0-100 scale" in message and suggestion in message
+
+
+@pytest.mark.parametrize("value", [100, 1.5, 80.5])
+def test_index_target_range_ends(tmp_path, value):
+    assert StudyConfig.from_yaml(make_study(tmp_path, with_(index_target=value))).index_target == value
+
+
+# ---------------------------------------------------------------- weighting
+SHARES = {"urban": 0.6, "rural": 0.4}
+
+
+@pytest.mark.parametrize("weighting", [
+    None,
+    {"by": "area", "population_shares": SHARES},
+    {"by": ["area"], "population_shares": {"urban": 3, "rural": 0}},  # counts; an empty cell
+    {"by": "voltage", "population_shares": {1: 10, 2: 30}},  # cells coded as numbers
+])
+def test_good_weighting_is_kept_as_a_plain_dict(tmp_path, weighting):
+    cfg = StudyConfig.from_yaml(make_study(tmp_path, with_(weighting=weighting)))
+    assert cfg.weighting == weighting
+    assert cfg.weighting is None or type(cfg.weighting) is dict
+    assert json.loads(json.dumps(cfg.to_dict()))["weighting"] == json.loads(json.dumps(weighting))
+
+
+@pytest.mark.parametrize(("weighting", "key", "expected"), [
+    ("area", "weighting", "by and population_shares"),
+    (["area"], "weighting", "by and population_shares"),
+    ({"by": "area"}, "weighting.population_shares", "required key"),
+    ({"population_shares": SHARES}, "weighting.by", "required key"),
+    ({"by": "area", "population_shares": SHARES, "trim": 5}, "weighting.trim", "weighting.by"),
+    ({"by": "", "population_shares": SHARES}, "weighting.by", "a non-empty list of column names"),
+    ({"by": [], "population_shares": SHARES}, "weighting.by", "a non-empty list of column names"),
+    ({"by": ["area", 3], "population_shares": SHARES}, "weighting.by", "a non-empty list of column names"),
+    ({"by": {"area": 1}, "population_shares": SHARES}, "weighting.by", "a non-empty list of column names"),
+    ({"by": "area", "population_shares": {}}, "weighting.population_shares", "non-empty mapping"),
+    ({"by": "area", "population_shares": [0.6, 0.4]}, "weighting.population_shares", "non-empty mapping"),
+    ({"by": "area", "population_shares": {"urban": -0.1, "rural": 1}}, "weighting.population_shares.urban",
+     "non-negative number"),
+    ({"by": "area", "population_shares": {"urban": "60%"}}, "weighting.population_shares.urban",
+     "non-negative number"),
+    ({"by": "area", "population_shares": {"urban": True}}, "weighting.population_shares.urban",
+     "non-negative number"),
+    ({"by": "area", "population_shares": {"urban": float("inf")}}, "weighting.population_shares.urban",
+     "non-negative number"),
+    ({"by": "area", "population_shares": {"urban": None}}, "weighting.population_shares.urban",
+     "non-negative number"),
+    ({"by": "area", "population_shares": {"urban": 0, "rural": 0.0}}, "weighting.population_shares",
+     "all 0"),
+])
+def test_bad_weighting(tmp_path, weighting, key, expected):
+    message = error_of(tmp_path, with_(weighting=weighting))
+    assert key in message and expected in message
+
+
+def test_weighting_column_is_not_checked_against_the_data_here(tmp_path):
+    # the study file does not know the data's columns; prepare() checks them when the sample is built
+    spec = with_(weighting={"by": "no_such_column", "population_shares": SHARES})
+    assert StudyConfig.from_yaml(make_study(tmp_path, spec)).weighting["by"] == "no_such_column"
+
+
+# ---------------------------------------------------------------- error type
+@pytest.mark.parametrize("changes", [
+    {"estimation": {"missing": "pairwise"}},
+    {"estimation": {"cbsem_estimator": "DWLS"}},
+    {"bootstrap": {"quick_n_boot": 1}},
+    {"bootstrap": {"ci": 95}},
+    {"index_target": 0.8},
+    {"weighting": {"by": "area", "population_shares": {}}},
+])
+def test_every_value_error_is_a_model_spec_error(tmp_path, changes):
+    with pytest.raises(ModelSpecError) as info:
+        StudyConfig.from_yaml(make_study(tmp_path, with_(**changes)))
+    assert isinstance(info.value, CSIError)
+    assert "study.yaml" in str(info.value)
 
 
 def test_errors_are_value_errors(tmp_path):
