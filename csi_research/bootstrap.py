@@ -308,8 +308,8 @@ def bootstrap(
     ``backend``: threads (PLS default; numpy releases the GIL) or processes (CB-SEM default).
     """
     method = "cbsem" if hasattr(fit, "fit_indices") else "pls"
-    if not (isinstance(n_boot, int) and n_boot >= 2):
-        raise ValueError(f"n_boot must be an integer of at least 2, not {n_boot!r}")
+    if not (isinstance(n_boot, int) and n_boot >= options.MIN_N_BOOT):
+        raise ValueError(f"n_boot must be an integer of at least {options.MIN_N_BOOT}, not {n_boot!r}")
     ci = options.ci_level(ci)
     workers = max(1, int(workers if workers is not None else os.cpu_count() or 1))
     bca = (method == "pls") if bca is None else bool(bca)

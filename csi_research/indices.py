@@ -327,7 +327,8 @@ def poststratify(
 ) -> pd.Series:
     """Post-stratification weights: population share / sample share of each respondent's cell.
 
-    ``population_shares`` maps each cell of ``by`` (a value, or a tuple for several columns) to
+    ``population_shares`` maps each cell of ``by`` (a value; for several columns a tuple or the
+    values joined by ``|``, e.g. ``"residential|urban"``) to
     its population share or count (normalised here). Weights average 1 over respondents, so a
     weighted mean reproduces the population mix of the cells.
     """
@@ -343,9 +344,11 @@ def poststratify(
         )
     if len(cols) == 1:  # plain values: a categorical would count (and map to) empty categories too
         cells = frame[cols[0]].astype(object)
-    else:
-        cells = pd.Series(list(frame[cols].itertuples(index=False, name=None)), index=frame.index)
-    shares = pd.Series(dict(population_shares), dtype=float)
+        shares = pd.Series(dict(population_shares), dtype=float)
+    else:  # a cell of several columns is named "a|b" (a YAML key cannot be a tuple); tuples work too
+        cells = frame[cols].astype(str).agg("|".join, axis=1)
+        keys = ["|".join(map(str, k)) if isinstance(k, tuple) else str(k) for k in dict(population_shares)]
+        shares = pd.Series(list(dict(population_shares).values()), index=keys, dtype=float)
     if shares.lt(0).any() or not shares.sum() > 0:
         raise SurveyDataError("population shares must be non-negative and not all zero")
     shares = shares / shares.sum()

@@ -189,7 +189,13 @@ def _check(spec: Mapping[str, Any], path: Path) -> dict[str, Any] | None:
         )
     if not isinstance(spec["data"], str) or spec["data"] == "default":
         raise ModelSpecError(f"{path}: data must be the survey file's path, not {spec['data']!r}")
-    return _weighting(spec["weighting"], path)
+    weighting = _weighting(spec["weighting"], path)
+    if weighting is not None and est["cbsem"] and est["cbsem_estimator"] == "FIML":
+        raise ModelSpecError(
+            f"{path}: estimation.cbsem_estimator FIML does not take survey weights (weighting is set); "
+            "use ML, which fits the weighted covariance matrix, or remove weighting"
+        )
+    return weighting
 
 
 def _check_index_target(value: Any, path: Path) -> None:
