@@ -395,6 +395,12 @@ def segment_indices(pls: Any, by: str | Sequence[str], min_n: int = 30) -> pd.Da
     diagnostics = negative_weight_messages(model, items, raw)
     rows = []
     keys = frame[cols].astype(object)
+    unstated = int(keys.isna().any(axis=1).sum())
+    if unstated:
+        diagnostics.append(
+            f"segments by {', '.join(cols)}: {unstated} of {sample.n} respondents have no value and are in "
+            "no segment (they still count in every full-sample table)"
+        )
     for key, positions in keys.groupby(cols, sort=True, dropna=True).indices.items():
         key = key if isinstance(key, tuple) else (key,)
         n = len(positions)

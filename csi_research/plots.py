@@ -50,7 +50,7 @@ def _labels_in(language: str) -> Iterator[str]:
         raise ValueError(f"language must be 'en' or 'zh', not {language!r}")
     font = cjk_font() if language == "zh" else None
     if language == "zh" and font is None:
-        warnings.warn(  # Python's default filter shows it once per calling line
+        warnings.warn(  # every figure that falls back says so: no module state remembers an earlier one
             "no CJK font found (install fonts-wqy-microhei or fonts-noto-cjk): figures use English labels",
             CSIWarning,
             stacklevel=3,

@@ -10,10 +10,14 @@ import pytest
 from ecsi_reference import BLOCKS, ecsi_model, reference_csv, satisfaction_data
 from scipy import stats
 
-from csi_research.bootstrap import _count_chunks, bca_interval, bootstrap, percentile_interval
+from csi_research.bootstrap import _count_chunks, bootstrap
 from csi_research.errors import CSIWarning, ModelSpecError
+from csi_research.estimation.cbsem import fit_cbsem
 from csi_research.estimation.pls import fit_pls
+from csi_research.indices import csi_indices
+from csi_research.intervals import bca_interval, excludes_zero, percentile_interval
 from csi_research.model import CSIModel
+from csi_research.sample import prepare
 
 SAT_MODEL = ecsi_model()
 
@@ -25,10 +29,8 @@ def satisfaction() -> pd.DataFrame:
 
 def test_percentile_paths_agree_with_plspm_bootstrap(satisfaction):
     ref = reference_csv("plspm_boot_paths.csv", index_col=0)
-    res = bootstrap(
-        SAT_MODEL, satisfaction, n_boot=3000, seed=11, scheme="centroid", scaled=False,
-        workers=2, progress=False, bca=False,
-    )
+    fit = fit_pls(SAT_MODEL, satisfaction, scheme="centroid", scaled=False)  # plspm's settings
+    res = bootstrap(fit, n_boot=3000, seed=11, workers=2, progress=False, bca=False)
     paths = res.estimates[res.estimates["statistic"] == "path"]
     paths = paths.set_index(paths["source"] + " -> " + paths["target"]).loc[ref.index]
     np.testing.assert_allclose(paths["estimate"], ref["original"], atol=1e-8)
@@ -75,14 +77,20 @@ def test_bca_coverage_for_mean_of_exponential_data():
     assert 0.89 <= hits / reps <= 0.99
 
 
-def test_same_seed_same_result_whatever_the_workers(satisfaction):
-    kw = dict(n_boot=300, seed=3, progress=False, chunk_size=64, index_scale=(1, 10))
-    one = bootstrap(SAT_MODEL, satisfaction, workers=1, **kw)
-    two = bootstrap(SAT_MODEL, satisfaction, workers=2, **kw)
-    procs = bootstrap(SAT_MODEL, satisfaction, workers=2, backend="processes", **kw)
+@pytest.fixture(scope="module")
+def scaled_fit(satisfaction):
+    """A PLS fit whose sample knows the answer scale (0-10: 25 of the 27 items have answers 0)."""
+    return fit_pls(prepare(SAT_MODEL, satisfaction, scale_min=0, scale_max=10))
+
+
+def test_same_seed_same_result_whatever_the_workers(scaled_fit):
+    kw = dict(n_boot=300, seed=3, progress=False, chunk_size=64)
+    one = bootstrap(scaled_fit, workers=1, **kw)
+    two = bootstrap(scaled_fit, workers=2, **kw)
+    procs = bootstrap(scaled_fit, workers=2, backend="processes", **kw)
     pd.testing.assert_frame_equal(one.estimates, two.estimates)
     pd.testing.assert_frame_equal(one.estimates, procs.estimates)
-    other = bootstrap(SAT_MODEL, satisfaction, workers=1, **{**kw, "seed": 4})
+    other = bootstrap(scaled_fit, workers=1, **{**kw, "seed": 4})
     assert not np.allclose(one.draws["path"], other.draws["path"])
     kinds = set(one.estimates["statistic"])
     assert {"path", "total_effect", "weight", "loading", "r2", "htmt", "index"} <= kinds
@@ -90,43 +98,92 @@ def test_same_seed_same_result_whatever_the_workers(satisfaction):
     assert set(one.summary()) >= {"overview", "path", "index"}
 
 
-def test_indices_estimate_matches_the_full_sample_fit(satisfaction):
-    from csi_research.indices import acsi_index_from_arrays
-
-    res = bootstrap(
-        SAT_MODEL, satisfaction, n_boot=50, seed=0, progress=False, index_scale=(1, 10), workers=1
-    )
-    fit = fit_pls(SAT_MODEL, satisfaction)
-    blocks = [np.array([SAT_MODEL.items.index(i) for i in items]) for items in BLOCKS.values()]
-    expected = acsi_index_from_arrays(
-        fit.raw_weights().to_numpy(), fit.item_mean.to_numpy(), blocks, 1, 10
-    )
-    got = res.estimates[res.estimates["statistic"] == "index"].set_index("construct")["estimate"]
-    np.testing.assert_allclose(got.loc[list(BLOCKS)], expected, atol=1e-10)
+def _rows(res, statistic: str, *keys: str) -> pd.DataFrame:
+    rows = res.estimates[res.estimates["statistic"] == statistic]
+    return rows.set_index(list(keys)) if keys else rows
 
 
-def test_strata_keep_their_sizes(satisfaction):
+def test_estimate_column_is_the_fit_itself(satisfaction, scaled_fit):
+    """The bootstrap re-uses the fit's sample and settings: its estimates *are* the fit's numbers."""
+    fit = scaled_fit
+    res = bootstrap(fit, n_boot=50, seed=0, progress=False, workers=1)
+    paths = _rows(res, "path", "source", "target")["estimate"]
+    expected = fit.paths.set_index(["source", "target"])["estimate"]
+    assert (paths.loc[expected.index] == expected).all()
+    total = _rows(res, "total_effect", "source", "target")["estimate"]
+    effects = fit.effects.set_index(["source", "target"])["total"]
+    assert len(total) == len(effects) and (total.loc[effects.index] == effects).all()
+    for statistic, table, column in (("weight", fit.weights, "weight"), ("loading", fit.loadings, "loading")):
+        got = _rows(res, statistic, "item")["estimate"]
+        assert (got.loc[table["item"]].to_numpy() == table[column].to_numpy()).all(), statistic
+    r2 = _rows(res, "r2", "construct")["estimate"]
+    assert (r2.loc[fit.r2.index] == fit.r2).all()
+    index = _rows(res, "index", "construct")["estimate"]
+    idx = csi_indices(fit)
+    assert (index.loc[idx.index] == idx).all()
+    # and the index is the plain weighted mean of the items, computed here by hand (0-10 scale)
+    raw = fit.raw_weights()
+    for name, items in BLOCKS.items():
+        w = raw[items] / raw[items].sum()
+        assert index[name] == pytest.approx(w @ satisfaction[items].mean() * 10, abs=1e-10)
+
+
+def test_settings_come_from_the_fit(satisfaction):
+    centroid = fit_pls(SAT_MODEL, satisfaction, scheme="centroid", scaled=False)
+    res = bootstrap(centroid, n_boot=20, seed=0, progress=False, workers=1, bca=False)
+    paths = _rows(res, "path", "source", "target")["estimate"]
+    assert (paths.to_numpy() == centroid.paths["estimate"].to_numpy()).all()
+    assert "index" not in set(res.estimates["statistic"])  # no scale known, no index
+
+
+def test_weighted_bootstrap_uses_the_weights(satisfaction):
+    w = np.resize([1.0, 2.0, 3.0], len(satisfaction))
+    fit = fit_pls(prepare(SAT_MODEL, satisfaction, weights=w, scale_min=0, scale_max=10))
+    n_boot, chunk = 6, 4
+    res = bootstrap(fit, n_boot=n_boot, seed=5, progress=False, workers=1, chunk_size=chunk, bca=False)
+    # full-sample estimates: the weighted fit exactly, not the unweighted one
+    paths = _rows(res, "path", "source", "target")["estimate"]
+    assert (paths.to_numpy() == fit.paths["estimate"].to_numpy()).all()
+    unweighted = fit_pls(SAT_MODEL, satisfaction)
+    assert np.abs(paths.to_numpy() - unweighted.paths["estimate"].to_numpy()).max() > 1e-4
+    index = _rows(res, "index", "construct")["estimate"]
+    raw = fit.raw_weights()
+    for name, items in BLOCKS.items():
+        wi = raw[items] / raw[items].sum()
+        means = np.average(satisfaction[items], weights=w, axis=0)
+        assert index[name] == pytest.approx(wi @ means * 10, abs=1e-10)
+    # each draw is the weighted fit of its resample: respondent i enters count_i times with weight w_i
+    chunks = _count_chunks(np.random.default_rng(5), len(satisfaction), None, n_boot, chunk)
+    counts = np.concatenate(list(chunks))
+    for b, c in enumerate(counts):
+        rows = np.repeat(np.arange(len(satisfaction)), c)
+        resample = satisfaction.iloc[rows].reset_index(drop=True)
+        single = fit_pls(SAT_MODEL, resample, weights=w[rows])
+        np.testing.assert_allclose(res.draws["path"][b], single.paths["estimate"], atol=1e-10)
+        np.testing.assert_allclose(res.draws["r2"][b], single.r2, atol=1e-10)
+
+
+def test_strata_keep_their_sizes(satisfaction, scaled_fit):
     codes = pd.factorize(satisfaction["gender"])[0]
     rng = np.random.default_rng(0)
     for counts in _count_chunks(rng, len(codes), codes, 120, 50):
         for g in np.unique(codes):
             assert (counts[:, codes == g].sum(axis=1) == (codes == g).sum()).all()
         assert (counts.sum(axis=1) == len(codes)).all()
-    res = bootstrap(SAT_MODEL, satisfaction, n_boot=40, strata="gender", progress=False, workers=1, bca=False)
+    res = bootstrap(scaled_fit, n_boot=40, strata="gender", progress=False, workers=1, bca=False)
     assert res.n_failed == 0
     with pytest.raises(ModelSpecError, match="strata column 'region'"):
-        bootstrap(SAT_MODEL, satisfaction, n_boot=10, strata="region", progress=False)
-    with pytest.raises(ModelSpecError, match="one per row"):
-        bootstrap(SAT_MODEL, satisfaction, n_boot=10, strata=[1, 2, 3], progress=False)
+        bootstrap(scaled_fit, n_boot=10, strata="region", progress=False)
+    with pytest.raises(ModelSpecError, match="give one each"):
+        bootstrap(scaled_fit, n_boot=10, strata=[1, 2, 3], progress=False)
 
 
 def test_failed_resamples_are_counted_and_reported(satisfaction):
     # the full sample converges in 4 iterations; about a third of resamples need 5, so max_iter=5 fails them
+    fit = fit_pls(SAT_MODEL, satisfaction, scheme="centroid", scaled=False, max_iter=5)
+    assert fit.iterations == 4
     with pytest.warns(CSIWarning, match="resamples did not converge"):
-        res = bootstrap(
-            SAT_MODEL, satisfaction, n_boot=200, seed=1, scheme="centroid", scaled=False,
-            progress=False, workers=1, max_iter=5, bca=False,
-        )
+        res = bootstrap(fit, n_boot=200, seed=1, progress=False, workers=1, bca=False)
     assert 0 < res.n_failed < 200
     assert any(f"{res.n_failed} of 200 resamples" in d for d in res.diagnostics)
     assert (res.estimates["n_used"] == 200 - res.n_failed).all()
@@ -138,34 +195,78 @@ def test_cbsem_bootstrap_small(satisfaction):
     model = CSIModel({"QUAL": BLOCKS["QUAL"], "SAT": BLOCKS["SAT"]}, [("QUAL", "SAT")])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CSIWarning)
-        res = bootstrap(model, satisfaction, n_boot=4, seed=0, method="cbsem", progress=False, workers=1)
+        fit = fit_cbsem(model, satisfaction)
+        res = bootstrap(fit, n_boot=4, seed=0, progress=False, workers=1)
     rows = res.estimates.set_index("statistic")
     assert set(rows.index) == {"path", "std_path", "r2"}
     assert res.n_boot == 4 and res.draws["path"].shape == (4, 1)
     assert 0 < rows.loc["std_path", "estimate"] < 1
     assert rows["bca_lower"].isna().all()  # no jackknife by default for CB-SEM
+    assert res.method == "cbsem"
+    # the estimate column is the fit itself
+    assert rows.loc["path", "estimate"] == fit.paths["estimate"].item()
+    assert rows.loc["std_path", "estimate"] == fit.paths["std_estimate"].item()
+    assert rows.loc["r2", "estimate"] == fit.r2["SAT"]
 
 
 def test_cbsem_draws_equal_fits_of_materialised_resamples_whatever_the_workers(satisfaction):
-    from csi_research.estimation.cbsem import fit_cbsem
-
     model = CSIModel({"QUAL": BLOCKS["QUAL"], "SAT": BLOCKS["SAT"], "LOY": BLOCKS["LOY"]},
                      [("QUAL", "SAT"), ("SAT", "LOY")])
-    kw = dict(n_boot=4, seed=7, method="cbsem", progress=False, chunk_size=2)
+    kw = dict(n_boot=4, seed=7, progress=False, chunk_size=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CSIWarning)
-        one = bootstrap(model, satisfaction, workers=1, **kw)
-        two = bootstrap(model, satisfaction, workers=2, **kw)
         full = fit_cbsem(model, satisfaction)
+        one = bootstrap(full, workers=1, **kw)
+        two = bootstrap(full, workers=2, **kw)
         items = satisfaction[list(model.items)]
         chunks = _count_chunks(np.random.default_rng(7), len(items), None, 4, 2)
+        admissible = 0
         for b, counts in enumerate(np.concatenate(list(chunks))):
             resample = items.iloc[np.repeat(np.arange(len(items)), counts)].reset_index(drop=True)
             fit = fit_cbsem(model, resample, start=full)
+            if not fit.admissible:  # left out of the draws
+                assert np.isnan(one.draws["path"][b]).all()
+                continue
+            admissible += 1
             paths = fit.paths.set_index(["source", "target"]).reindex(list(model.paths))
             np.testing.assert_allclose(one.draws["path"][b], paths["estimate"], atol=1e-6)
             np.testing.assert_allclose(one.draws["std_path"][b], paths["std_estimate"], atol=1e-6)
             np.testing.assert_allclose(one.draws["r2"][b], fit.r2.reindex(model.endogenous), atol=1e-6)
+        assert admissible >= 3
     pd.testing.assert_frame_equal(one.estimates, two.estimates)
     for kind in ("path", "std_path", "r2"):
         np.testing.assert_array_equal(one.draws[kind], two.draws[kind])
+
+
+def test_cbsem_non_admissible_resamples_are_left_out(satisfaction):
+    """QUAL is explained almost fully by EXPE (R² 0.94): some resamples put R² above 1 (a negative
+    disturbance variance). Such draws are not estimates; they are left out and counted."""
+    model = CSIModel({k: BLOCKS[k] for k in ("EXPE", "QUAL", "SAT")}, [("EXPE", "QUAL"), ("QUAL", "SAT")])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CSIWarning)
+        full = fit_cbsem(model, satisfaction)
+    assert full.admissible
+    n_boot = 40
+    with pytest.warns(CSIWarning, match="non-admissible"):
+        res = bootstrap(full, n_boot=n_boot, seed=1, progress=False, workers=1, chunk_size=10)
+    r2 = res.draws["r2"]
+    left_out = np.isnan(r2).any(axis=1)
+    assert res.n_failed == left_out.sum() > 0
+    assert (r2[~left_out] <= 1.0).all() and (r2[~left_out] >= 0.0).all()
+    assert np.isnan(res.draws["path"][left_out]).all() and np.isnan(res.draws["std_path"][left_out]).all()
+    assert (res.estimates["n_used"] == n_boot - res.n_failed).all()
+    assert any(f"{res.n_failed} of {n_boot} CB-SEM resamples" in d for d in res.diagnostics)
+    assert (res.estimates["ci_upper"][res.estimates["statistic"] == "r2"] <= 1.0).all()
+    # the left-out resamples are the ones a full fit calls non-admissible
+    items = satisfaction[list(model.items)]
+    counts = np.concatenate(list(_count_chunks(np.random.default_rng(1), len(items), None, n_boot, 10)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CSIWarning)
+        for b in np.flatnonzero(left_out):
+            resample = items.iloc[np.repeat(np.arange(len(items)), counts[b])].reset_index(drop=True)
+            assert not fit_cbsem(model, resample, start=full).admissible
+
+
+def test_excludes_zero():
+    lower, upper = np.array([0.1, -0.3, -0.2, 0.0]), np.array([0.4, -0.1, 0.2, 0.5])
+    assert excludes_zero(lower, upper).tolist() == [True, True, False, False]

@@ -187,6 +187,63 @@ def test_em_saturated_moments():
         assert _minus2ll(holes, mean, cov * (1 + shift)) > best
 
 
+def test_weighted_fit_equals_fit_on_replicated_rows():
+    """Integer survey weights are frequency weights: ML on the weighted covariance is ML on repeated rows."""
+    data, _ = _simulate(400, seed=9)
+    w = np.resize([1, 2, 3], len(data))
+    replicated = data.iloc[np.repeat(np.arange(len(data)), w)].reset_index(drop=True)
+    with pytest.warns(CSIWarning, match="survey-weighted covariance"):
+        weighted = fit_cbsem(SIM_MODEL, data, weights=w)
+    plain = fit_cbsem(SIM_MODEL, replicated)
+    assert weighted.n == len(data) and plain.n == w.sum()
+    both = weighted.estimates.merge(plain.estimates, on=["lhs", "op", "rhs"])
+    assert len(both) == len(plain.estimates)
+    np.testing.assert_allclose(both["est_x"], both["est_y"], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(weighted.r2, plain.r2, atol=1e-5)
+    unweighted = fit_cbsem(SIM_MODEL, data)
+    assert np.abs(unweighted.paths["estimate"] - weighted.paths["estimate"]).max() > 1e-3
+    with pytest.raises(EstimationError, match="FIML does not take survey weights"):
+        fit_cbsem(SIM_MODEL, data, estimator="FIML", weights=w)
+
+
+def _observed_loglik(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> float:
+    from scipy.stats import multivariate_normal
+
+    total = 0.0
+    for row in x:
+        o = np.isfinite(row)
+        total += multivariate_normal.logpdf(row[o], mean[o], cov[np.ix_(o, o)])
+    return total
+
+
+def test_ml_on_incomplete_data_fits_the_em_covariance():
+    """Default missing='em': ML fits the EM covariance of every respondent (listwise would drop some)."""
+    from csi_research.sample import prepare
+
+    data, _ = _simulate(400, seed=12)
+    holes = data.copy()
+    rng = np.random.default_rng(4)
+    for col in ("a1", "b2", "c3"):
+        holes.loc[rng.random(len(holes)) < 0.08, col] = np.nan
+    with pytest.warns(CSIWarning, match="EM covariance matrix"):
+        fit = fit_cbsem(SIM_MODEL, holes)
+    assert fit.n == len(holes) and fit.sample.missing == "em"
+    # the fitted moments are the ML (saturated-model) estimates: the observed-data likelihood,
+    # computed here pattern by pattern with scipy, falls when they are moved
+    x = holes[SIM_MODEL.items].to_numpy()
+    mean, cov = fit.sample.mean.to_numpy(), fit.sample.cov.to_numpy()
+    best = _observed_loglik(x, mean, cov)
+    for shift in (1e-3, -1e-3):
+        assert _observed_loglik(x, mean + shift, cov) < best
+        assert _observed_loglik(x, mean, cov * (1 + shift)) < best
+        assert _observed_loglik(x, mean, cov + shift * np.outer(cov[0], cov[0])) < best
+    # the same ML fit as on the prepared sample, and not the listwise one
+    again = _quiet_fit(prepare.quiet(SIM_MODEL, holes))
+    np.testing.assert_allclose(fit.estimates["est"], again.estimates["est"], atol=1e-10)
+    listwise = _quiet_fit(SIM_MODEL, holes, missing="listwise")
+    assert listwise.n == holes.dropna().shape[0] < fit.n
+
+
 # ----------------------------------------------------------------------------- single items, bad input
 def test_single_item_construct_is_identified():
     data, _ = _simulate(600, seed=8)
@@ -236,40 +293,49 @@ def _assert_refit_equals_fit(refit, fit):
     assert refit.admissible == fit.admissible
 
 
+def _resample_covs(x: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
+    """N-divisor covariance matrices of the materialised resamples (computed here, not by the package)."""
+    return [np.cov(x[np.repeat(np.arange(len(x)), c)], rowvar=False, ddof=0) for c in counts]
+
+
 def test_refit_equals_fit_cbsem_on_the_materialised_resample(satisfaction):
     from csi_research.estimation.cbsem import CBSEMRefit
-    from csi_research.estimation.pls import weighted_moments
 
     # converged but inadmissible (EXPE and QUAL both predict SAT and correlate 0.99): the verdict must carry
     blocks = {k: v for k, v in BLOCKS.items() if k != "VAL"}
     model = CSIModel(blocks, [("IMAG", "EXPE"), ("EXPE", "QUAL"), ("IMAG", "SAT"), ("QUAL", "SAT"),
                               ("EXPE", "SAT"), ("SAT", "LOY")])
     full = _quiet_fit(model, satisfaction)
-    x = satisfaction[list(model.items)].to_numpy(dtype=float)
+    items = satisfaction[list(model.items)]
+    x = items.to_numpy(dtype=float)
     counts = np.random.default_rng(11).multinomial(len(x), np.full(len(x), 1 / len(x)), size=3)
-    _, covs, _ = weighted_moments(x - x.mean(axis=0), counts)
-    refit = CBSEMRefit(model, satisfaction, full.parameters)
+    covs = _resample_covs(x, counts)
+    # the prepared sample's resample moments are these covariance matrices
+    np.testing.assert_allclose(full.sample.moments(counts)[1], np.stack(covs), atol=1e-10)
+    refit = CBSEMRefit(model, full.sample.x, full.sample.cov.to_numpy(), full.parameters)
     for c, cov in zip(counts, covs, strict=True):
         fit = _resample_fit(model, satisfaction, c, full)
         assert fit.converged and not fit.admissible
         _assert_refit_equals_fit(refit(cov), fit)
     with pytest.raises(ValueError, match="free parameters"):
-        CBSEMRefit(model, satisfaction, full.parameters[:-1])
+        CBSEMRefit(model, items, np.cov(x, rowvar=False, ddof=0), full.parameters[:-1])
 
 
 def test_refit_with_single_item_reliability_and_residual_covariance():
     from csi_research.estimation.cbsem import CBSEMRefit
-    from csi_research.estimation.pls import weighted_moments
 
     data, _ = _simulate(500, seed=21)
     model = CSIModel({"A": ["a1", "a2", "a3"], "B": ["b1", "b2", "b3"], "C": ["c1"]},
                      [("A", "B"), ("A", "C"), ("B", "C")])
     options = {"single_item_reliability": {"C": 0.7}, "covariances": [("a1", "b1")]}
     full = _quiet_fit(model, data, **options)
-    x = data[list(model.items)].to_numpy(dtype=float)
+    assert full.options["single_item_reliability"] == {"C": 0.7}
+    assert list(full.options["covariances"]) == [("a1", "b1")]
+    items = data[list(model.items)]
+    x = items.to_numpy(dtype=float)
     counts = np.random.default_rng(5).multinomial(len(x), np.full(len(x), 1 / len(x)), size=2)
-    _, covs, _ = weighted_moments(x - x.mean(axis=0), counts)
-    refit = CBSEMRefit(model, data, full.parameters, **options)
+    covs = _resample_covs(x, counts)
+    refit = CBSEMRefit(model, items, np.cov(x, rowvar=False, ddof=0), full.parameters, **options)
     for c, cov in zip(counts, covs, strict=True):
         fit = _resample_fit(model, data, c, full, **options)
         assert fit.admissible

@@ -29,7 +29,7 @@ def quality(data):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CSIWarning)
         cb = fit_cbsem(MODEL, data)
-        return measurement_quality(MODEL, data, pls=pls, cbsem=cb)
+        return measurement_quality(pls, cbsem=cb)
 
 
 def test_alpha_matches_semtools(quality):
@@ -114,10 +114,56 @@ def test_formative_block_and_low_reliability_are_flagged():
     frame["c2"] = f + frame["b1"] + rng.standard_normal(n)
     model = CSIModel({"A": ["a1", "a2", "a3"], "B": ["b1", "b2", "b3"], "C": ["c1", "c2"]},
                      [("A", "C"), ("B", "C")], modes={"B": "B"})
+    from csi_research.estimation.pls import fit_pls
+
     with pytest.warns(CSIWarning):
-        q = measurement_quality(model, frame)
+        q = measurement_quality(fit_pls(model, frame))
     assert set(q.indicator_vif["item"]) == {"b1", "b2", "b3"}
     assert (q.indicator_vif["vif"] > 5).all()  # b3 ≈ b1 + b2
     assert not q.reliability.loc["A", "alpha_ok"]  # a3 is noise
     assert any("VIF of item b3 of B" in d for d in q.diagnostics)
     assert any("construct A" in d and "alpha" in d for d in q.diagnostics)
+
+
+def _alpha_by_hand(x: np.ndarray, w: np.ndarray) -> float:
+    cov = np.cov(x, rowvar=False, aweights=w)  # the divisor cancels in alpha
+    k = cov.shape[0]
+    return k / (k - 1) * (1 - np.trace(cov) / cov.sum())
+
+
+def test_quality_stands_on_the_fit_sample_weights_and_respondents(data):
+    """Correlations come from the fit's sample: its survey weights and, here, its listwise deletion."""
+    from csi_research.estimation.pls import fit_pls
+
+    holes = data.copy()
+    holes.loc[holes.index[[2, 7, 40]], "sat2"] = np.nan
+    w = np.resize([1.0, 2.0, 3.0], len(holes))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CSIWarning)
+        q = measurement_quality(fit_pls(MODEL, holes, missing="listwise", weights=w))
+    kept = holes[MODEL.items].notna().all(axis=1).to_numpy()
+    assert kept.sum() == len(holes) - 3
+    x, wk = holes[MODEL.items].to_numpy()[kept], w[kept]
+    for name, items in MODEL.constructs.items():
+        cols = [MODEL.items.index(i) for i in items]
+        assert q.reliability.loc[name, "alpha"] == pytest.approx(_alpha_by_hand(x[:, cols], wk), abs=1e-10)
+    # HTMT of the weighted correlations, computed here for one pair
+    corr = np.cov(x, rowvar=False, aweights=wk)
+    sd = np.sqrt(np.diag(corr))
+    corr = np.abs(corr / np.outer(sd, sd))
+    a = [MODEL.items.index(i) for i in MODEL.constructs["SAT"]]
+    b = [MODEL.items.index(i) for i in MODEL.constructs["LOY"]]
+    iu_a, iu_b = np.triu_indices(len(a), 1), np.triu_indices(len(b), 1)
+    mono_a = corr[np.ix_(a, a)][iu_a].mean()
+    mono_b = corr[np.ix_(b, b)][iu_b].mean()
+    expected = corr[np.ix_(a, b)].mean() / np.sqrt(mono_a * mono_b)
+    assert q.htmt.loc["SAT", "LOY"] == pytest.approx(expected, abs=1e-10)
+    # integer weights are frequency weights: the same as repeating the rows
+    rows = np.repeat(np.flatnonzero(kept), w[kept].astype(int))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CSIWarning)
+        rep = measurement_quality(fit_pls(MODEL, holes.iloc[rows].reset_index(drop=True)))
+    cols = ["alpha", "rho_c", "rho_a", "ave"]
+    np.testing.assert_allclose(q.reliability[cols], rep.reliability[cols], atol=1e-10)
+    np.testing.assert_allclose(q.htmt, rep.htmt, atol=1e-10)
+    np.testing.assert_allclose(q.fornell_larcker, rep.fornell_larcker, atol=1e-10)

@@ -15,6 +15,7 @@ from csi_research import Codebook, CSIModel, CSIWarning, plots
 from csi_research.estimation.pls import fit_pls
 from csi_research.ipma import ipma
 from csi_research.plots import heatmap, index_bars, ipma_map, path_diagram, response_distribution
+from csi_research.sample import prepare
 
 
 def survey(n: int = 300, seed: int = 5) -> pd.DataFrame:
@@ -31,7 +32,7 @@ def survey(n: int = 300, seed: int = 5) -> pd.DataFrame:
 def fitted():
     model = CSIModel.default()
     frame = survey()
-    return model, frame, fit_pls(model, frame)
+    return model, frame, fit_pls(prepare(model, frame, codebook=Codebook.default()))
 
 
 def texts(fig, prefix):
@@ -93,15 +94,22 @@ def test_user_model_layout():
 def test_chinese_without_font_falls_back_once(fitted, monkeypatch):
     model, _, fit = fitted
     monkeypatch.setattr(plots, "cjk_font", lambda: None)
-    monkeypatch.setattr(plots, "_warned_no_cjk", False)
     with pytest.warns(CSIWarning, match="no CJK font"):
         fig = path_diagram(model, fit, language="zh")
     assert texts(fig, "label:")["label:Image"].startswith("Image")
+
+
+def test_every_figure_without_a_cjk_font_says_so(fitted, monkeypatch):
     import warnings
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        path_diagram(model, fit, language="zh")  # said once is enough
+    model, _, fit = fitted
+    monkeypatch.setattr(plots, "cjk_font", lambda: None)
+    # no module state remembers an earlier warning: each Chinese figure that falls back says so
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            path_diagram(model, fit, language="zh")
+    assert sum(str(w.message).startswith("no CJK font") for w in caught) == 3
 
 
 def test_chinese_labels_with_a_font(fitted, monkeypatch):
@@ -131,8 +139,8 @@ def test_index_bars_whiskers_and_threshold():
 
 
 def test_ipma_map_quadrant_lines_at_means(fitted):
-    _model, frame, fit = fitted
-    result = ipma(fit, frame, codebook=Codebook.default())
+    _, _, fit = fitted
+    result = ipma(fit)
     for level, table in (("construct", result.constructs), ("item", result.items)):
         ax = ipma_map(result, level=level).axes[0]
         lines = {line.get_gid(): line for line in ax.lines}

@@ -12,6 +12,7 @@ from ecsi_reference import BLOCKS, PATHS, ecsi_model, reference_csv, satisfactio
 from csi_research.errors import CSIWarning, EstimationError, ModelSpecError, SurveyDataError
 from csi_research.estimation.pls import fit_pls, fit_pls_batch
 from csi_research.model import CSIModel
+from csi_research.sample import prepare
 
 TOL = 1e-6
 SAT_MODEL = ecsi_model()
@@ -159,7 +160,7 @@ def test_batch_equals_single_fits(satisfaction):
     x = satisfaction[SAT_MODEL.items]
     rng = np.random.default_rng(7)
     counts = rng.multinomial(len(x), np.full(len(x), 1 / len(x)), size=4)
-    batch = fit_pls_batch(SAT_MODEL, x.to_numpy(), counts, scheme="path", scaled=True, chunk_size=3)
+    batch = fit_pls_batch(prepare(SAT_MODEL, x), counts, scheme="path", scaled=True, chunk_size=3)
     assert batch.converged.all()
     for b in range(4):
         resample = x.iloc[np.repeat(np.arange(len(x)), counts[b])].reset_index(drop=True)
@@ -194,7 +195,169 @@ def test_listwise_and_mean_handling(satisfaction):
     np.testing.assert_allclose(
         mean.paths["estimate"], fit_pls(SAT_MODEL, filled).paths["estimate"], atol=1e-12
     )
-    assert any("item mean" in d for d in mean.diagnostics)
+    # the treatment is stated on the base of every table (no longer a warning: nothing is wrong)
+    assert mean.sample.n_imputed == 3
+    base = mean.summary()["overview"].loc["sample", "value"]
+    assert "item-mean replacement" in base and "3 answers imputed" in base
+
+
+def test_default_em_keeps_every_respondent(satisfaction):
+    data = satisfaction.copy()
+    data.loc[data.index[[3, 10, 11]], "qual2"] = np.nan
+    fit = fit_pls(SAT_MODEL, data)
+    assert fit.missing == "em" and fit.n == 250 and len(fit.scores) == 250
+    assert fit.sample.n_imputed == 3 and fit.sample.n_dropped == 0
+    assert not fit.sample.observed.loc[data.index[3], "qual2"]
+    assert np.isfinite(fit.sample.x.to_numpy()).all()
+
+
+# ---------------------------------------------------------------------------- survey weights
+def _integer_weights(n: int) -> np.ndarray:
+    return np.resize([1, 2, 3], n)
+
+
+@pytest.mark.parametrize(("scheme", "scaled"), [("path", True), ("centroid", False), ("factorial", True)])
+def test_weighted_fit_equals_fit_on_replicated_rows(satisfaction, scheme, scaled):
+    """Integer survey weights 1/2/3 are frequency weights: the same as repeating each row that often."""
+    w = _integer_weights(len(satisfaction))
+    weighted = fit_pls(SAT_MODEL, satisfaction, scheme=scheme, scaled=scaled, weights=w)
+    replicated = satisfaction.iloc[np.repeat(np.arange(len(satisfaction)), w)].reset_index(drop=True)
+    plain = fit_pls(SAT_MODEL, replicated, scheme=scheme, scaled=scaled)
+    assert weighted.n == len(satisfaction) and plain.n == w.sum()
+    assert weighted.sample.weighted and weighted.sample.weights.mean() == pytest.approx(1.0)
+    np.testing.assert_allclose(weighted.weights["weight"], plain.weights["weight"], atol=1e-10)
+    np.testing.assert_allclose(weighted.raw_weights(), plain.raw_weights(), atol=1e-10)
+    np.testing.assert_allclose(weighted.loadings["loading"], plain.loadings["loading"], atol=1e-10)
+    np.testing.assert_allclose(weighted.paths["estimate"], plain.paths["estimate"], atol=1e-10)
+    np.testing.assert_allclose(weighted.r2, plain.r2, atol=1e-10)
+    np.testing.assert_allclose(weighted.item_mean, plain.item_mean, atol=1e-10)
+    # and the weights matter: the unweighted fit differs
+    unweighted = fit_pls(SAT_MODEL, satisfaction, scheme=scheme, scaled=scaled)
+    assert np.abs(unweighted.paths["estimate"] - weighted.paths["estimate"]).max() > 1e-4
+    # weights given as a column name, a Series or an array are the same weights
+    by_column = fit_pls(SAT_MODEL, satisfaction.assign(w=w), scheme=scheme, scaled=scaled, weights="w")
+    by_series = fit_pls(SAT_MODEL, satisfaction, scheme=scheme, scaled=scaled,
+                        weights=pd.Series(w, index=satisfaction.index))
+    for other in (by_column, by_series):
+        np.testing.assert_allclose(other.paths["estimate"], weighted.paths["estimate"], atol=1e-12)
+
+
+# ---------------------------------------------------------------------------- EM moments
+def test_em_on_complete_data_is_the_plain_moments(satisfaction):
+    sample = prepare(SAT_MODEL, satisfaction, missing="em")
+    x = satisfaction[SAT_MODEL.items].to_numpy(dtype=float)
+    assert sample.missing == "em" and sample.n == len(x) and sample.n_imputed == 0
+    np.testing.assert_allclose(sample.mean, x.mean(axis=0), atol=1e-12)
+    np.testing.assert_allclose(sample.cov, np.cov(x, rowvar=False, ddof=0), atol=1e-10)
+    np.testing.assert_array_equal(sample.x.to_numpy(), x)
+    mean, cov, size = sample.moments(np.ones((1, len(x))))
+    np.testing.assert_allclose(mean[0], x.mean(axis=0), atol=1e-12)
+    np.testing.assert_allclose(cov[0], np.cov(x, rowvar=False, ddof=0), atol=1e-10)
+    assert size[0] == len(x)
+
+
+@pytest.fixture(scope="module")
+def monotone():
+    """Bivariate normal; x always answered, y missing at random (more often for high x)."""
+    rng = np.random.default_rng(17)
+    n = 600
+    x = rng.normal(5.0, 1.5, n)
+    y = 2.0 + 0.6 * x + rng.normal(0.0, 1.0, n)
+    gone = rng.random(n) < np.where(x > 5.0, 0.3, 0.05)  # MAR: depends on the observed x only
+    frame = pd.DataFrame({"x": x, "y": np.where(gone, np.nan, y)})
+    model = CSIModel({"X": ["x"], "Y": ["y"]}, [("X", "Y")])
+    return model, frame, gone
+
+
+def _anderson(frame: pd.DataFrame) -> dict[str, float]:
+    """Closed-form ML estimates for a monotone bivariate pattern (Anderson 1957), N divisors."""
+    x, y = frame["x"].to_numpy(), frame["y"].to_numpy()
+    both = ~np.isnan(y)
+    xc, yc = x[both], y[both]
+    sxx_c = np.mean((xc - xc.mean()) ** 2)
+    sxy_c = np.mean((xc - xc.mean()) * (yc - yc.mean()))
+    syy_c = np.mean((yc - yc.mean()) ** 2)
+    b = sxy_c / sxx_c
+    sxx = np.mean((x - x.mean()) ** 2)
+    return {
+        "b": b,
+        "mu_x": x.mean(),
+        "mu_y": yc.mean() + b * (x.mean() - xc.mean()),  # the regression estimator
+        "sxx": sxx,
+        "syy": syy_c + b**2 * (sxx - sxx_c),
+        "sxy": b * sxx,
+        "resid": syy_c - b**2 * sxx_c,  # residual variance of y given x
+    }
+
+
+def test_em_equals_the_closed_form_ml_estimates(monotone):
+    model, frame, gone = monotone
+    ml = _anderson(frame)
+    sample = prepare(model, frame)  # default: EM
+    assert sample.missing == "em" and sample.n == len(frame) and sample.n_imputed == gone.sum()
+    assert not np.isclose(ml["mu_y"], np.nanmean(frame["y"]), atol=1e-2)  # the complete-case mean is biased
+    np.testing.assert_allclose(sample.mean, [ml["mu_x"], ml["mu_y"]], atol=1e-8)
+    np.testing.assert_allclose(sample.cov, [[ml["sxx"], ml["sxy"]], [ml["sxy"], ml["syy"]]], atol=1e-8)
+    # a missing answer is replaced by its conditional mean given x
+    x = frame["x"].to_numpy()
+    np.testing.assert_allclose(sample.x["y"].to_numpy()[gone], ml["mu_y"] + ml["b"] * (x[gone] - ml["mu_x"]),
+                               atol=1e-8)
+    np.testing.assert_array_equal(sample.x["y"].to_numpy()[~gone], frame["y"].to_numpy()[~gone])
+    assert (sample.observed["y"].to_numpy() == ~gone).all() and sample.observed["x"].all()
+    # one-item constructs: the PLS path is the correlation of the EM moments
+    fit = fit_pls(sample)
+    corr = ml["sxy"] / np.sqrt(ml["sxx"] * ml["syy"])
+    assert fit.paths["estimate"].item() == pytest.approx(corr, abs=1e-8)
+    assert fit.r2["Y"] == pytest.approx(corr**2, abs=1e-8)
+
+
+def test_em_moments_add_the_conditional_covariance(monotone):
+    """The completed answers alone understate var(y): EM adds, per imputed answer, var(y | x)."""
+    model, frame, gone = monotone
+    ml = _anderson(frame)
+    sample = prepare(model, frame)
+    completed = sample.x.to_numpy()
+    naive = np.cov(completed, rowvar=False, ddof=0)
+    mean, cov, size = sample.moments(np.ones((1, sample.n)))
+    assert size[0] == sample.n
+    np.testing.assert_allclose(mean[0], completed.mean(axis=0), atol=1e-12)
+    added = cov[0] - naive
+    np.testing.assert_allclose(added, [[0.0, 0.0], [0.0, gone.mean() * ml["resid"]]], atol=1e-8)
+    assert naive[1, 1] < cov[0][1, 1]
+    np.testing.assert_allclose(cov[0], sample.cov, atol=1e-12)
+    # a resample counts each imputed respondent's conditional variance as often as it is drawn
+    counts = np.random.default_rng(0).multinomial(sample.n, np.full(sample.n, 1 / sample.n), size=2)
+    _, covs, _ = sample.moments(counts)
+    for c, got in zip(counts, covs, strict=True):
+        rows = np.repeat(np.arange(sample.n), c)
+        expected = np.cov(completed[rows], rowvar=False, ddof=0)
+        expected[1, 1] += gone[rows].mean() * ml["resid"]
+        np.testing.assert_allclose(got, expected, atol=1e-8)
+
+
+def test_weighted_em_equals_em_on_replicated_rows(satisfaction):
+    data = satisfaction[SAT_MODEL.items].copy()
+    holes = np.random.default_rng(3).random(data.shape) < 0.04
+    data = data.mask(holes)
+    w = _integer_weights(len(data))
+    weighted = prepare(SAT_MODEL, data, weights=w)
+    replicated = prepare(SAT_MODEL, data.iloc[np.repeat(np.arange(len(data)), w)].reset_index(drop=True))
+    assert weighted.n_imputed == holes.sum()
+    np.testing.assert_allclose(weighted.mean, replicated.mean, atol=1e-8)
+    np.testing.assert_allclose(weighted.cov, replicated.cov, atol=1e-8)
+    a, b = fit_pls(weighted), fit_pls(replicated)
+    np.testing.assert_allclose(a.paths["estimate"], b.paths["estimate"], atol=1e-7)
+    np.testing.assert_allclose(a.loadings["loading"], b.loadings["loading"], atol=1e-7)
+
+
+def test_fit_from_a_sample_takes_no_second_data(satisfaction):
+    sample = prepare(SAT_MODEL, satisfaction)
+    fit = fit_pls(sample, scheme="centroid", scaled=False)
+    assert fit.sample is sample and fit.model is SAT_MODEL
+    with pytest.raises(TypeError, match="missing"):
+        fit_pls(sample, missing="mean")
+    with pytest.raises(TypeError, match="data"):
+        fit_pls(sample, satisfaction)
 
 
 def test_non_convergence_raises(satisfaction):

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from csi_research.codebook import Codebook
+from csi_research.errors import CSIWarning, ModelSpecError, SurveyDataError
 from csi_research.sample import as_frame, prepare
-from csi_research.errors import CSIWarning, SurveyDataError
 from csi_research.survey import Survey, load_survey
 
 ITEMS = Codebook.default().item_ids
@@ -72,13 +72,46 @@ def test_survey_works_where_a_frame_is_expected(tmp_path):
     write_csv(raw_frame(), path)
     survey = load_quietly(path)
     assert as_frame(survey) is survey.frame
-    x = prepare(survey.model(), survey, missing="listwise").x
+    with pytest.warns(CSIWarning, match="1 of 40 respondents have missing items and were dropped"):
+        x = prepare(survey.model(), survey, missing="listwise").x
     assert x.shape == (39, 30)  # respondent 1 answered "don't know" once
     tables = survey.summary()
     assert set(tables) == {"overview", "items", "quality"}
     items = tables["items"].set_index("item")
     assert items.loc["IMG1", "n"] == 40
     assert items.loc["IMG1", "mean"] == pytest.approx(raw_frame()["IMG1"].mean(), abs=1e-3)
+
+
+def test_sample_prepared_from_a_survey_knows_its_scales_and_source(tmp_path):
+    path = tmp_path / "survey.csv"
+    raw = raw_frame()
+    write_csv(raw, path)
+    survey = load_quietly(path)
+    model = survey.model()
+    sample = prepare(model, survey)  # default: EM keeps the respondent with a "don't know"
+    assert sample.missing == "em" and sample.n == 40 and sample.n_dropped == 0 and sample.n_imputed == 1
+    assert sample.codebook is survey.codebook
+    assert sample.source == survey.source and sample.sha256 == survey.sha256
+    lo, hi = sample.bounds()
+    assert (lo == 1).all() and (hi == 5).all()  # every item of the default questionnaire is on 1-5
+    np.testing.assert_allclose(sample.rescaled(), (sample.x.to_numpy() - 1) / 4 * 100)
+    observed = sample.observed.to_numpy()
+    assert (~observed).sum() == 1 and not sample.observed.loc[0, ITEMS[3]]
+    # answered cells are the cleaned answers themselves (reverse items recoded), the gap is filled
+    clean = survey.frame[model.items].to_numpy()
+    np.testing.assert_array_equal(sample.x.to_numpy()[observed], clean[observed])
+    assert np.isfinite(sample.x.loc[0, ITEMS[3]])
+    assert sample.describe().startswith("40 respondents of 40 received; missing answers: EM imputation")
+    assert "有效样本 40 份" in sample.describe("zh")
+    # scales can be given without a codebook, and must come as a pair
+    frame_sample = prepare(model, survey.frame, scale_min=1, scale_max=5)
+    assert frame_sample.codebook is None and (frame_sample.bounds()[1] == 5).all()
+    with pytest.raises(ModelSpecError, match="scale is unknown"):
+        prepare(model, survey.frame).bounds()
+    with pytest.raises(ModelSpecError, match="give both scale_min and scale_max"):
+        prepare(model, survey.frame, scale_min=1)
+    with pytest.raises(ModelSpecError, match="missing 'pairwise' is not allowed"):
+        prepare(model, survey, missing="pairwise")
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
