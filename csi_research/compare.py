@@ -7,7 +7,6 @@ adjusted for multiplicity (Holm) because a province compares every pair of regio
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations, pairwise
@@ -17,7 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from csi_research.bundle import read_bundle
 from csi_research.errors import ModelSpecError
+from csi_research.intervals import excludes_zero, percentile_interval
 
 
 @dataclass(frozen=True)
@@ -48,49 +49,11 @@ class Bundle:
         return f"{self.name(language)} {self.wave}"
 
 
-STUDY_KEYS = ("region_id", "region_zh", "region_en", "wave")
-INDEX_COLUMNS = ("construct", "index", "ci_lower", "ci_upper")
-
-
 def load_bundle(path: str | Path) -> Bundle:
-    """Read a bundle folder written by ``StudyResult.save`` (``results.json`` + ``index_draws.csv``)."""
-    path = Path(path)
-    if not (path / "results.json").is_file():
-        raise ModelSpecError(
-            f"{path}: not a study bundle (no results.json); pass the folder a study run saved its bundle in"
-        )
-    try:
-        results = json.loads((path / "results.json").read_text(encoding="utf-8"))
-        draws = pd.read_csv(path / "index_draws.csv")
-    except (OSError, ValueError) as exc:
-        raise ModelSpecError(f"{path}: not a readable study bundle ({exc})") from None
-    problem = _bundle_problem(results, draws)
-    if problem:
-        raise ModelSpecError(f"{path}: not a study bundle: {problem}")
+    """Read a bundle folder written by ``StudyResult.save`` (the format of :mod:`csi_research.bundle`)."""
+    results, draws = read_bundle(path)
     indices = pd.DataFrame(results["tables"]["indices"]).set_index("construct")
-    return Bundle(path=path, results=results, indices=indices, draws=draws)
-
-
-def _bundle_problem(results: Any, draws: pd.DataFrame) -> str | None:
-    """What a bundle lacks that the comparison needs (None: nothing)."""
-    if not isinstance(results, dict):
-        return "results.json does not hold a JSON object"
-    study = results.get("study")
-    if not isinstance(study, dict) or any(k not in study for k in STUDY_KEYS):
-        return f"results.json needs study.{{{', '.join(STUDY_KEYS)}}}"
-    if not isinstance(results.get("values"), dict) or "n" not in results["values"]:
-        return "results.json needs values.n (the number of respondents)"
-    tables = results.get("tables")
-    records = tables.get("indices") if isinstance(tables, dict) else None
-    if not isinstance(records, list) or not records or not all(isinstance(r, dict) for r in records):
-        return "results.json needs tables.indices (one record per construct)"
-    missing = [c for c in INDEX_COLUMNS if any(c not in r for r in records)]
-    if missing:
-        return f"tables.indices records lack {', '.join(missing)}"
-    absent = [r["construct"] for r in records if r["construct"] not in draws.columns]
-    if absent:
-        return f"index_draws.csv has no column for {', '.join(map(str, absent))}"
-    return None
+    return Bundle(path=Path(path), results=results, indices=indices, draws=draws)
 
 
 def load_bundles(paths: Iterable[str | Path]) -> list[Bundle]:
@@ -111,14 +74,27 @@ def index_table(bundles: Sequence[Bundle], language: str = "en") -> pd.DataFrame
     return pd.DataFrame({b.label(language): b.indices["index"] for b in bundles})
 
 
-def ranking(bundles: Sequence[Bundle], construct: str = "Satisfaction", language: str = "en") -> pd.DataFrame:
-    """Regions (latest wave) ranked by one construct's index, with its bootstrap interval."""
+def common_target(bundles: Sequence[Bundle]) -> str:
+    """The target construct (overall CSI) the bundles share; an error when they disagree."""
+    targets = {b.results["values"]["target"]: b for b in bundles}
+    if len(targets) != 1:
+        named = "; ".join(f"{b.path}: {t}" for t, b in targets.items())
+        raise ModelSpecError(
+            f"the bundles' models name different target constructs ({named}); pass construct="
+        )
+    return next(iter(targets))
+
+
+def ranking(bundles: Sequence[Bundle], construct: str | None = None, language: str = "en") -> pd.DataFrame:
+    """Regions (latest wave) ranked by one construct's index (default: the common target), with intervals."""
+    construct = construct or common_target(bundles)
     rows = [
         {
             "region": b.label(language),
             "index": b.indices.at[construct, "index"],
             "ci_lower": b.indices.at[construct, "ci_lower"],
             "ci_upper": b.indices.at[construct, "ci_upper"],
+            "ci_level": float(b.results["ci"]),
             "n": b.results["values"]["n"],
         }
         for b in latest_waves(bundles)
@@ -145,7 +121,7 @@ def difference(a: Bundle, b: Bundle, construct: str, ci: float = 0.95) -> dict[s
         raise ModelSpecError(
             f"{a.path} / {b.path}: only {len(d)} finite bootstrap draws of {construct}; need at least 100"
         )
-    lo, hi = np.quantile(d, [(1 - ci) / 2, (1 + ci) / 2])
+    lo, hi = percentile_interval(d, ci)
     tail = min(np.sum(d <= 0), np.sum(d >= 0))
     p = min(1.0, 2 * (tail + 1) / (len(d) + 1))
     estimate = a.indices.at[construct, "index"] - b.indices.at[construct, "index"]
@@ -153,9 +129,10 @@ def difference(a: Bundle, b: Bundle, construct: str, ci: float = 0.95) -> dict[s
 
 
 def pairwise_differences(
-    bundles: Sequence[Bundle], construct: str = "Satisfaction", ci: float = 0.95, language: str = "en"
+    bundles: Sequence[Bundle], construct: str | None = None, ci: float = 0.95, language: str = "en"
 ) -> pd.DataFrame:
     """Every pair of regions (latest wave): which differences the data can tell apart (Holm-adjusted)."""
+    construct = construct or common_target(bundles)
     latest = latest_waves(bundles)
     rows = [
         {"region_a": a.label(language), "region_b": b.label(language), **difference(a, b, construct, ci)}
@@ -166,6 +143,8 @@ def pairwise_differences(
         return table
     table["p_holm"] = holm(table["p_value"].to_numpy())
     table["distinguishable"] = table["p_holm"] < 1 - ci
+    table["excludes_zero"] = excludes_zero(table["ci_lower"], table["ci_upper"])  # unadjusted interval
+    table["level"] = ci
     return table
 
 
@@ -185,7 +164,8 @@ def wave_changes(bundles: Sequence[Bundle], ci: float = 0.95, language: str = "e
                              "construct": construct, **change})
     table = pd.DataFrame(rows)
     if not table.empty:
-        table["significant"] = (table["ci_lower"] > 0) | (table["ci_upper"] < 0)
+        table["significant"] = excludes_zero(table["ci_lower"], table["ci_upper"])
+        table["level"] = ci
     return table
 
 
@@ -206,6 +186,7 @@ class Comparison:
 
     bundles: tuple[Bundle, ...]
     construct: str
+    ci: float
     ranking: pd.DataFrame
     indices: pd.DataFrame
     pairwise: pd.DataFrame
@@ -229,14 +210,19 @@ class Comparison:
 
 
 def compare(
-    bundles: Sequence[Bundle], construct: str = "Satisfaction", ci: float = 0.95, language: str = "en"
+    bundles: Sequence[Bundle], construct: str | None = None, ci: float = 0.95, language: str = "en"
 ) -> Comparison:
-    """Ranking, construct × region table, pairwise differences and wave changes in one value."""
+    """Ranking, construct × region table, pairwise differences and wave changes in one value.
+
+    ``construct`` defaults to the bundles' common target construct (the overall CSI).
+    """
     if not bundles:
         raise ModelSpecError("no study bundles to compare")
+    construct = construct or common_target(bundles)
     return Comparison(
         bundles=tuple(bundles),
         construct=construct,
+        ci=ci,
         ranking=ranking(bundles, construct, language),
         indices=index_table(bundles, language),
         pairwise=pairwise_differences(bundles, construct, ci, language),

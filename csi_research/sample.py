@@ -52,6 +52,15 @@ def as_frame(data: Any) -> pd.DataFrame:
     return frame
 
 
+def respondents(data: Any) -> tuple[pd.DataFrame, np.ndarray | None, Any]:
+    """Rows, survey weights and codebook of a fit or prepared Sample (the study's respondents), or
+    of a Survey/DataFrame (all rows, unweighted): for methods that read answers, not moments."""
+    sample = getattr(data, "sample", data)
+    if isinstance(sample, Sample):
+        return sample.frame, sample.weights, sample.codebook
+    return as_frame(data), None, getattr(data, "codebook", None)
+
+
 @dataclass(frozen=True, eq=False)
 class Sample:
     """Respondents × model items, ready for estimation (build it with :func:`prepare`).

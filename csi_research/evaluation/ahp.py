@@ -9,7 +9,6 @@ triangle (the lower triangle is implied by reciprocity), from Python, YAML or CS
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -20,7 +19,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from csi_research.errors import CSIWarning, ModelSpecError
+from csi_research.diagnostics import collect, public
+from csi_research.errors import ModelSpecError
 
 Method = Literal["eigen", "geometric"]
 
@@ -291,6 +291,7 @@ def matrix_from_spec(spec: Mapping[str, Any], name: str, source: str = "spec") -
 
 
 # ---------------------------------------------------------------------- priorities
+@public
 def ahp_weights(matrix: Any, method: Method = "eigen", name: str | None = None,
                 labels: Sequence[str] | None = None) -> AHPResult:
     """Priorities, λmax, CI, RI and CR of a judgement matrix.
@@ -335,7 +336,6 @@ def ahp_weights(matrix: Any, method: Method = "eigen", name: str | None = None,
             f"consistent; revisit the most inconsistent ones: {worst}"
         )
         diagnostics.append(msg)
-        warnings.warn(msg, CSIWarning, stacklevel=2)
     return AHPResult(name, matrix, weights, lam, ci, ri, cr, method, table, diagnostics)
 
 
@@ -354,6 +354,7 @@ def _inconsistency(a: np.ndarray, w: np.ndarray, labels: list[str]) -> pd.DataFr
     return table.sort_values("deviation", ascending=False, kind="stable").reset_index(drop=True)
 
 
+@public
 def group_ahp(
     matrices: Sequence[Any],
     method: Literal["AIJ", "AIP"] = "AIJ",
@@ -389,23 +390,19 @@ def group_ahp(
             f"got {expert_weights}"
         )
     ew = ew / ew.sum()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", CSIWarning)
-        experts = tuple(ahp_weights(f, weighting, f"{name} (expert {k + 1})") for k, f in enumerate(frames))
-        if method == "AIJ":
-            logs = np.tensordot(ew, np.stack([np.log(f.to_numpy()) for f in frames]), axes=1)
-            aggregate = ahp_weights(pd.DataFrame(np.exp(logs), index=ref, columns=ref), weighting,
-                                    f"{name} (AIJ)")
-            weights = aggregate.weights
-        elif method == "AIP":
-            aggregate = None
-            w = np.exp(np.tensordot(ew, np.stack([np.log(e.weights.to_numpy()) for e in experts]), axes=1))
-            weights = pd.Series(w / w.sum(), index=ref, name="weight")
-        else:
-            raise ModelSpecError(
-                f"judgement matrix '{name}': aggregation must be 'AIJ' or 'AIP', not {method!r}"
-            )
-    diagnostics = [str(c.message) for c in caught if issubclass(c.category, CSIWarning)]
-    for msg in diagnostics:
-        warnings.warn(msg, CSIWarning, stacklevel=2)
+    experts = tuple(ahp_weights.quiet(f, weighting, f"{name} (expert {k + 1})") for k, f in enumerate(frames))
+    if method == "AIJ":
+        logs = np.tensordot(ew, np.stack([np.log(f.to_numpy()) for f in frames]), axes=1)
+        aggregate = ahp_weights.quiet(pd.DataFrame(np.exp(logs), index=ref, columns=ref), weighting,
+                                      f"{name} (AIJ)")
+        weights = aggregate.weights
+    elif method == "AIP":
+        aggregate = None
+        w = np.exp(np.tensordot(ew, np.stack([np.log(e.weights.to_numpy()) for e in experts]), axes=1))
+        weights = pd.Series(w / w.sum(), index=ref, name="weight")
+    else:
+        raise ModelSpecError(
+            f"judgement matrix '{name}': aggregation must be 'AIJ' or 'AIP', not {method!r}"
+        )
+    diagnostics = list(collect(*experts, aggregate))
     return GroupAHPResult(name, method, weights, experts, aggregate, diagnostics)

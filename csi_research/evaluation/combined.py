@@ -17,14 +17,14 @@ AHP, α = 0 the objective weights; α is the share of trust in the experts.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from csi_research.errors import CSIWarning, ModelSpecError
+from csi_research.diagnostics import collect, public
+from csi_research.errors import ModelSpecError
 from csi_research.evaluation.ahp import AHPResult, GroupAHPResult, Method, ahp_weights, judgement_matrix
 from csi_research.evaluation.roughset import RoughSetResult
 
@@ -73,6 +73,7 @@ def objective_matrix(weights: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(np.outer(w, 1 / w), index=labels, columns=labels)
 
 
+@public
 def combined_weights(
     expert: AHPResult | GroupAHPResult | Any,
     objective: pd.Series | RoughSetResult,
@@ -105,14 +106,11 @@ def combined_weights(
     c = np.exp(alpha * np.log(a.to_numpy()) + (1 - alpha) * np.log(b.to_numpy()))
     matrix = judgement_matrix(pd.DataFrame(c, index=labels, columns=labels), name=name, check_scale=False)
     subjective = getattr(expert, "weights", None)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", CSIWarning)
-        if subjective is None:
-            subjective = ahp_weights(a, method, name).weights
-        result = ahp_weights(matrix, method, f"{name} (combined, alpha={alpha:g})")
-    diagnostics = [str(m.message) for m in caught if issubclass(m.category, CSIWarning)]
-    for msg in diagnostics:
-        warnings.warn(msg, CSIWarning, stacklevel=2)
+    expert_result = ahp_weights.quiet(a, method, name) if subjective is None else None
+    if expert_result is not None:
+        subjective = expert_result.weights
+    result = ahp_weights.quiet(matrix, method, f"{name} (combined, alpha={alpha:g})")
+    diagnostics = list(collect(expert_result, result))
     return CombinedResult(name, float(alpha), subjective, w_obj.rename("weight"), b, result, diagnostics)
 
 

@@ -23,10 +23,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from csi_research.data import as_frame
+from csi_research.diagnostics import public
 from csi_research.errors import ModelSpecError, SurveyDataError
 from csi_research.evaluation.hierarchy import Hierarchy, HierarchyResult, weight_table
-from csi_research.indices import resolve_codebook, scale_of
+from csi_research.sample import as_frame, respondents
 
 Operator = Literal["weighted", "maxmin"]
 
@@ -55,9 +55,12 @@ class FuzzyEvaluation:
         return {"evaluation": self.table.set_index("node").join(dist)}
 
 
-def membership_matrix(data: Any, items: list[str], scale: Any) -> pd.DataFrame:
-    """Items × grade codes: the share of respondents giving each grade (missing excluded)."""
+def membership_matrix(
+    data: Any, items: list[str], scale: Any, weights: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Items × grade codes: the (survey-weighted) share of respondents giving each grade (missing out)."""
     frame = as_frame(data)
+    w = np.ones(len(frame)) if weights is None else np.asarray(weights, dtype=float)
     absent = [i for i in items if i not in frame.columns]
     if absent:
         raise SurveyDataError(f"fuzzy evaluation: item(s) {', '.join(absent)} are not columns of the data")
@@ -71,10 +74,11 @@ def membership_matrix(data: Any, items: list[str], scale: Any) -> pd.DataFrame:
                 f"column {item} row {bad.index[0]}: answer {bad.iloc[0]} is not a code of the {scale.span} "
                 f"scale {scale.name}; recode 'don't know' answers to missing"
             )
-        observed = x.dropna().to_numpy()
-        if observed.size == 0:
+        answered = x.notna().to_numpy()
+        if not answered.any():
             raise SurveyDataError(f"item {item} has no answer: its grade distribution is undefined")
-        rows.append((observed[:, None] == codes[None, :]).mean(axis=0))
+        hits = x.to_numpy()[answered, None] == codes[None, :]
+        rows.append(w[answered] @ hits / w[answered].sum())
     return pd.DataFrame(rows, index=items, columns=list(scale.codes))
 
 
@@ -88,23 +92,32 @@ def compose(weights: np.ndarray, r: np.ndarray, operator: Operator = "weighted")
     raise ModelSpecError(f"fuzzy operator must be 'weighted' (M(·,+)) or 'maxmin' (M(∧,∨)), not {operator!r}")
 
 
+@public
 def fuzzy_evaluation(
     data: Any,
     weights: HierarchyResult | tuple[Hierarchy, Mapping[str, pd.Series]] | pd.Series,
     scale: Any = None,
     codebook: Any = None,
     operator: Operator = "weighted",
+    survey_weights: np.ndarray | None = None,
 ) -> FuzzyEvaluation:
     """Multi-level fuzzy comprehensive evaluation up a weighted hierarchy.
 
     ``weights`` is an AHP hierarchy result, a (hierarchy, local weights per node) pair (e.g.
     combined weights), or a Series item → weight for a one-level evaluation. The grade scale is
-    ``scale``, else the leaves' common scale in ``codebook`` (the Survey's or the built-in one).
+    ``scale``, else the leaves' common scale in ``codebook`` (the data's or the built-in one).
+    ``data`` is a PLS fit or prepared Sample (its respondents, grade shares weighted by its survey
+    weights), a Survey or a DataFrame (``survey_weights``, one per row, optional).
     """
+    frame, sample_weights, book = respondents(data)
+    survey_weights = sample_weights if survey_weights is None else survey_weights
     tree, local = _tree(weights)
     leaves = tree.leaves
-    scale = scale or _common_scale(resolve_codebook(codebook, data, default=True), leaves)
-    r = membership_matrix(data, leaves, scale)
+    if scale is None:
+        from csi_research.codebook import Codebook
+
+        scale = _common_scale(codebook or book or Codebook.default(), leaves)
+    r = membership_matrix(frame, leaves, scale, survey_weights)
     dist: dict[str, np.ndarray] = {leaf: r.loc[leaf].to_numpy() for leaf in leaves}
     for node in tree.postorder():
         kids = list(tree.children[node])
@@ -138,7 +151,10 @@ def _tree(weights: Any) -> tuple[Hierarchy, Mapping[str, pd.Series]]:
 
 
 def _common_scale(codebook: Any, items: list[str]) -> Any:
-    scales = {i: scale_of(codebook, i) for i in items}
+    try:
+        scales = {i: codebook.scale_of(i) for i in items}
+    except KeyError as exc:
+        raise ModelSpecError(f"fuzzy evaluation: item {exc.args[0]} is not in the codebook") from None
     first = next(iter(scales.values()))
     for item, s in scales.items():
         if (s.codes, s.grade_scores) != (first.codes, first.grade_scores):

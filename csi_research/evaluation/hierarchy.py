@@ -20,7 +20,6 @@ lists as a child; leaves are children without a definition of their own.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -29,7 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from csi_research.errors import CSIWarning, ModelSpecError
+from csi_research.diagnostics import collect, public
+from csi_research.errors import ModelSpecError
 from csi_research.evaluation.ahp import AHPResult, GroupAHPResult, ahp_weights, group_ahp, judgement_matrix
 
 NODE_KEYS = {"children", "matrix", "upper", "experts", "weights", "aggregate", "expert_weights", "method",
@@ -156,14 +156,14 @@ def node_weights(hierarchy: Hierarchy, node: str) -> tuple[pd.Series, AHPResult 
     if "weights" in spec:
         return given_weights(spec["weights"], kids, node), None
     if "experts" in spec:
-        result = group_ahp(spec["experts"], spec.get("aggregate", "AIJ"), spec.get("expert_weights"),
+        result = group_ahp.quiet(spec["experts"], spec.get("aggregate", "AIJ"), spec.get("expert_weights"),
                            name=node, labels=kids, weighting=method)
         return result.weights, result
     if "aggregate" in spec or "expert_weights" in spec:
         raise ModelSpecError(f"node '{node}': 'aggregate' and 'expert_weights' go with 'experts'")
     form = "full" if "matrix" in spec else "upper"
     matrix = judgement_matrix(spec["matrix" if form == "full" else "upper"], kids, node, form=form)
-    result = ahp_weights(matrix, method, node)
+    result = ahp_weights.quiet(matrix, method, node)
     return result.weights, result
 
 
@@ -209,17 +209,14 @@ def weight_table(
     return pd.DataFrame(rows)
 
 
+@public
 def ahp_hierarchy(spec: Mapping[str, Any] | Hierarchy, source: str = "hierarchy") -> HierarchyResult:
     """Global weights of a judgement hierarchy (one matrix or given weights per inner node)."""
     tree = spec if isinstance(spec, Hierarchy) else Hierarchy.from_spec(spec, source)
     local, results, crs = {}, {}, {}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", CSIWarning)
-        for node in tree.postorder():
-            local[node], results[node] = node_weights(tree, node)
-            if results[node] is not None:
-                crs[node] = results[node].cr
-    diagnostics = [str(c.message) for c in caught if issubclass(c.category, CSIWarning)]
-    for msg in diagnostics:
-        warnings.warn(msg, CSIWarning, stacklevel=2)
+    for node in tree.postorder():
+        local[node], results[node] = node_weights(tree, node)
+        if results[node] is not None:
+            crs[node] = results[node].cr
+    diagnostics = list(collect(*results.values()))
     return HierarchyResult(tree, weight_table(tree, local, crs), MappingProxyType(results), diagnostics)

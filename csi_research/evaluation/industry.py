@@ -21,7 +21,6 @@ diagnostics only when weighting is not ``ahp``.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -32,13 +31,14 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from csi_research.data import as_frame
-from csi_research.errors import CSIWarning, EstimationError, ModelSpecError
+from csi_research.diagnostics import collect, public
+from csi_research.errors import EstimationError, ModelSpecError
 from csi_research.evaluation.combined import combined_weights, objective_matrix
 from csi_research.evaluation.fuzzy import FuzzyEvaluation, fuzzy_evaluation
 from csi_research.evaluation.hierarchy import Hierarchy, node_weights, weight_table
 from csi_research.evaluation.internal import InternalEvaluation, internal_evaluation, service_quality_index
 from csi_research.evaluation.roughset import RoughSetResult, rough_set_weights
+from csi_research.sample import respondents
 
 SPEC_KEYS = ("weighting", "alpha", "decision", "bins", "operator", "beta", "internal_weights", "hierarchy")
 WEIGHTINGS = ("ahp", "rough_set", "combined")
@@ -101,6 +101,7 @@ class IndustryEvaluation:
         return out
 
 
+@public
 def industry_evaluation(
     frame: Any,
     codebook: Any = None,
@@ -108,30 +109,29 @@ def industry_evaluation(
     internal: pd.DataFrame | None = None,
     external_csi: float | None = None,
 ) -> IndustryEvaluation:
-    """Run the industry evaluation (see module doc). ``external_csi`` defaults to the fuzzy
+    """Run the industry evaluation (see module doc) on ``frame``: a PLS fit or prepared Sample (its
+    respondents; the fuzzy grade shares use its survey weights, the rough sets — set-based —
+    its rows unweighted), a Survey or a DataFrame. ``external_csi`` defaults to the fuzzy
     (grade-score) index of the survey; ``internal`` holds the study's region rows of internal
     indicators, and the quality index is computed for each of them."""
     spec = resolve_industry_spec(spec)
     tree = Hierarchy.from_spec(spec["hierarchy"], "industry_evaluation.hierarchy")
-    data = as_frame(frame)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", CSIWarning)
-        local, table_extra, rough, notes = _local_weights(tree, data, spec)
-        fuzzy = fuzzy_evaluation(data, (tree, local), codebook=codebook, operator=spec["operator"])
-        csi = fuzzy.score if external_csi is None else float(external_csi)
-        internal_result, quality = None, None
-        if internal is not None:
-            internal_result = internal_evaluation(internal, spec["internal_weights"])
-            quality = internal_result.internal.assign(external_csi=csi, beta=spec["beta"])
-            quality["service_quality_index"] = service_quality_index(
-                csi, quality["internal_score"], spec["beta"]
-            )
-            quality = quality[
-                ["region", "year", "external_csi", "internal_score", "beta", "service_quality_index"]
-            ]
-    diagnostics = [*notes, *(str(c.message) for c in caught if issubclass(c.category, CSIWarning))]
-    for msg in diagnostics:
-        warnings.warn(msg, CSIWarning, stacklevel=2)
+    data, weights, book = respondents(frame)
+    local, table_extra, rough, notes, found = _local_weights(tree, data, spec)
+    fuzzy = fuzzy_evaluation.quiet(data, (tree, local), codebook=codebook or book,
+                                   operator=spec["operator"], survey_weights=weights)
+    csi = fuzzy.score if external_csi is None else float(external_csi)
+    internal_result, quality = None, None
+    if internal is not None:
+        internal_result = internal_evaluation.quiet(internal, spec["internal_weights"])
+        quality = internal_result.internal.assign(external_csi=csi, beta=spec["beta"])
+        quality["service_quality_index"] = service_quality_index(
+            csi, quality["internal_score"], spec["beta"]
+        )
+        quality = quality[
+            ["region", "year", "external_csi", "internal_score", "beta", "service_quality_index"]
+        ]
+    diagnostics = list(collect(*found, fuzzy, internal_result, extra=notes))
     crs = {n: v for n, (_, _, v, _) in table_extra.items() if np.isfinite(v)}
     weights = weight_table(tree, local, crs)
     parent = weights["parent"].fillna("")
@@ -154,9 +154,11 @@ def _local_weights(tree: Hierarchy, data: pd.DataFrame, spec: Mapping[str, Any])
     extra: dict[str, tuple[pd.Series, pd.Series, float, str]] = {}
     rough: dict[str, RoughSetResult] = {}
     notes: list[str] = []
+    found: list[Any] = []  # results whose diagnostics the evaluation reports
     for node in tree.postorder():
         kids = list(tree.children[node])
         subjective, result = node_weights(tree, node)
+        found.append(result)
         cr = float(result.cr) if result is not None else np.nan
         weights, objective, source = subjective, pd.Series(dtype=float), "experts"
         if alpha < 1 and len(kids) > 1:
@@ -167,19 +169,21 @@ def _local_weights(tree: Hierarchy, data: pd.DataFrame, spec: Mapping[str, Any])
                 grades = pd.DataFrame({k: _values(k, data, values).round() for k in kids})
                 grades[decision] = _values(decision, data, values)
                 try:
-                    rs = rough_set_weights(grades, kids, decision, spec["bins"], f"rough set at node {node}")
+                    rs = rough_set_weights.quiet(grades, kids, decision, spec["bins"],
+                                                 f"rough set at node {node}")
                 except EstimationError as exc:
                     notes.append(f"industry evaluation: node {node}: {exc}; the experts' weights are used")
                 else:
                     rough[node] = rs
                     expert = result if result is not None else objective_matrix(subjective)
-                    comb = combined_weights(expert, rs, alpha, name=node)
+                    comb = combined_weights.quiet(expert, rs, alpha, name=node)
+                    found += [rs, comb]
                     weights, objective = comb.weights, rs.weights
                     cr, source = comb.cr, ("rough set" if alpha == 0 else f"combined (alpha={alpha:g})")
         local[node] = weights
         extra[node] = (subjective, objective, cr, source)
         values[node] = _weighted_mean([_values(k, data, values) for k in kids], weights.to_numpy())
-    return local, extra, rough, notes
+    return local, extra, rough, notes, found
 
 
 def _values(name: str, data: pd.DataFrame, values: Mapping[str, pd.Series]) -> pd.Series:

@@ -18,7 +18,6 @@ both on 0–100; β = 0.5 by default (no source fixes it — state the value use
 from __future__ import annotations
 
 import io
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -29,7 +28,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from csi_research.errors import CSIWarning, ModelSpecError, SurveyDataError
+from csi_research.diagnostics import public
+from csi_research.errors import ModelSpecError, SurveyDataError
 
 DEFAULT_BETA = 0.5
 ID_COLUMNS = ("region", "year", "synthetic")
@@ -154,6 +154,7 @@ def _where(frame: pd.DataFrame, idx: Any, d: IndicatorDefinition, problem: str) 
     return f"region {frame.at[idx, 'region']}{when}: indicator {d.id} ({d.name_zh}, {d.unit}): {problem}"
 
 
+@public
 def internal_evaluation(
     frame: pd.DataFrame,
     weights: pd.Series | Mapping[str, float] | None = None,
@@ -184,8 +185,6 @@ def internal_evaluation(
         f"region {r.region} {r.year}: indicator {r.indicator} is missing; the internal score uses the others"
         for r in long[long["value"].isna()].itertuples()
     ]
-    for msg in diagnostics:
-        warnings.warn(msg, CSIWarning, stacklevel=2)
     used = long.dropna(subset=["score"])
     grouped = used.assign(ws=used["score"] * used["weight"]).groupby(["region", "year"], sort=False,
                                                                      dropna=False)

@@ -25,7 +25,6 @@ and suffix encodings, so all p significances cost O(p) passes over the data.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,8 +32,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from csi_research.data import as_frame
-from csi_research.errors import CSIWarning, EstimationError, ModelSpecError, SurveyDataError
+from csi_research.diagnostics import public
+from csi_research.errors import EstimationError, ModelSpecError, SurveyDataError
+from csi_research.sample import as_frame
 
 Bins = Sequence[float] | Mapping[str, Sequence[float]] | None
 
@@ -195,6 +195,7 @@ def dependency_degree(data: Any, attributes: Sequence[str], decision: str, bins:
     return float(_consistent(_key(codes, range(codes.shape[1])), d).mean())
 
 
+@public
 def rough_set_weights(
     data: Any, attributes: Sequence[str], decision: str, bins: Bins = None, name: str = "rough set"
 ) -> RoughSetResult:
@@ -246,7 +247,5 @@ def rough_set_weights(
         "weight": importance / importance.sum(),
         "in_reduct": [j in kept for j in range(p)],
     })
-    for msg in diagnostics:
-        warnings.warn(msg, CSIWarning, stacklevel=2)
     return RoughSetResult(decision, tuple(attributes), n, pos_full / n, index[full], table,
                           tuple(attributes[j] for j in kept), diagnostics)
