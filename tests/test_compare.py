@@ -14,6 +14,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from csi_research import bundle as bundle_format
 from csi_research.compare import (
     Bundle,
     compare,
@@ -28,7 +29,6 @@ from csi_research.compare import (
     wave_changes,
 )
 from csi_research.errors import ModelSpecError
-from csi_research.output import dumps_json, write_atomic
 
 NAMES = {"beiling": "北岭", "donggang": "东港", "linxi": "临溪", "nanyu": "南屿"}
 Z975 = stats.norm.ppf(0.975)
@@ -52,7 +52,7 @@ def make_bundle(
          "ci_upper": {c: m + Z975 * sds[c] for c, m in means.items()}}
     ).rename_axis("construct")
     study = {"region_id": region, "region_zh": NAMES[region], "region_en": region.title(), "wave": wave}
-    results = {"study": study, "values": {"n": n}, "synthetic": True}
+    results = {"study": study, "values": {"n": n, "target": "Satisfaction"}, "ci": 0.95, "synthetic": True}
     return Bundle(path=Path(f"/bundles/{region}-{wave}"), results=results, indices=indices, draws=draws)
 
 
@@ -292,9 +292,7 @@ def write_bundle(folder: Path, bundle: Bundle) -> Path:
         for c, r in bundle.indices.iterrows()
     ]
     results = {**bundle.results, "tables": {"indices": records}}
-    write_atomic(folder / "results.json", dumps_json(results))
-    write_atomic(folder / "index_draws.csv", bundle.draws.to_csv(index=False, float_format="%.10g"))
-    return folder
+    return bundle_format.write_bundle(folder, results, bundle.draws, {})
 
 
 def test_load_bundle_round_trip(tmp_path):
@@ -352,7 +350,9 @@ def rewrite_results(change):
     (rewrite_results(lambda r: r.pop("tables")), "tables.indices"),
     (rewrite_results(lambda r: r["tables"].update(indices=[])), "tables.indices"),
     (rewrite_results(lambda r: r["study"].pop("region_id")), "study.{region_id"),
-    (rewrite_results(lambda r: r.pop("values")), "values.n"),
+    (rewrite_results(lambda r: r.pop("values")), "values.{n, target}"),
+    (rewrite_results(lambda r: r["values"].pop("target")), "values.{n, target}"),
+    (rewrite_results(lambda r: r.pop("ci")), "needs ci"),
     (rewrite_results(lambda r: r["tables"]["indices"][0].pop("ci_upper")), "lack ci_upper"),
     (rewrite_results(lambda r: r["tables"]["indices"][0].update(construct="Trust")), "no column for Trust"),
 ])
