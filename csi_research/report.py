@@ -43,7 +43,7 @@ def headline(result: Any, language: str = "en") -> str:
     if cfg.synthetic:
         lines += ["", "> " + SYNTHETIC_NOTE[language]]
     if result.quick:
-        lines += ["", f"> Quick mode: {result.n_boot} bootstrap resamples; intervals are rough."]
+        lines += ["", f"> Quick mode: {result.n_boot} bootstrap resamples; the {level} intervals are rough."]
     return "\n".join(lines)
 
 
