@@ -242,7 +242,7 @@ def run_quick_bundles(studies_root: str | Path, folder: str | Path | None = None
 
     folder = Path(folder or tempfile.mkdtemp(prefix="csi-bundles-"))
     paths = [
-        run_study(study, quick=True).save(folder / study.name, figures=False)
+        run_study.quiet(study, quick=True).save(folder / study.name, figures=False)
         for study in discover_studies(studies_root)
     ]
     return load_bundles(paths)

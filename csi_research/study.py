@@ -6,15 +6,14 @@ so a study gives the same numbers whether it is run from a notebook, a script or
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from csi_research.diagnostics import collect
-from csi_research.errors import CSIWarning, EstimationError
+from csi_research.diagnostics import collect, public
+from csi_research.errors import EstimationError
 from csi_research.intervals import excludes_zero
 from csi_research.model import CSIModel
 from csi_research.output import frame_records
@@ -180,6 +179,7 @@ class StudyResult:
             plt.close(fig)
 
 
+@public
 def run_study(
     config: StudyConfig | str | Path, *, quick: bool = False, workers: int | None = 1, progress: bool = False
 ) -> StudyResult:
@@ -189,12 +189,10 @@ def run_study(
     every later step takes the fit. ``quick`` uses the study's small bootstrap size (for CI and
     drafts). Problems that do not stop the study (non-admissible CB-SEM, low reliability, small
     segments...) are collected from the results into ``diagnostics`` and raised once each as a
-    CSIWarning — never hidden.
+    CSIWarning — never hidden; a report that prints the diagnostics itself calls
+    ``run_study.quiet``.
     """
-    result = _run(config, quick, workers, progress)
-    for message in result.diagnostics:
-        warnings.warn(message, CSIWarning, stacklevel=2)
-    return result
+    return _run(config, quick, workers, progress)
 
 
 def _run(config: StudyConfig | str | Path, quick: bool, workers: int | None, progress: bool) -> StudyResult:
