@@ -61,6 +61,24 @@ def respondents(data: Any) -> tuple[pd.DataFrame, np.ndarray | None, Any]:
     return as_frame(data), None, getattr(data, "codebook", None)
 
 
+class OnSample:
+    """What every fit reads from the prepared sample it carries (``self.sample``)."""
+
+    sample: Sample
+
+    @property
+    def model(self) -> CSIModel:
+        return self.sample.model
+
+    @property
+    def n(self) -> int:
+        return self.sample.n
+
+    @property
+    def missing(self) -> str:
+        return self.sample.missing
+
+
 @dataclass(frozen=True, eq=False)
 class Sample:
     """Respondents × model items, ready for estimation (build it with :func:`prepare`).

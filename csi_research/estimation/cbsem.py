@@ -49,7 +49,7 @@ from csi_research import options
 from csi_research.diagnostics import public
 from csi_research.errors import EstimationError, ModelSpecError
 from csi_research.model import CSIModel
-from csi_research.sample import Sample, em_moments, sample_of
+from csi_research.sample import OnSample, Sample, em_moments, sample_of
 
 _OP_ORDER = {"=~": 0, "~": 1, "~~": 2, "~1": 3}
 _COLLINEAR = 0.95  # construct correlation above which separate effects are not estimable
@@ -57,7 +57,7 @@ _SOLVER_OPTIONS = {"ftol": 1e-12, "maxiter": 10_000}  # semopy's default ftol st
 
 
 @dataclass(frozen=True)
-class CBSEMFit:
+class CBSEMFit(OnSample):
     """Result of :func:`fit_cbsem`; read ``admissible`` and ``diagnostics`` before the estimates."""
 
     sample: Sample
@@ -74,14 +74,6 @@ class CBSEMFit:
     diagnostics: list[str]
     parameters: np.ndarray = field(repr=False)  # free-parameter vector (semopy order), for warm starts
     options: Mapping[str, Any] = field(default_factory=dict)  # single_item_reliability, covariances
-
-    @property
-    def model(self) -> CSIModel:
-        return self.sample.model
-
-    @property
-    def n(self) -> int:
-        return self.sample.n
 
     def summary(self) -> dict[str, pd.DataFrame]:
         """Readable tables: overview, fit indices, paths, loadings, R² and diagnostics."""

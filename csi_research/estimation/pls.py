@@ -21,7 +21,7 @@ from csi_research import options
 from csi_research.diagnostics import public
 from csi_research.errors import EstimationError
 from csi_research.model import CSIModel
-from csi_research.sample import Sample, sample_of
+from csi_research.sample import OnSample, Sample, sample_of
 
 Scheme = Literal["path", "centroid", "factorial"]
 
@@ -264,7 +264,7 @@ def concat_batches(parts: list[PLSBatch]) -> PLSBatch:
 
 # ---------------------------------------------------------------------------- the single fit
 @dataclass(frozen=True)
-class PLSFit:
+class PLSFit(OnSample):
     """A fitted PLS path model (tables follow plspm's outputs, with English column names).
 
     ``sample`` is the prepared sample it was estimated on; every later step (indices, IPMA,
@@ -291,18 +291,6 @@ class PLSFit:
     item_mean: pd.Series
     item_sd: pd.Series
     diagnostics: list[str] = field(default_factory=list)
-
-    @property
-    def model(self) -> CSIModel:
-        return self.sample.model
-
-    @property
-    def n(self) -> int:
-        return self.sample.n
-
-    @property
-    def missing(self) -> str:
-        return self.sample.missing
 
     def raw_weights(self) -> pd.Series:
         """Outer weights applying to the raw items (weight / sd when scaled), indexed by item.
