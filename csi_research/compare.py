@@ -94,7 +94,7 @@ def ranking(bundles: Sequence[Bundle], construct: str | None = None, language: s
             "index": b.indices.at[construct, "index"],
             "ci_lower": b.indices.at[construct, "ci_lower"],
             "ci_upper": b.indices.at[construct, "ci_upper"],
-            "ci_level": float(b.results["ci"]),
+            "level": float(b.results["ci"]),
             "n": b.results["values"]["n"],
         }
         for b in latest_waves(bundles)
