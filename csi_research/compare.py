@@ -19,6 +19,7 @@ import pandas as pd
 from csi_research.bundle import read_bundle
 from csi_research.errors import ModelSpecError
 from csi_research.intervals import excludes_zero, percentile_interval
+from csi_research.options import ci_level
 
 
 @dataclass(frozen=True)
@@ -76,17 +77,25 @@ def index_table(bundles: Sequence[Bundle], language: str = "en") -> pd.DataFrame
 
 def common_target(bundles: Sequence[Bundle]) -> str:
     """The target construct (overall CSI) the bundles share; an error when they disagree."""
-    targets = {b.results["values"]["target"]: b for b in bundles}
+    if not bundles:
+        raise ModelSpecError("no study bundles to compare")
+    targets: dict[str, list[Bundle]] = {}
+    for b in bundles:
+        targets.setdefault(b.results["values"]["target"], []).append(b)
     if len(targets) != 1:
-        named = "; ".join(f"{b.path}: {t}" for t, b in targets.items())
+        named = "; ".join(f"{t}: {', '.join(str(b.path) for b in group)}" for t, group in targets.items())
         raise ModelSpecError(
-            f"the bundles' models name different target constructs ({named}); pass construct="
+            f"the bundles' models name different target constructs ({named}); "
+            "pass construct= to compare one construct they share"
         )
     return next(iter(targets))
 
 
 def ranking(bundles: Sequence[Bundle], construct: str | None = None, language: str = "en") -> pd.DataFrame:
-    """Regions (latest wave) ranked by one construct's index (default: the common target), with intervals."""
+    """Regions (latest wave) ranked by one construct's index (default: the common target), with intervals.
+
+    The intervals are each bundle's own, so ``level`` is each bundle's ``ci`` (they may differ).
+    """
     construct = construct or common_target(bundles)
     rows = [
         {
@@ -131,8 +140,14 @@ def difference(a: Bundle, b: Bundle, construct: str, ci: float = 0.95) -> dict[s
 def pairwise_differences(
     bundles: Sequence[Bundle], construct: str | None = None, ci: float = 0.95, language: str = "en"
 ) -> pd.DataFrame:
-    """Every pair of regions (latest wave): which differences the data can tell apart (Holm-adjusted)."""
+    """Every pair of regions (latest wave): which differences the data can tell apart.
+
+    ``distinguishable`` is the Holm-adjusted test (``p_holm < 1 - ci``), for the whole family of
+    pairs; ``excludes_zero`` reads the unadjusted interval of that one pair. Both are kept so a
+    report can say which one it quotes.
+    """
     construct = construct or common_target(bundles)
+    ci = ci_level(ci)  # a bad level fails even when there is no pair to difference
     latest = latest_waves(bundles)
     rows = [
         {"region_a": a.label(language), "region_b": b.label(language), **difference(a, b, construct, ci)}
@@ -150,6 +165,7 @@ def pairwise_differences(
 
 def wave_changes(bundles: Sequence[Bundle], ci: float = 0.95, language: str = "en") -> pd.DataFrame:
     """Change between consecutive waves of the same region, for every construct."""
+    ci = ci_level(ci)
     rows = []
     by_region: dict[str, list[Bundle]] = {}
     for b in bundles:
@@ -219,6 +235,7 @@ def compare(
     if not bundles:
         raise ModelSpecError("no study bundles to compare")
     construct = construct or common_target(bundles)
+    ci = ci_level(ci)
     return Comparison(
         bundles=tuple(bundles),
         construct=construct,

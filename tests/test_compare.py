@@ -37,6 +37,7 @@ Z975 = stats.norm.ppf(0.975)
 def make_bundle(
     region: str, wave: str, means: dict[str, float], sd: float | dict[str, float] = 1.0,
     n_draws: int = 2000, seed: int = 0, n: int = 300, draw_centres: dict[str, float] | None = None,
+    target: str = "Satisfaction", ci: float = 0.95,
 ) -> Bundle:
     """A bundle whose bootstrap draws of each construct are N(centre, sd²) samples.
 
@@ -52,7 +53,7 @@ def make_bundle(
          "ci_upper": {c: m + Z975 * sds[c] for c, m in means.items()}}
     ).rename_axis("construct")
     study = {"region_id": region, "region_zh": NAMES[region], "region_en": region.title(), "wave": wave}
-    results = {"study": study, "values": {"n": n, "target": "Satisfaction"}, "ci": 0.95, "synthetic": True}
+    results = {"study": study, "values": {"n": n, "target": target}, "ci": ci, "synthetic": True}
     return Bundle(path=Path(f"/bundles/{region}-{wave}"), results=results, indices=indices, draws=draws)
 
 
@@ -283,6 +284,85 @@ def test_compare_collects_all_tables_and_saves_them_once(tmp_path):
         compare([])
 
 
+# ---------------------------------------------------------------- target, levels, both verdicts
+def test_default_construct_is_the_bundles_common_target():
+    bundles = [
+        make_bundle(r, "2026", {"Satisfaction": s, "Loyalty": lo}, seed=k, target="Loyalty")
+        for k, (r, s, lo) in enumerate(
+            [("beiling", 70.0, 80.0), ("donggang", 76.0, 74.0), ("linxi", 80.0, 65.0)])
+    ]
+    assert list(ranking(bundles)["index"]) == [80.0, 74.0, 65.0]  # Loyalty, not Satisfaction
+    assert list(pairwise_differences(bundles)["difference"]) == pytest.approx([6.0, 15.0, 9.0])
+    result = compare(bundles)
+    assert result.construct == "Loyalty"
+    assert list(compare(bundles, construct="Satisfaction").ranking["index"]) == [80.0, 76.0, 70.0]
+
+
+def test_bundles_with_different_targets_need_an_explicit_construct():
+    bundles = [
+        make_bundle("beiling", "2026", {"Satisfaction": 70.0, "Loyalty": 80.0}, seed=1),
+        make_bundle("donggang", "2026", {"Satisfaction": 76.0, "Loyalty": 74.0}, seed=2, target="Loyalty"),
+        make_bundle("linxi", "2026", {"Satisfaction": 80.0, "Loyalty": 65.0}, seed=3),
+    ]
+    for call in (ranking, pairwise_differences, compare):
+        with pytest.raises(ModelSpecError, match="different target constructs") as info:
+            call(bundles)
+        message = str(info.value)
+        for b in bundles:
+            assert str(b.path) in message
+        assert "Satisfaction" in message and "Loyalty" in message
+    assert compare(bundles, construct="Loyalty").construct == "Loyalty"
+    assert list(ranking(bundles, "Satisfaction")["region"]) == ["Linxi 2026", "Donggang 2026", "Beiling 2026"]
+
+
+def test_comparison_level_and_intervals_at_the_requested_ci():
+    bundles = regions()
+    result = compare(bundles, ci=0.9)
+    assert result.ci == 0.9
+    assert (result.pairwise["level"] == 0.9).all()
+    assert (result.waves["level"] == 0.9).all()
+    # the 90 % percentile interval of each difference, from the raw draws by hand
+    by_label = {b.label(): b for b in latest_waves(bundles)}
+    for row in result.pairwise.itertuples():
+        d = (by_label[row.region_a].draws["Satisfaction"].to_numpy()
+             - by_label[row.region_b].draws["Satisfaction"].to_numpy())
+        assert (row.ci_lower, row.ci_upper) == pytest.approx(tuple(np.quantile(d, [0.05, 0.95])), abs=1e-12)
+    dg = {b.wave: b for b in bundles if b.region == "donggang"}
+    change = dg["2026"].draws["Loyalty"].to_numpy() - dg["2025"].draws["Loyalty"].to_numpy()
+    row = result.waves.set_index("construct").loc["Loyalty"]
+    expected = tuple(np.quantile(change, [0.05, 0.95]))
+    assert (row["ci_lower"], row["ci_upper"]) == pytest.approx(expected, abs=1e-12)
+    assert compare(bundles).ci == 0.95
+    for bad in (95, 0.0, 1.0, True):
+        with pytest.raises(ModelSpecError, match="coverage level"):
+            compare(bundles, ci=bad)
+
+
+def test_ranking_level_is_each_bundles_own_ci():
+    bundles = [
+        make_bundle("beiling", "2026", {"Satisfaction": 70.0}, seed=1, ci=0.9),
+        make_bundle("linxi", "2026", {"Satisfaction": 80.0}, seed=2),
+    ]
+    table = ranking(bundles)
+    assert list(zip(table["region"], table["level"], strict=True)) == [
+        ("Linxi 2026", 0.95), ("Beiling 2026", 0.9)]
+    assert compare(bundles, ci=0.8).ranking["level"].tolist() == [0.95, 0.9]  # not the comparison's ci
+
+
+def test_pairwise_reports_the_unadjusted_interval_verdict_beside_the_holm_one():
+    bundles = [
+        make_bundle(r, "2026", {"Satisfaction": m}, n_draws=20_000, seed=k)
+        for k, (r, m) in enumerate([("beiling", 80.0), ("donggang", 83.0), ("linxi", 86.0)])
+    ]
+    table = pairwise_differences(bundles).set_index(["region_a", "region_b"])
+    by_hand = (table["ci_lower"] > 0) | (table["ci_upper"] < 0)
+    assert table["excludes_zero"].tolist() == by_hand.tolist()
+    assert table["excludes_zero"].all()  # 3 points apart, SD of the difference √2: each interval clears 0
+    neighbours = [("Beiling 2026", "Donggang 2026"), ("Donggang 2026", "Linxi 2026")]
+    assert not table.loc[neighbours, "distinguishable"].any()  # ... but not after Holm
+    assert (table["level"] == 0.95).all()
+
+
 # ---------------------------------------------------------------- loading bundles
 def write_bundle(folder: Path, bundle: Bundle) -> Path:
     """Write ``bundle`` the way a saved study does: dumps_json'd results.json and index_draws.csv."""
@@ -342,6 +422,13 @@ def rewrite_results(change):
     return edit
 
 
+def add_index_record(construct: str):
+    def change(results: dict) -> None:
+        records = results["tables"]["indices"]
+        records.append({**records[0], "construct": construct})
+    return change
+
+
 @pytest.mark.parametrize(("edit", "expected"), [
     (lambda f: (f / "index_draws.csv").unlink(), "index_draws.csv"),
     (lambda f: (f / "index_draws.csv").write_text("", encoding="utf-8"), "not a readable study bundle"),
@@ -354,7 +441,10 @@ def rewrite_results(change):
     (rewrite_results(lambda r: r["values"].pop("target")), "values.{n, target}"),
     (rewrite_results(lambda r: r.pop("ci")), "needs ci"),
     (rewrite_results(lambda r: r["tables"]["indices"][0].pop("ci_upper")), "lack ci_upper"),
-    (rewrite_results(lambda r: r["tables"]["indices"][0].update(construct="Trust")), "no column for Trust"),
+    (rewrite_results(add_index_record("Trust")), "index_draws.csv has no column for Trust"),
+    (rewrite_results(lambda r: r["values"].update(target="Trust")),
+     "no record for the target construct 'Trust'"),
+    (rewrite_results(lambda r: r.update(ci=95)), "needs ci"),
 ])
 def test_incomplete_bundle_says_what_is_missing(tmp_path, edit, expected):
     assert expected in broken(tmp_path, edit)
