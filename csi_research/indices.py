@@ -22,7 +22,7 @@ import pandas as pd
 from csi_research.diagnostics import public
 from csi_research.errors import ModelSpecError, SurveyDataError
 from csi_research.model import CSIModel
-from csi_research.sample import as_frame
+from csi_research.sample import as_frame, respondents
 
 LEVELS = ("overall", "construct", "subindicator", "item")
 
@@ -181,11 +181,8 @@ def grade_score_index(
     ``n`` counts respondents who answered at least one item under the node.
     """
     pls = data if hasattr(data, "raw_weights") else None
-    sample = getattr(data, "sample", data)
-    if hasattr(sample, "weights") and hasattr(sample, "frame"):  # a prepared Sample
-        frame, w, book = sample.frame, sample.weights, codebook or sample.codebook
-    else:
-        frame, w, book = as_frame(data), None, codebook or getattr(data, "codebook", None)
+    frame, w, book = respondents(data)
+    book = codebook or book
     if book is None:
         from csi_research.codebook import Codebook
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -90,6 +88,36 @@ def test_inconsistent_matrix_is_flagged_with_the_worst_judgement():
     assert {worst.row, worst.column} <= {"a", "b", "c"}
 
 
+LOOP = [[9, 1 / 9], [9]]  # a > b, b > c, c > a: circular
+
+
+def test_quiet_forms_carry_the_same_diagnostics_without_warning(recwarn):
+    loud = ahp_weights(LOOP, labels=["a", "b", "c"], name="loop")
+    assert [str(w.message) for w in recwarn] == loud.diagnostics and len(loud.diagnostics) == 1
+    recwarn.clear()
+    quiet = ahp_weights.quiet(LOOP, labels=["a", "b", "c"], name="loop")
+    panel = group_ahp.quiet([LOOP, LOOP], labels=["a", "b", "c"], name="panel")
+    assert not recwarn.list
+    assert quiet.diagnostics == loud.diagnostics
+    assert any("panel (expert 1)" in d for d in panel.diagnostics)
+    assert any("panel (AIJ)" in d for d in panel.diagnostics)
+
+
+def test_hierarchy_gathers_each_node_diagnostic_and_warns_once_at_the_call(recwarn):
+    spec = {
+        "root": {"children": ["bad", "fine"], "upper": [[2]]},
+        "bad": {"children": ["a", "b", "c"], "upper": LOOP},
+        "fine": {"children": ["d", "e"], "weights": "equal"},
+    }
+    result = ahp_hierarchy(spec)
+    assert len(result.diagnostics) == 1 and "judgement matrix 'bad'" in result.diagnostics[0]
+    assert result.diagnostics == result.nodes["bad"].diagnostics
+    raised = [w for w in recwarn if issubclass(w.category, CSIWarning)]
+    assert [str(w.message) for w in raised] == result.diagnostics
+    assert raised[0].filename == __file__  # raised at the user's call, not inside the library
+    assert ahp_hierarchy.quiet(spec).diagnostics == result.diagnostics
+
+
 def test_group_aij_is_cellwise_geometric_mean_and_aip_of_priorities():
     e1, e2 = [[2]], [[8]]  # geometric mean 4 -> weights (0.8, 0.2)
     aij = group_ahp([e1, e2], "AIJ", labels=["p", "q"])
@@ -172,10 +200,9 @@ def test_combined_reduces_to_ahp_and_to_objective_weights():
         combined_weights(expert, objective, alpha=1.5)
 
 
-def test_no_warning_for_acceptable_matrices():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", CSIWarning)
-        ahp_weights(SAATY3)
+def test_no_warning_for_acceptable_matrices(recwarn):
+    assert ahp_weights(SAATY3).diagnostics == []
+    assert not recwarn.list
 
 
 def test_dataframe_input_is_validated_too():

@@ -40,6 +40,31 @@ def test_membership_matrix_excludes_missing():
     np.testing.assert_allclose(r11.to_numpy(), [[0.5, 0.5, 0.0]])
 
 
+def test_survey_weighted_membership_by_hand():
+    w = np.array([0.5, 2.0, 1.0, 1.5, 0.2, 3.0, 1.0, 0.7, 1.1, 0.8, 4.0])
+    # i2: grade 1 on rows 0-4 (weights sum 5.2), grade 2 on rows 5-9 (6.6), row 10 missing
+    r = membership_matrix(DATA, ["i1", "i2", "i3"], SCALE3, w)
+    np.testing.assert_allclose(r.loc["i2"], [5.2 / 11.8, 6.6 / 11.8, 0.0])
+    # every item: weighted share of each grade among the respondents who answered it
+    x = DATA.to_numpy()
+    expected = np.empty((3, 3))
+    for i in range(3):
+        answered = ~np.isnan(x[:, i])
+        for j, code in enumerate((1, 2, 3)):
+            expected[i, j] = w[answered & (x[:, i] == code)].sum() / w[answered].sum()
+    np.testing.assert_allclose(r.to_numpy(), expected)
+    # composed up the hierarchy exactly as the unweighted shares are
+    result = fuzzy_evaluation(DATA, ahp_hierarchy(SPEC), scale=SCALE3, survey_weights=w)
+    a = 0.6 * expected[0] + 0.4 * expected[1]
+    np.testing.assert_allclose(result.memberships.loc["overall"], 0.7 * a + 0.3 * expected[2])
+    assert result.n == len(DATA) and result.diagnostics == []
+    # weights all 1 are the plain shares
+    np.testing.assert_allclose(membership_matrix(DATA, ["i2"], SCALE3, np.ones(len(DATA))),
+                               membership_matrix(DATA, ["i2"], SCALE3))
+    with pytest.raises(SurveyDataError, match="3 survey weights for 11 rows"):
+        membership_matrix(DATA, ["i2"], SCALE3, np.ones(3))
+
+
 def test_two_level_weighted_composition_by_hand():
     result = fuzzy_evaluation(DATA.iloc[:10], ahp_hierarchy(SPEC), scale=SCALE3)
     m = result.memberships

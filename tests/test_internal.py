@@ -69,6 +69,17 @@ def test_weights_and_missing_values():
         internal_evaluation(frame, weights={"outage_duration_hours": 1})
 
 
+def test_quiet_internal_evaluation_carries_the_note_without_warning(recwarn):
+    frame = pd.DataFrame({"region": ["a"], "year": [2025], "outage_duration_hours": [np.nan],
+                          "complaint_callback_rate": [0.9]})
+    quiet = internal_evaluation.quiet(frame)
+    assert not recwarn.list
+    assert quiet.diagnostics == ["region a 2025: indicator outage_duration_hours is missing; "
+                                 "the internal score uses the others"]
+    loud = internal_evaluation(frame)
+    assert [str(w.message) for w in recwarn] == loud.diagnostics == quiet.diagnostics
+
+
 @pytest.mark.parametrize(
     ("column", "value", "pattern"),
     [
@@ -143,9 +154,8 @@ def test_industry_evaluation_rough_set_and_combined_nodes(beiling):
     with pytest.warns(CSIWarning):
         rough = industry_evaluation(frame, book, {"weighting": "rough_set"}, external_csi=75.0)
     w = rough.weights.set_index("node")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CSIWarning)  # respondents with missing answers left out
-        direct = rough_set_weights(frame, ["QUA6", "QUA7", "QUA8", "QUA9"], "SAT1").weights
+    # the quiet form: its notes (respondents with missing answers left out) stay in the result
+    direct = rough_set_weights.quiet(frame, ["QUA6", "QUA7", "QUA8", "QUA9"], "SAT1").weights
     np.testing.assert_allclose(w.loc[["QUA6", "QUA7", "QUA8", "QUA9"], "local_weight"], direct, atol=1e-12)
     assert w.loc["SAT1", "source"] == "experts"  # the decision cannot weight its own node
     assert rough.external_csi == 75.0 and rough.quality_index is None

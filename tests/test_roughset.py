@@ -68,6 +68,15 @@ def test_table2_zero_significance_floor_and_reduct():
     assert r.core == ()
 
 
+def test_quiet_form_carries_the_same_diagnostics_without_warning(recwarn):
+    quiet = rough_set_weights.quiet(TABLE2, ["a", "b", "c"], "d", name="node X")
+    assert not recwarn.list
+    assert len(quiet.diagnostics) == 1
+    assert quiet.diagnostics[0].startswith("node X: attribute(s) c: zero significance")
+    loud = rough_set_weights(TABLE2, ["a", "b", "c"], "d", name="node X")
+    assert [str(w.message) for w in recwarn] == loud.diagnostics == quiet.diagnostics
+
+
 def test_positive_region_of_an_inconsistent_table():
     # Table 1 plus respondent 7 = (1,1,1) with d = 2: class {1, 7} becomes inconsistent,
     # POS_C = {2,3,4,5,6} (index labels 1..5), γ_C = 5/7.

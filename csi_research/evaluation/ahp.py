@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
@@ -25,10 +26,10 @@ from csi_research.errors import ModelSpecError
 Method = Literal["eigen", "geometric"]
 
 # Saaty's random consistency index (mean CI of random reciprocal matrices), n = 1..15.
-RANDOM_INDEX: dict[int, float] = {
+RANDOM_INDEX: Mapping[int, float] = MappingProxyType({
     1: 0.0, 2: 0.0, 3: 0.58, 4: 0.90, 5: 1.12, 6: 1.24, 7: 1.32, 8: 1.41,
     9: 1.45, 10: 1.49, 11: 1.51, 12: 1.48, 13: 1.56, 14: 1.57, 15: 1.59,
-}
+})
 MAX_SIZE = 15
 CR_THRESHOLD = 0.10
 RECIPROCAL_TOLERANCE = 0.02  # |a_ij · a_ji − 1|; lets experts type 0.33 for 1/3

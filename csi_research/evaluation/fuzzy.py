@@ -17,7 +17,7 @@ Each node reports its distribution, its score on the grade scores (0–100; for 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -36,13 +36,16 @@ class FuzzyEvaluation:
     """Grade distributions of every node of the hierarchy.
 
     ``table``: level, node, parent, local_weight, score (0–100), max_grade (code),
-    max_grade_label; ``memberships``: node × grade code shares (rows sum to 1).
+    max_grade_label; ``memberships``: node × grade code shares (rows sum to 1); ``n``: the
+    respondents evaluated (each item's shares are over those of them who answered it).
     """
 
     operator: str
     scale: Any
     table: pd.DataFrame
     memberships: pd.DataFrame
+    n: int
+    diagnostics: list[str] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -58,9 +61,16 @@ class FuzzyEvaluation:
 def membership_matrix(
     data: Any, items: list[str], scale: Any, weights: np.ndarray | None = None
 ) -> pd.DataFrame:
-    """Items × grade codes: the (survey-weighted) share of respondents giving each grade (missing out)."""
+    """Items × grade codes: the (survey-weighted) share of respondents giving each grade (missing out).
+
+    Row i, grade j: Σ w over the respondents answering j / Σ w over those answering item i.
+    """
     frame = as_frame(data)
     w = np.ones(len(frame)) if weights is None else np.asarray(weights, dtype=float)
+    if w.shape != (len(frame),):
+        raise SurveyDataError(
+            f"fuzzy evaluation: {w.size} survey weights for {len(frame)} rows: give one weight per row"
+        )
     absent = [i for i in items if i not in frame.columns]
     if absent:
         raise SurveyDataError(f"fuzzy evaluation: item(s) {', '.join(absent)} are not columns of the data")
@@ -105,18 +115,22 @@ def fuzzy_evaluation(
 
     ``weights`` is an AHP hierarchy result, a (hierarchy, local weights per node) pair (e.g.
     combined weights), or a Series item → weight for a one-level evaluation. The grade scale is
-    ``scale``, else the leaves' common scale in ``codebook`` (the data's or the built-in one).
-    ``data`` is a PLS fit or prepared Sample (its respondents, grade shares weighted by its survey
-    weights), a Survey or a DataFrame (``survey_weights``, one per row, optional).
+    ``scale``, else the leaves' common scale in ``codebook`` (else the data's, else the built-in one).
+    ``data`` is a PLS fit or prepared Sample (its kept respondents; grade shares weighted by its
+    survey weights), a Survey or a DataFrame (all rows; ``survey_weights``, one per row, optional).
     """
     frame, sample_weights, book = respondents(data)
-    survey_weights = sample_weights if survey_weights is None else survey_weights
+    if sample_weights is not None and survey_weights is not None:
+        raise TypeError("a fit or prepared Sample carries its survey weights; do not pass survey_weights too")
+    if sample_weights is not None:
+        survey_weights = sample_weights
     tree, local = _tree(weights)
     leaves = tree.leaves
     if scale is None:
         from csi_research.codebook import Codebook
 
-        scale = _common_scale(codebook or book or Codebook.default(), leaves)
+        book = codebook if codebook is not None else book
+        scale = _common_scale(book if book is not None else Codebook.default(), leaves)
     r = membership_matrix(frame, leaves, scale, survey_weights)
     dist: dict[str, np.ndarray] = {leaf: r.loc[leaf].to_numpy() for leaf in leaves}
     for node in tree.postorder():
@@ -133,7 +147,7 @@ def fuzzy_evaluation(
         max_grade=[scale.codes[k] for k in memberships.to_numpy().argmax(axis=1)],
         max_grade_label=[scale.labels_en[k] for k in memberships.to_numpy().argmax(axis=1)],
     )
-    return FuzzyEvaluation(operator, scale, table.reset_index(drop=True), memberships)
+    return FuzzyEvaluation(operator, scale, table.reset_index(drop=True), memberships, len(frame))
 
 
 def _tree(weights: Any) -> tuple[Hierarchy, Mapping[str, pd.Series]]:

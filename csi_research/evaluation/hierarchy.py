@@ -32,8 +32,8 @@ from csi_research.diagnostics import collect, public
 from csi_research.errors import ModelSpecError
 from csi_research.evaluation.ahp import AHPResult, GroupAHPResult, ahp_weights, group_ahp, judgement_matrix
 
-NODE_KEYS = {"children", "matrix", "upper", "experts", "weights", "aggregate", "expert_weights", "method",
-             "label_zh", "label_en"}
+NODE_KEYS = frozenset({"children", "matrix", "upper", "experts", "weights", "aggregate", "expert_weights",
+                       "method", "label_zh", "label_en"})
 JUDGEMENT_KEYS = ("matrix", "upper", "experts", "weights")
 
 

@@ -103,23 +103,28 @@ class IndustryEvaluation:
 
 @public
 def industry_evaluation(
-    frame: Any,
+    data: Any,
     codebook: Any = None,
     spec: Mapping[str, Any] | None = None,
     internal: pd.DataFrame | None = None,
     external_csi: float | None = None,
 ) -> IndustryEvaluation:
-    """Run the industry evaluation (see module doc) on ``frame``: a PLS fit or prepared Sample (its
-    respondents; the fuzzy grade shares use its survey weights, the rough sets — set-based —
-    its rows unweighted), a Survey or a DataFrame. ``external_csi`` defaults to the fuzzy
+    """Run the industry evaluation (see module doc) on ``data``.
+
+    ``data`` is a PLS fit or prepared Sample (its kept respondents, and its codebook unless
+    ``codebook`` is given), a Survey or a DataFrame (all rows). The fuzzy grade shares are weighted
+    by the sample's survey weights; the rough sets count the same respondents unweighted, being
+    set-based (classes of indiscernible respondents). ``external_csi`` defaults to the fuzzy
     (grade-score) index of the survey; ``internal`` holds the study's region rows of internal
-    indicators, and the quality index is computed for each of them."""
+    indicators, and the quality index is computed for each of them. The diagnostics of every step
+    (AHP nodes, rough sets, combined matrices, internal indicators) are gathered in the result's.
+    """
     spec = resolve_industry_spec(spec)
     tree = Hierarchy.from_spec(spec["hierarchy"], "industry_evaluation.hierarchy")
-    data, weights, book = respondents(frame)
-    local, table_extra, rough, notes, found = _local_weights(tree, data, spec)
-    fuzzy = fuzzy_evaluation.quiet(data, (tree, local), codebook=codebook or book,
-                                   operator=spec["operator"], survey_weights=weights)
+    frame, survey_weights, book = respondents(data)
+    local, table_extra, rough, notes, found = _local_weights(tree, frame, spec)
+    fuzzy = fuzzy_evaluation.quiet(frame, (tree, local), codebook=codebook if codebook is not None else book,
+                                   operator=spec["operator"], survey_weights=survey_weights)
     csi = fuzzy.score if external_csi is None else float(external_csi)
     internal_result, quality = None, None
     if internal is not None:

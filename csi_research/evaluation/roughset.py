@@ -17,6 +17,10 @@ the smallest positive importance instead of zero, and a diagnostic says so: a ze
 would silently drop an item and makes the ratio judgement matrix of the combined method
 undefined. If every r(a) is zero, no objective weights exist and an error says so.
 
+Survey weights do not enter: rough sets are set-based (classes of indiscernible respondents,
+positive regions counted by membership), so every respondent given counts once. Given a study's
+sample, :func:`csi_research.evaluation.industry_evaluation` passes its kept respondents.
+
 Everything is vectorised: each attribute set is encoded to one integer class label per
 respondent (mixed-radix codes, re-compressed with ``pandas.factorize`` so they never overflow)
 and consistency is checked per class with ``np.unique``; the C−{a} partitions come from prefix
@@ -190,7 +194,8 @@ def _greedy_reduct(codes: np.ndarray, d: np.ndarray, order: list[int], pos_full:
 
 
 def dependency_degree(data: Any, attributes: Sequence[str], decision: str, bins: Bins = None) -> float:
-    """γ_B(D): the share of respondents whose B-class has one decision value."""
+    """γ_B(D): the share of respondents whose B-class has one decision value (among those with
+    every grade; :func:`rough_set_weights` reports how many were left out)."""
     codes, d, _, _ = _table(data, attributes, decision, bins)
     return float(_consistent(_key(codes, range(codes.shape[1])), d).mean())
 
