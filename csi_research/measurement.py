@@ -87,9 +87,8 @@ def measurement_quality(pls: PLSFit, cbsem: CBSEMFit | None = None) -> Measureme
     every number stands on the respondents the fit used. ``cbsem`` adds the CFA-based rho_C/AVE.
     """
     model = pls.model
-    cov = pls.sample.cov.to_numpy()
+    cov, corr = pls.sample.cov.to_numpy(), pls.sample.corr.to_numpy()
     sd = np.sqrt(np.diag(cov))
-    corr = cov / np.outer(sd, sd)
     index = {item: i for i, item in enumerate(model.items)}
     blocks = [np.array([index[i] for i in items]) for items in model.constructs.values()]
     names = model.names
