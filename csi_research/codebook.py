@@ -5,6 +5,15 @@ columns exist, which codes are valid answers, which codes mean "don't know", whi
 reverse-coded and where each item sits in the four-level indicator system (CSI → construct →
 sub-indicator → item). The built-in power-supply questionnaire lives in
 ``resources/codebook_default.yaml``; users edit a copy for their own questionnaire.
+
+Sub-indicators also say what a company can do about them: ``actionable`` marks the service
+aspects a company can change (supply quality, channels, fees, complaint handling …) as opposed
+to context (image, expectation) and outcomes (satisfaction, loyalty); only actionable aspects are
+ranked as weak links (:mod:`csi_research.ipma`). ``measures`` are bilingual improvement measures
+(改进措施), optionally limited to some of the sub-indicator's items, and ``kpis`` name internal
+indicators (``resources/internal_indicators.yaml``) that track them. A sub-indicator without an
+``actionable`` mark is assumed actionable when its construct is one of
+:data:`FALLBACK_ACTIONABLE_CONSTRUCTS` (the IPMA result says so in a diagnostic).
 """
 
 from __future__ import annotations
@@ -22,6 +31,11 @@ import yaml
 from csi_research.errors import ModelSpecError
 from csi_research.model import DEFAULT_PATHS, CSIModel
 from csi_research.yamlfile import read_yaml
+
+# Constructs of the standard CSI model whose aspects a company changes directly; the assumption for
+# a sub-indicator that carries no ``actionable`` mark (Image, Expectation, Satisfaction and Loyalty
+# are context or outcomes: they move when the service does, not by themselves).
+FALLBACK_ACTIONABLE_CONSTRUCTS = ("Quality", "Value", "Complaints")
 
 
 @dataclass(frozen=True)
@@ -140,13 +154,38 @@ class Attribute:
 
 
 @dataclass(frozen=True)
+class Measure:
+    """One improvement measure (改进措施) in both languages.
+
+    ``items`` limits it to some items of its sub-indicator (empty: all of them); ``kpis`` are ids of
+    internal indicators that track whether it works.
+    """
+
+    zh: str
+    en: str
+    items: tuple[str, ...] = ()
+    kpis: tuple[str, ...] = ()
+
+    def applies_to(self, item_id: str) -> bool:
+        return not self.items or item_id in self.items
+
+
+@dataclass(frozen=True)
 class Subindicator:
-    """A level-3 indicator (e.g. fault repair) grouping items of one construct."""
+    """A level-3 indicator (e.g. fault repair) grouping items of one construct.
+
+    ``actionable`` is True for a service aspect the company can change, False for context or an
+    outcome, None when the codebook does not say (then :data:`FALLBACK_ACTIONABLE_CONSTRUCTS`
+    decides). ``kpis`` track every item of the sub-indicator; measures may add their own.
+    """
 
     id: str
     construct: str
     label_zh: str
     label_en: str
+    actionable: bool | None = None
+    measures: tuple[Measure, ...] = ()
+    kpis: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -186,19 +225,8 @@ class Codebook:
         try:
             scales = {name: _scale_from(name, s) for name, s in spec["scales"].items()}
             constructs = {n: (c["label_zh"], c["label_en"]) for n, c in spec["constructs"].items()}
-            subs = {
-                sid: Subindicator(sid, s["construct"], s["label_zh"], s["label_en"])
-                for sid, s in spec["subindicators"].items()
-            }
-            items = tuple(
-                Item(
-                    id=str(i["id"]), construct=i["construct"], subindicator=i["subindicator"],
-                    text_zh=i.get("text_zh", ""), text_en=i.get("text_en", ""), scale=i["scale"],
-                    reverse=bool(i.get("reverse", False)),
-                    missing_codes=tuple(int(c) for c in i.get("missing_codes") or ()),
-                )
-                for i in spec["items"]
-            )
+            subs = {sid: _subindicator_from(str(sid), s) for sid, s in spec["subindicators"].items()}
+            items = tuple(_item_from(i) for i in spec["items"])
             attributes = tuple(
                 Attribute(
                     a["id"], a["label_zh"], a["label_en"],
@@ -210,6 +238,8 @@ class Codebook:
             raise ModelSpecError(
                 f"{source}: malformed codebook entry ({type(exc).__name__}: {exc})"
             ) from None
+        except ModelSpecError as exc:
+            raise ModelSpecError(f"{source}: {exc}") from None
         try:
             return cls(
                 name=str(spec.get("name", "codebook")), scales=MappingProxyType(scales),
@@ -229,10 +259,7 @@ class Codebook:
                 for n, s in self.scales.items()
             },
             "constructs": {n: {"label_zh": zh, "label_en": en} for n, (zh, en) in self.constructs.items()},
-            "subindicators": {
-                s.id: {"construct": s.construct, "label_zh": s.label_zh, "label_en": s.label_en}
-                for s in self.subindicators.values()
-            },
+            "subindicators": {s.id: _subindicator_dict(s) for s in self.subindicators.values()},
             "items": [
                 {"id": i.id, "construct": i.construct, "subindicator": i.subindicator, "scale": i.scale,
                  "reverse": i.reverse, "missing_codes": list(i.missing_codes),
@@ -274,6 +301,31 @@ class Codebook:
     def scale_of(self, item_id: str) -> Scale:
         return self.scales[self.item(item_id).scale]
 
+    def subindicator_of(self, item_id: str) -> Subindicator:
+        return self.subindicators[self.item(item_id).subindicator]
+
+    def is_actionable(self, item_id: str) -> bool:
+        """Whether the item measures a service aspect the company can change (see the module doc)."""
+        sub = self.subindicator_of(item_id)
+        if sub.actionable is None:
+            return sub.construct in FALLBACK_ACTIONABLE_CONSTRUCTS
+        return sub.actionable
+
+    @property
+    def unmarked_subindicators(self) -> list[str]:
+        """Sub-indicators without an ``actionable`` mark (their actionability is assumed)."""
+        return [s.id for s in self.subindicators.values() if s.actionable is None]
+
+    def measures_for(self, item_id: str) -> list[Measure]:
+        """The improvement measures of the item's sub-indicator that apply to this item."""
+        return [m for m in self.subindicator_of(item_id).measures if m.applies_to(item_id)]
+
+    def kpis_for(self, item_id: str) -> list[str]:
+        """Internal indicators tracking the item: its sub-indicator's, then its measures', once each."""
+        sub = self.subindicator_of(item_id)
+        ids = [*sub.kpis, *(k for m in self.measures_for(item_id) for k in m.kpis)]
+        return list(dict.fromkeys(ids))
+
     def model(self) -> CSIModel:
         """The CSIModel of this questionnaire's constructs with the standard CSI paths among them."""
         blocks = {c: [i.id for i in self.items_of(c)] for c in self.constructs}
@@ -291,6 +343,88 @@ def _scale_from(name: str, spec: Mapping[str, Any]) -> Scale:
         tuple(spec.get("labels_en") or (str(c) for c in codes)),
         tuple(float(g) for g in spec["grade_scores"]),
     )
+
+
+ITEM_KEYS = ("id", "construct", "subindicator", "scale", "reverse", "missing_codes", "text_zh", "text_en")
+
+
+def _item_from(spec: Mapping[str, Any]) -> Item:
+    # unknown keys are refused: an unquoted comma in a YAML flow mapping ({text_en: a, b}) silently
+    # cuts the text and turns the rest into a key
+    unknown = [str(k) for k in spec if k not in ITEM_KEYS]
+    if unknown:
+        raise ModelSpecError(
+            f"item {spec.get('id', '?')}: unknown key(s) {unknown}; allowed: {', '.join(ITEM_KEYS)} "
+            "(quote a text that contains a comma)"
+        )
+    return Item(
+        id=str(spec["id"]), construct=spec["construct"], subindicator=spec["subindicator"],
+        text_zh=spec.get("text_zh", ""), text_en=spec.get("text_en", ""), scale=spec["scale"],
+        reverse=bool(spec.get("reverse", False)),
+        missing_codes=tuple(int(c) for c in spec.get("missing_codes") or ()),
+    )
+
+
+def _subindicator_from(sid: str, spec: Mapping[str, Any]) -> Subindicator:
+    """One ``subindicators`` entry; errors name the sub-indicator, the key and the bad value."""
+    where = f"sub-indicator {sid}"
+    if not isinstance(spec, Mapping):
+        raise ModelSpecError(f"{where}: expected a mapping with construct, label_zh, label_en, not {spec!r}")
+    unknown = set(spec) - {"construct", "label_zh", "label_en", "actionable", "measures", "kpis"}
+    if unknown:
+        raise ModelSpecError(
+            f"{where}: unknown key(s) {sorted(unknown)}; allowed: construct, label_zh, label_en, "
+            "actionable, measures, kpis"
+        )
+    actionable = spec.get("actionable")
+    if actionable is not None and not isinstance(actionable, bool):
+        raise ModelSpecError(f"{where}: actionable must be true or false, not {actionable!r}")
+    measures = spec.get("measures") or []
+    if not isinstance(measures, list):
+        raise ModelSpecError(f"{where}: measures must be a list of {{zh, en, items, kpis}}, not {measures!r}")
+    return Subindicator(
+        sid, spec["construct"], spec["label_zh"], spec["label_en"], actionable,
+        tuple(_measure_from(f"{where}: measure {k + 1}", m) for k, m in enumerate(measures)),
+        _ids(f"{where}: kpis", spec.get("kpis")),
+    )
+
+
+def _measure_from(where: str, spec: Any) -> Measure:
+    if not isinstance(spec, Mapping):
+        raise ModelSpecError(f"{where}: a measure is a mapping with zh, en (and items, kpis), not {spec!r}")
+    unknown = set(spec) - {"zh", "en", "items", "kpis"}
+    if unknown:
+        raise ModelSpecError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: zh, en, items, kpis")
+    for key in ("zh", "en"):
+        if not isinstance(spec.get(key), str) or not spec[key].strip():
+            raise ModelSpecError(f"{where}: {key} must be a non-empty text, not {spec.get(key)!r}")
+    return Measure(spec["zh"].strip(), spec["en"].strip(), _ids(f"{where}: items", spec.get("items")),
+                   _ids(f"{where}: kpis", spec.get("kpis")))
+
+
+def _ids(where: str, value: Any) -> tuple[str, ...]:
+    """A list of ids (a single id is accepted too); anything else is an error naming ``where``."""
+    if value is None:
+        return ()
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
+        raise ModelSpecError(f"{where} must be a list of ids, not {value!r}")
+    return tuple(v.strip() for v in values)
+
+
+def _subindicator_dict(sub: Subindicator) -> dict[str, Any]:
+    out: dict[str, Any] = {"construct": sub.construct, "label_zh": sub.label_zh, "label_en": sub.label_en}
+    if sub.actionable is not None:
+        out["actionable"] = sub.actionable
+    if sub.kpis:
+        out["kpis"] = list(sub.kpis)
+    if sub.measures:
+        out["measures"] = [
+            {"zh": m.zh, "en": m.en, **({"items": list(m.items)} if m.items else {}),
+             **({"kpis": list(m.kpis)} if m.kpis else {})}
+            for m in sub.measures
+        ]
+    return out
 
 
 def _check(book: Codebook) -> None:
@@ -322,6 +456,30 @@ def _check(book: Codebook) -> None:
         clash = set(item.missing_codes) & set(book.scales[item.scale].codes)
         if clash:
             raise ModelSpecError(f"item {item.id}: missing code(s) {sorted(clash)} are also answer codes")
+    for sub in book.subindicators.values():
+        if sub.construct not in book.constructs:
+            raise ModelSpecError(
+                f"sub-indicator {sub.id}: unknown construct {sub.construct}; "
+                f"known: {', '.join(book.constructs)}"
+            )
+        if sub.measures and sub.actionable is False:
+            raise ModelSpecError(
+                f"sub-indicator {sub.id} has measures but actionable: false; mark it actionable: true "
+                "or move the measures to an actionable sub-indicator"
+            )
+        for k, measure in enumerate(sub.measures, start=1):
+            for item_id in measure.items:
+                if item_id not in seen:
+                    raise ModelSpecError(
+                        f"sub-indicator {sub.id}: measure {k} names unknown item {item_id}; "
+                        f"items: {', '.join(book.item_ids)}"
+                    )
+                owner = next(i.subindicator for i in book.items if i.id == item_id)
+                if owner != sub.id:
+                    raise ModelSpecError(
+                        f"sub-indicator {sub.id}: measure {k} names item {item_id}, which belongs to "
+                        f"sub-indicator {owner}; list the measure under {owner}"
+                    )
     names = [book.id_column, *book.attribute_ids]
     overlap = (set(names) & seen) | {n for n in names if names.count(n) > 1}
     if overlap:
