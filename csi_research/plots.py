@@ -2,63 +2,80 @@
 
 Every function draws on a new :class:`~matplotlib.figure.Figure` (or the ``ax`` given) without
 pyplot's global state, so it works under the Agg backend, in notebooks and in batch runs, and
-returns the Figure. Chinese labels need a CJK font; when none is installed the figures fall
-back to English labels and say so once (CSIWarning), rather than drawing empty boxes.
+returns the Figure. ``language`` ("en" or "zh") sets every label the function writes.
+
+Fonts: all text is set in Noto Sans CJK SC, shipped by a dependency (see :mod:`csi_research.fonts`)
+and registered when this module is imported; no system font is needed. The family is set on
+each text object, and on the axes' tick settings for the tick labels matplotlib only makes when
+the figure is drawn, rather than through an rc context (which has ended by the time Jupyter
+draws the figure) or the global rcParams (which this module leaves alone, and which a later
+``sns.set_theme()`` or style sheet would overwrite). A figure therefore draws the same whenever
+and wherever it is rendered.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Hashable, Mapping, Sequence
+from io import BytesIO
 from typing import Any
 
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib import font_manager
 from matplotlib.axes import Axes
+from matplotlib.colors import Colormap, ListedColormap, Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.text import Text
 
-from csi_research.errors import CSIWarning, ModelSpecError
+from csi_research import fonts, options
+from csi_research.errors import ModelSpecError
 from csi_research.intervals import excludes_zero
+from csi_research.ipma import QUADRANTS, QUADRANTS_ZH
 from csi_research.model import DEFAULT_LABELS, CSIModel
 from csi_research.options import level_text
 from csi_research.sample import as_frame
 
-CJK_FONTS = (
-    "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans SC",
-    "Source Han Sans SC", "Source Han Sans CN", "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC",
-    "AR PL UMing CN", "AR PL UKai CN",
-)
 BOX_W, BOX_H, LAYER_DX, ROW_DY = 2.3, 0.95, 3.4, 1.9
+# DejaVu Sans ships with matplotlib: a fallback for any glyph the CJK face lacks
+FONT_FAMILY = [fonts.register(), "DejaVu Sans"]
+# table columns that become axis or legend titles: (zh, en)
+COLUMN_LABELS: dict[str, tuple[str, str]] = {
+    "construct": ("构面", "Construct"),
+    "region": ("地区", "Region"),
+    "wave": ("调查年度", "Wave"),
+    "item": ("题项", "Item"),
+    "segment": ("客户群体", "Segment"),
+}
 
 
 # ---------------------------------------------------------------------------- language and fonts
-def cjk_font() -> str | None:
-    """The first installed font among the usual CJK families, or None."""
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    return next((name for name in CJK_FONTS if name in installed), None)
+def _language(language: str) -> str:
+    return options.language(language, "language", "figure")
 
 
-@contextmanager
-def _labels_in(language: str) -> Iterator[str]:
-    """Yield the language the figure can really use, with a CJK font active for Chinese."""
-    if language not in ("en", "zh"):
-        raise ValueError(f"language must be 'en' or 'zh', not {language!r}")
-    font = cjk_font() if language == "zh" else None
-    if language == "zh" and font is None:
-        warnings.warn(  # every figure that falls back says so: no module state remembers an earlier one
-            "no CJK font found (install fonts-wqy-microhei or fonts-noto-cjk): figures use English labels",
-            CSIWarning,
-            stacklevel=3,
-        )
-        language = "en"
-    rc = {"font.sans-serif": [font, *mpl.rcParams["font.sans-serif"]], "font.family": "sans-serif"}
-    with mpl.rc_context(rc if font else {}):
-        yield language
+def _apply_font(*axes: Axes) -> None:
+    """Set the figure font on every text of ``axes``, and on the tick labels drawn later."""
+    fonts.register()  # again, in case matplotlib rebuilt its font list since import
+    for ax in axes:
+        ax.tick_params(axis="both", which="both", labelfontfamily=FONT_FAMILY)
+        for text in ax.findobj(Text):
+            text.set_fontfamily(FONT_FAMILY)
+
+
+def _finish(fig: Figure, ax: Axes, own: bool, *extra: Axes) -> Figure:
+    """Apply the font to the figure's axes when the figure is ours, else only to what was drawn."""
+    _apply_font(*(fig.axes if own else (ax, *extra)))
+    return fig
+
+
+def to_png(fig: Figure, dpi: int = 110) -> bytes:
+    """The figure as PNG bytes, rendered once; the same figure gives the same bytes (no
+    software-version stamp). Nothing global is touched or closed: the Figure is not pyplot's."""
+    buffer = BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    return buffer.getvalue()
 
 
 def _axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
@@ -72,6 +89,21 @@ def _construct_label(name: str, language: str, model: CSIModel | None = None) ->
     labels = model.labels if model is not None else DEFAULT_LABELS
     zh, en = labels.get(name, (name, name))
     return zh if language == "zh" else en
+
+
+def _column_label(name: Hashable, language: str) -> str:
+    zh, en = COLUMN_LABELS.get(str(name), (str(name), str(name)))
+    return zh if language == "zh" else en
+
+
+def _category_labels(frame: pd.DataFrame, column: str, language: str) -> dict[Any, str]:
+    """Value of ``column`` -> label: the frame's label_zh/label_en columns for constructs when it
+    has them (a user model's own names), else the default construct labels, else the value."""
+    values = list(dict.fromkeys(frame[column]))
+    if column == "construct" and {"label_zh", "label_en"} <= set(frame.columns):
+        names = frame.drop_duplicates(column).set_index(column)[f"label_{language}"]
+        return {v: str(names[v]) for v in values}
+    return {v: _construct_label(str(v), language) for v in values}
 
 
 def _stars(p: float) -> str:
@@ -145,6 +177,7 @@ def path_diagram(
     ``ci_lower``/``ci_upper``) or from the fit's own ``p_value`` column: * p < .05, ** < .01,
     *** < .001. Each arrow is a patch with ``gid`` ``"path:Source->Target"``.
     """
+    lang = _language(language)
     paths = fit.paths
     column = "std_estimate" if "std_estimate" in paths.columns else "estimate"
     coef = {(r.source, r.target): getattr(r, column) for r in paths.itertuples(index=False)}
@@ -161,44 +194,44 @@ def path_diagram(
     margin = np.array([BOX_W / 2 + 0.2, BOX_H / 2 + 0.3])
     lo, hi = reach.min(axis=0) - margin, reach.max(axis=0) + margin
     width = min(16.0, 1.45 * (hi[0] - lo[0]) / LAYER_DX + 1.0)
-    with _labels_in(language) as lang:
-        fig, ax = _axes(ax, (width, width * (hi[1] - lo[1]) / (hi[0] - lo[0]) + 0.3))
-        boxes = {}
-        for name, (x, y) in pos.items():
-            box = FancyBboxPatch(
-                (x - BOX_W / 2, y - BOX_H / 2), BOX_W, BOX_H, boxstyle="round,pad=0.04",
-                facecolor="#e8f0fa", edgecolor="#2c5d8f", linewidth=1.2, gid=f"construct:{name}",
-            )
-            ax.add_patch(box)
-            boxes[name] = box
-            text = _construct_label(name, lang, model)
-            if r2 is not None and name in r2.index:
-                text += f"\nR² = {r2[name]:.2f}"
-            ax.text(x, y, text, ha="center", va="center", fontsize=9, gid=f"label:{name}")
-        for s, t in model.paths:
-            a, b = np.array(pos[s]), np.array(pos[t])
-            rad = arcs[(s, t)]
-            ax.add_patch(FancyArrowPatch(
-                a, b, patchA=boxes[s], patchB=boxes[t], arrowstyle="-|>", mutation_scale=12,
-                connectionstyle=f"arc3,rad={rad}", color="#444444", linewidth=1.0, gid=f"path:{s}->{t}",
-            ))
-            mid = _curve(a, b, rad, np.array([[0.42]]))[0]  # off-centre: crossing arrows keep apart
-            value = coef.get((s, t), np.nan)
-            ax.text(
-                mid[0], mid[1], f"{value:.2f}{stars.get((s, t), '')}", ha="center", va="center", fontsize=8,
-                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"},
-                gid=f"coef:{s}->{t}",
-            )
-        ax.set_xlim(lo[0], hi[0])
-        ax.set_ylim(lo[1], hi[1])
-        ax.set_aspect("equal")
-        ax.axis("off")
-        if significance is not None and "level" in significance.columns:
-            level = level_text(float(significance["level"].iloc[0]))
-            note = (f"* {level} 自助法置信区间不含 0" if lang == "zh"
-                    else f"* the {level} bootstrap interval excludes zero")
-            ax.text(0.0, 0.0, note, transform=ax.transAxes, fontsize=8, va="bottom", gid="significance-note")
-    return fig
+    own = ax is None
+    fig, ax = _axes(ax, (width, width * (hi[1] - lo[1]) / (hi[0] - lo[0]) + 0.3))
+    boxes = {}
+    for name, (x, y) in pos.items():
+        box = FancyBboxPatch(
+            (x - BOX_W / 2, y - BOX_H / 2), BOX_W, BOX_H, boxstyle="round,pad=0.04",
+            facecolor="#e8f0fa", edgecolor="#2c5d8f", linewidth=1.2, gid=f"construct:{name}",
+        )
+        ax.add_patch(box)
+        boxes[name] = box
+        text = _construct_label(name, lang, model)
+        if r2 is not None and name in r2.index:
+            text += f"\nR² = {r2[name]:.2f}"
+        ax.text(x, y, text, ha="center", va="center", fontsize=9, gid=f"label:{name}")
+    for s, t in model.paths:
+        a, b = np.array(pos[s]), np.array(pos[t])
+        rad = arcs[(s, t)]
+        ax.add_patch(FancyArrowPatch(
+            a, b, patchA=boxes[s], patchB=boxes[t], arrowstyle="-|>", mutation_scale=12,
+            connectionstyle=f"arc3,rad={rad}", color="#444444", linewidth=1.0, gid=f"path:{s}->{t}",
+        ))
+        mid = _curve(a, b, rad, np.array([[0.42]]))[0]  # off-centre: crossing arrows keep apart
+        value = coef.get((s, t), np.nan)
+        ax.text(
+            mid[0], mid[1], f"{value:.2f}{stars.get((s, t), '')}", ha="center", va="center", fontsize=8,
+            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"},
+            gid=f"coef:{s}->{t}",
+        )
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_aspect("equal")
+    ax.axis("off")
+    if significance is not None and "level" in significance.columns:
+        level = level_text(float(significance["level"].iloc[0]))
+        note = (f"* {level} 自助法置信区间不含 0" if lang == "zh"
+                else f"* the {level} bootstrap interval excludes zero")
+        ax.text(0.0, 0.0, note, transform=ax.transAxes, fontsize=8, va="bottom", gid="significance-note")
+    return _finish(fig, ax, own)
 
 
 # ---------------------------------------------------------------------------- index bars
@@ -212,71 +245,130 @@ def index_bars(
     ax: Axes | None = None,
     language: str = "en",
     threshold: float | None = 80.0,
+    wave: str | None = None,
 ) -> Figure:
     """Bars of 0–100 indices per construct (or region, ...) with CI whiskers when the frame has them.
 
-    ``hue`` groups bars (e.g. region × construct). The dashed line marks ``threshold`` (80 reads
-    as "satisfied" in the industry's practice).
+    ``hue`` groups bars (e.g. region × construct). The dashed line marks ``threshold``, the target
+    (80 reads as "satisfied" in the industry's practice). ``wave`` names a column (e.g. "wave"):
+    one panel per value, sorted, each keeping its rows' order (a ranking stays ranked); ``ax``
+    then only serves a single wave. Constructs are labelled from the frame's label_zh/label_en
+    columns when it has them, else by the default model's labels.
     """
+    lang = _language(language)
     if isinstance(frame, pd.Series):
         frame = frame.rename_axis(x).rename(y).reset_index()
+    if wave is not None and wave not in frame.columns:
+        raise ModelSpecError(f"index_bars: no column {wave!r} to split waves by ({', '.join(frame.columns)})")
+    panels = [(None, frame)] if wave is None else [
+        (value, frame[frame[wave] == value]) for value in sorted(frame[wave].dropna().unique(), key=str)
+    ]
+    if ax is not None and len(panels) > 1:
+        raise ModelSpecError(f"index_bars: {len(panels)} waves need their own figure: leave ax=None")
+    groups = list(dict.fromkeys(frame[hue])) if hue else [None]  # whole frame: same colours in every panel
+    spread = max(1.0, len(groups) / 2)
+    widths = [0.9 * part[x].nunique() * spread + 0.6 for _, part in panels]
+    own = ax is None
+    if ax is None:
+        fig = Figure(figsize=(max(5.0, sum(widths) + 0.9), 4.0), layout="constrained")
+        axes = list(fig.subplots(1, len(panels), sharey=True, squeeze=False, width_ratios=widths)[0])
+    else:
+        fig, axes = ax.figure, [ax]
+    for k, ((value, part), panel) in enumerate(zip(panels, axes, strict=True)):
+        _bars(panel, part, x, y, lower, upper, hue, groups, lang, threshold, first=k == 0)
+        if value is not None:
+            name = _column_label(wave, lang)
+            panel.set_title(f"{name}：{value}" if lang == "zh" else f"{name}: {value}", fontsize=10)
+    return _finish(fig, axes[0], own)
+
+
+def _bars(
+    ax: Axes, frame: pd.DataFrame, x: str, y: str, lower: str, upper: str, hue: str | None,
+    groups: Sequence[Any], lang: str, threshold: float | None, first: bool,
+) -> None:
     cats = list(dict.fromkeys(frame[x]))
-    groups = list(dict.fromkeys(frame[hue])) if hue else [None]
+    names = _category_labels(frame, x, lang)
     width = 0.8 / len(groups)
-    with _labels_in(language) as lang:
-        fig, ax = _axes(ax, (max(5.0, 0.9 * len(cats) * max(1, len(groups) / 2) + 1.5), 4.0))
-        palette = sns.color_palette("deep", len(groups))
-        for g, group in enumerate(groups):
-            part = frame if group is None else frame[frame[hue] == group]
-            part = part.set_index(x).reindex(cats)
-            where = np.arange(len(cats)) - 0.4 + width * (g + 0.5)
-            bars = ax.bar(where, part[y], width=width * 0.95, color=palette[g],
-                          label=None if group is None else str(group), gid=f"bars:{group}")
-            if lower in part.columns and upper in part.columns:
-                err = np.clip(np.vstack([part[y] - part[lower], part[upper] - part[y]]), 0, None)
-                ax.errorbar(where, part[y], yerr=err, fmt="none", ecolor="#222222", capsize=3, linewidth=1)
-                if "level" in part.columns and g == 0:
-                    level = level_text(float(part["level"].dropna().iloc[0]))
-                    note = (f"误差线：{level} 自助法置信区间" if lang == "zh"
-                            else f"whiskers: {level} bootstrap interval")
-                    ax.text(0.01, 0.99, note, transform=ax.transAxes, fontsize=8, va="top",
-                            gid="interval-note")
-            ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
-        if threshold is not None:
-            ax.axhline(threshold, linestyle="--", color="#b03a2e", linewidth=1, gid="threshold")
-        ax.set_xticks(np.arange(len(cats)), [_construct_label(str(c), lang) for c in cats],
-                      rotation=30, ha="right")
-        ax.set_ylim(0, 105)
+    palette = sns.color_palette("deep", len(groups))
+    group_names = _category_labels(frame, hue, lang) if hue else {}
+    for g, group in enumerate(groups):
+        part = frame if group is None else frame[frame[hue] == group]
+        part = part.set_index(x).reindex(cats)
+        where = np.arange(len(cats)) - 0.4 + width * (g + 0.5)
+        label = None if group is None else group_names.get(group, str(group))
+        ax.bar(where, part[y], width=width * 0.95, color=palette[g], label=label, gid=f"bars:{group}")
+        if lower in part.columns and upper in part.columns:
+            err = np.clip(np.vstack([part[y] - part[lower], part[upper] - part[y]]), 0, None)
+            ax.errorbar(where, part[y], yerr=err, fmt="none", ecolor="#222222", capsize=3, linewidth=1)
+            levels = part["level"].dropna() if "level" in part.columns else part[y].iloc[:0]
+            if first and g == 0 and len(levels):
+                level = level_text(float(levels.iloc[0]))
+                note = (f"误差线：{level} 自助法置信区间" if lang == "zh"
+                        else f"whiskers: {level} bootstrap interval")
+                ax.text(0.01, 0.99, note, transform=ax.transAxes, fontsize=8, va="top", gid="interval-note")
+        # values above the whisker's cap, not on it
+        tops = np.fmax(part[y], part[upper]) if upper in part.columns else part[y]
+        for xpos, value, top in zip(where, part[y], tops, strict=True):
+            if np.isfinite(value):
+                ax.annotate(f"{value:.1f}", (xpos, top), xytext=(0, 2), textcoords="offset points",
+                            ha="center", va="bottom", fontsize=7, gid="value")
+    if threshold is not None:
+        ax.axhline(threshold, linestyle="--", color="#b03a2e", linewidth=1, gid="threshold")
+        if first:
+            # on the line at the left edge, over a white patch so that a bar behind it does not hide it
+            ax.text(0.005, threshold, f"目标 {threshold:g}" if lang == "zh" else f"target {threshold:g}",
+                    transform=ax.get_yaxis_transform(), ha="left", va="bottom", fontsize=7, color="#b03a2e",
+                    gid="threshold-label", bbox=_WHITE)
+    ax.set_xticks(np.arange(len(cats)), [names[c] for c in cats], rotation=30, ha="right")
+    ax.set_ylim(0, 105)
+    if first:
         ax.set_ylabel("指数 (0–100)" if lang == "zh" else "Index (0–100)")
         if hue:
-            ax.legend(fontsize=8, title=hue)
-    return fig
+            ax.legend(fontsize=8, title=_column_label(hue, lang))
+
+
+_WHITE = {"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8}
 
 
 # ---------------------------------------------------------------------------- IPMA map
+# quadrant -> corner of the map (axes fraction) and text alignment
+_CORNERS = {
+    "keep up the good work": (0.98, 0.98, "right", "top"),
+    "concentrate here": (0.98, 0.02, "right", "bottom"),
+    "possible overkill": (0.02, 0.98, "left", "top"),
+    "low priority": (0.02, 0.02, "left", "bottom"),
+}
+
+
 def ipma_map(result: Any, level: str = "construct", ax: Axes | None = None, language: str = "en") -> Figure:
-    """Importance (x, unstandardised total effect) × performance (y, 0–100), quadrant lines at the means."""
+    """Importance (x, unstandardised total effect) × performance (y, 0–100), quadrant lines at the
+    means and the Martilla–James quadrant names in the corners."""
     if level not in ("construct", "item"):
         raise ValueError(f"level must be 'construct' or 'item', not {level!r}")
+    lang = _language(language)
     table = result.constructs if level == "construct" else result.items
-    with _labels_in(language) as lang:
-        fig, ax = _axes(ax, (6.5, 5.0))
-        ax.scatter(table["importance"], table["performance"], s=40, color="#2c5d8f", zorder=3, gid="points")
-        mean_imp, mean_perf = table["importance"].mean(), table["performance"].mean()
-        ax.axvline(mean_imp, color="#888888", linestyle="--", linewidth=1, gid="mean-importance")
-        ax.axhline(mean_perf, color="#888888", linestyle="--", linewidth=1, gid="mean-performance")
-        key = "construct" if level == "construct" else "item"
-        for row in table.itertuples(index=False):
-            name = getattr(row, key)
-            text = _construct_label(name, lang) if level == "construct" else name
-            ax.annotate(text, (row.importance, row.performance), xytext=(4, 4), textcoords="offset points",
-                        fontsize=8, gid=f"point:{name}")
-        ax.set_xlabel("重要性（总效应）" if lang == "zh" else "Importance (total effect)")
-        ax.set_ylabel("表现 (0–100)" if lang == "zh" else "Performance (0–100)")
-        target = result.target_labels[0] if lang == "zh" else result.target_labels[1]
-        title = f"重要性–表现分析：{target}" if lang == "zh" else f"Importance–performance map: {target}"
-        ax.set_title(title)
-    return fig
+    own = ax is None
+    fig, ax = _axes(ax, (6.5, 5.0))
+    ax.scatter(table["importance"], table["performance"], s=40, color="#2c5d8f", zorder=3, gid="points")
+    mean_imp, mean_perf = table["importance"].mean(), table["performance"].mean()
+    ax.axvline(mean_imp, color="#888888", linestyle="--", linewidth=1, gid="mean-importance")
+    ax.axhline(mean_perf, color="#888888", linestyle="--", linewidth=1, gid="mean-performance")
+    key = "construct" if level == "construct" else "item"
+    names = _category_labels(table, key, lang) if level == "construct" else {}
+    for row in table.itertuples(index=False):
+        name = getattr(row, key)
+        ax.annotate(names.get(name, name), (row.importance, row.performance), xytext=(4, 4),
+                    textcoords="offset points", fontsize=8, gid=f"point:{name}")
+    for quadrant in QUADRANTS.values():
+        x, y, ha, va = _CORNERS[quadrant]
+        text = QUADRANTS_ZH[quadrant] if lang == "zh" else quadrant.capitalize()
+        ax.text(x, y, text, transform=ax.transAxes, ha=ha, va=va, fontsize=8, color="#7a7a7a",
+                style="italic" if lang == "en" else "normal", gid=f"quadrant:{quadrant}")
+    ax.set_xlabel("重要性（总效应）" if lang == "zh" else "Importance (total effect)")
+    ax.set_ylabel("表现 (0–100)" if lang == "zh" else "Performance (0–100)")
+    target = result.target_labels[0] if lang == "zh" else result.target_labels[1]
+    ax.set_title(f"重要性–表现分析：{target}" if lang == "zh" else f"Importance–performance map: {target}")
+    return _finish(fig, ax, own)
 
 
 # ---------------------------------------------------------------------------- heatmap
@@ -287,21 +379,98 @@ def heatmap(
     index: str | None = None,
     columns: str | None = None,
     values: str | None = None,
-    cmap: str = "RdBu_r",
+    cmap: str | None = None,
     vmin: float | None = None,
     vmax: float | None = None,
-    fmt: str = ".2f",
+    fmt: str | None = None,
+    center: float | None = None,
+    language: str = "en",
+    label: str | None = None,
 ) -> Figure:
-    """Annotated heatmap of a wide matrix (HTMT, cross-loadings), or of a tidy frame pivoted on
-    ``index``/``columns``/``values`` (e.g. loadings: item, construct, loading)."""
+    """Annotated heatmap of a wide matrix (HTMT, cross-loadings, construct × region indices), or of
+    a tidy frame pivoted on ``index``/``columns``/``values`` (e.g. loadings: item, construct, loading).
+
+    With ``center`` (e.g. the index target) the colours diverge from it, "RdBu": blue above, red
+    below, white on it; values show one decimal. Without it: "RdBu_r" centred on 0 unless
+    ``vmin``/``vmax`` are given, two decimals (HTMT, loadings). A centred scale is symmetric (equal
+    distances from the centre, equal intensity, on both sides) and the colour bar spans the data
+    (or ``vmin``–``vmax``). ``label`` names the colour bar (default with ``center``: the index
+    scale and the target, in ``language``). Construct names among the rows and columns and the
+    axis titles (the frame's index and column names, e.g. "construct") are shown in ``language``;
+    ``title`` is shown as given.
+    """
+    lang = _language(language)
     if index or columns or values:
         frame = frame.pivot(index=index, columns=columns, values=values)
-    fig, ax = _axes(ax, (1.0 + 0.8 * frame.shape[1], 1.0 + 0.4 * frame.shape[0]))
-    sns.heatmap(frame.astype(float), ax=ax, annot=True, fmt=fmt, cmap=cmap, vmin=vmin, vmax=vmax,
-                center=0 if vmin is None and vmax is None else None, cbar=True, annot_kws={"fontsize": 7})
+    data = frame.astype(float)
+    data = data.rename(index=lambda v: _tick_name(v, lang), columns=lambda v: _tick_name(v, lang))
+    matrix = data.to_numpy(dtype=float)
+    if center is None:  # HTMT, loadings: white at 0 unless the caller fixes the range
+        zero = 0.0 if vmin is None and vmax is None else None
+        colours, norm = _colour_scale(matrix, cmap or "RdBu_r", zero, vmin, vmax)
+    else:
+        colours, norm = _colour_scale(matrix, cmap or "RdBu", center, vmin, vmax)
+    own = ax is None
+    fig, ax = _axes(ax, (1.8 + 0.85 * data.shape[1], 1.2 + 0.4 * data.shape[0]))
+    mesh = ax.pcolormesh(np.ma.masked_invalid(matrix), cmap=colours, norm=norm, edgecolors="white",
+                         linewidth=0.5, gid="cells")
+    spec = fmt or (".1f" if center is not None else ".2f")
+    for (i, j), value in np.ndenumerate(matrix):
+        if np.isfinite(value):  # dark text on light cells, white on dark ones
+            ink = "#222222" if _luminance(mesh.cmap(mesh.norm(value))) > 0.408 else "white"
+            ax.text(j + 0.5, i + 0.5, format(value, spec), ha="center", va="center", fontsize=7, color=ink,
+                    gid=f"cell:{i},{j}")
+    ax.set_xlim(0, data.shape[1])
+    ax.set_ylim(data.shape[0], 0)  # first row on top, as the table reads
+    ax.set_xticks(np.arange(data.shape[1]) + 0.5, [str(c) for c in data.columns], rotation=30, ha="right",
+                  rotation_mode="anchor")
+    ax.set_yticks(np.arange(data.shape[0]) + 0.5, [str(r) for r in data.index])
+    ax.tick_params(length=0)
+    ax.spines[:].set_visible(False)
+    colorbar = fig.colorbar(mesh, ax=ax)
+    colorbar.outline.set_visible(False)
+    if center is not None:
+        if norm.vmin <= center <= norm.vmax:
+            colorbar.ax.axhline(center, color="#222222", linewidth=1, gid="center")
+        if label is None:
+            label = f"指数 (0–100)，目标 {center:g}" if lang == "zh" else f"Index (0–100), target {center:g}"
+    if label:
+        colorbar.set_label(label)
+    ax.set_xlabel("" if data.columns.name is None else _column_label(data.columns.name, lang))
+    ax.set_ylabel("" if data.index.name is None else _column_label(data.index.name, lang))
     if title:
         ax.set_title(title)
-    return fig
+    return _finish(fig, ax, own, colorbar.ax)
+
+
+def _tick_name(value: Any, language: str) -> Any:
+    return _construct_label(value, language) if isinstance(value, str) and value in DEFAULT_LABELS else value
+
+
+def _colour_scale(
+    values: np.ndarray, cmap: str, center: float | None, vmin: float | None, vmax: float | None,
+) -> tuple[Colormap, Normalize]:
+    """Colours and normalisation of a heatmap. Centred: the colormap's middle sits on ``center``
+    and both sides stretch to the same distance, then the map is cut to the shown range. (A
+    TwoSlopeNorm would stretch each side to its own extreme, so a 1-point shortfall could look as
+    strong as a 15-point surplus, and it fails when every value is on one side of the centre.)"""
+    finite = values[np.isfinite(values)]
+    lo = vmin if vmin is not None else float(finite.min()) if finite.size else 0.0
+    hi = vmax if vmax is not None else float(finite.max()) if finite.size else 1.0
+    if hi <= lo:  # one value (or none): give the scale some width
+        lo, hi = lo - 0.5, hi + 0.5
+    base = mpl.colormaps[cmap]
+    if center is None:
+        return base, Normalize(lo, hi)
+    half = max(abs(lo - center), abs(hi - center))
+    cut = base(np.linspace((lo - center + half) / (2 * half), (hi - center + half) / (2 * half), 256))
+    return ListedColormap(cut, name=f"{cmap}@{center:g}"), Normalize(lo, hi)
+
+
+def _luminance(rgba: Sequence[float]) -> float:
+    """WCAG relative luminance of an RGB(A) colour in 0–1."""
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgba[:3]]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
 
 # ---------------------------------------------------------------------------- answer distribution
@@ -309,7 +478,9 @@ def response_distribution(
     data: Any, codebook: Any = None, items: list[str] | None = None, ax: Axes | None = None,
     language: str = "en",
 ) -> Figure:
-    """Stacked bars per item: the share of respondents giving each grade of the item's scale."""
+    """Stacked bars per item: the share of respondents giving each grade of the item's scale
+    (grades named by the scale's labels in ``language``)."""
+    lang = _language(language)
     frame = as_frame(data)
     book = codebook if codebook is not None else getattr(data, "codebook", None)
     if book is None:
@@ -326,19 +497,20 @@ def response_distribution(
     shares = pd.DataFrame(
         {i: frame[i].value_counts(normalize=True).reindex(scale.codes, fill_value=0.0) for i in ids}
     ).T
-    with _labels_in(language) as lang:
-        fig, ax = _axes(ax, (7.0, 1.2 + 0.32 * len(ids)))
-        names = scale.labels_zh if lang == "zh" else scale.labels_en
-        colours = sns.color_palette("RdYlGn", len(scale.codes))
-        left = np.zeros(len(ids))
-        where = np.arange(len(ids))
-        for k, code in enumerate(scale.codes):
-            ax.barh(where, shares[code], left=left, color=colours[k], label=str(names[k]),
-                    gid=f"grade:{code}")
-            left += shares[code].to_numpy()
-        ax.set_yticks(where, ids)
-        ax.invert_yaxis()
-        ax.set_xlim(0, 1)
-        ax.xaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
-        ax.legend(ncols=min(5, len(scale.codes)), fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0))
-    return fig
+    own = ax is None
+    fig, ax = _axes(ax, (7.0, 1.6 + 0.32 * len(ids)))
+    names = scale.labels_zh if lang == "zh" else scale.labels_en
+    colours = sns.color_palette("RdYlGn", len(scale.codes))
+    left = np.zeros(len(ids))
+    where = np.arange(len(ids))
+    for k, code in enumerate(scale.codes):
+        ax.barh(where, shares[code], left=left, color=colours[k], label=str(names[k]), gid=f"grade:{code}")
+        left += shares[code].to_numpy()
+    ax.set_yticks(where, ids)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
+    ax.set_xlabel("受访者占比" if lang == "zh" else "Share of respondents")
+    ax.set_ylabel(_column_label("item", lang))
+    ax.legend(ncols=min(5, len(scale.codes)), fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0))
+    return _finish(fig, ax, own)

@@ -1,4 +1,6 @@
-"""Figures under Agg: what is drawn matches the numbers (arrows per path, lines at means, shares)."""
+"""Figures under Agg: what is drawn matches the numbers (arrows per path, lines at means, shares),
+every label is in the figure's language, and every figure renders in the package's font without a
+single warning, whenever it is drawn."""
 
 from __future__ import annotations
 
@@ -6,14 +8,21 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import logging
+import re
+import warnings
+from io import BytesIO
+
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib import colormaps, font_manager
 from matplotlib.patches import FancyArrowPatch
+from matplotlib.text import Text
 
-from csi_research import Codebook, CSIModel, CSIWarning, plots
+from csi_research import Codebook, CSIModel, ModelSpecError, fonts, plots
 from csi_research.estimation.pls import fit_pls
-from csi_research.ipma import ipma
+from csi_research.ipma import QUADRANTS_ZH, ipma
 from csi_research.plots import heatmap, index_bars, ipma_map, path_diagram, response_distribution
 from csi_research.sample import prepare
 
@@ -91,30 +100,8 @@ def test_user_model_layout():
     assert len([p for p in ax.patches if isinstance(p, FancyArrowPatch)]) == 3
 
 
-def test_chinese_without_font_falls_back_once(fitted, monkeypatch):
+def test_chinese_labels(fitted):
     model, _, fit = fitted
-    monkeypatch.setattr(plots, "cjk_font", lambda: None)
-    with pytest.warns(CSIWarning, match="no CJK font"):
-        fig = path_diagram(model, fit, language="zh")
-    assert texts(fig, "label:")["label:Image"].startswith("Image")
-
-
-def test_every_figure_without_a_cjk_font_says_so(fitted, monkeypatch):
-    import warnings
-
-    model, _, fit = fitted
-    monkeypatch.setattr(plots, "cjk_font", lambda: None)
-    # no module state remembers an earlier warning: each Chinese figure that falls back says so
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        for _ in range(3):
-            path_diagram(model, fit, language="zh")
-    assert sum(str(w.message).startswith("no CJK font") for w in caught) == 3
-
-
-def test_chinese_labels_with_a_font(fitted, monkeypatch):
-    model, _, fit = fitted
-    monkeypatch.setattr(plots, "cjk_font", lambda: "DejaVu Sans")  # stands in for an installed CJK font
     fig = path_diagram(model, fit, language="zh")
     assert texts(fig, "label:")["label:Image"].startswith("企业形象")
 
@@ -176,3 +163,219 @@ def test_response_distribution_shares_per_grade():
     assert widths["grade:5"] == pytest.approx([0.25, 0.75])
     totals = np.sum([w for w in widths.values()], axis=0)
     assert totals == pytest.approx([1.0, 1.0])
+
+
+# ---------------------------------------------------------------------------- every figure, both languages
+CJK = re.compile(r"[\u4e00-\u9fff]")
+ENGLISH_WORD = re.compile(r"\b[A-Za-z]{3,}\b")  # item ids (SAT1) and R² are not words
+
+
+def ranking(language: str) -> pd.DataFrame:
+    """A comparison's ranking: regions ranked within each wave (a region may be missing from one)."""
+    names = {"zh": ["北岭", "南川", "东港", "西山"],
+             "en": ["Beiling", "Nanchuan", "Donggang", "Xishan"]}[language]
+    return pd.DataFrame({
+        "rank": [1, 2, 3, 1, 2, 3, 4], "wave": ["2024"] * 3 + ["2025"] * 4,
+        "region": [names[0], names[1], names[2], names[1], names[0], names[3], names[2]],
+        "index": [82.0, 78.5, 75.0, 84.0, 80.2, 79.0, 76.0],
+        "ci_lower": [80.0, 76.0, 72.0, 82.0, 78.0, 77.0, 73.0],
+        "ci_upper": [84.0, 81.0, 78.0, 86.0, 82.0, 81.0, 79.0], "level": 0.9,
+    })
+
+
+def region_table(language: str) -> pd.DataFrame:
+    """Construct × region-wave indices, as compare.index_table gives them."""
+    columns = {"zh": ["北岭 2024", "南川 2024", "北岭 2025"],
+               "en": ["Beiling 2024", "Nanchuan 2024", "Beiling 2025"]}
+    return pd.DataFrame([[82.0, 78.5, 80.0], [70.0, 79.9, 88.0], [91.0, 77.0, 60.5]],
+                        index=pd.Index(["Satisfaction", "Quality", "Loyalty"], name="construct"),
+                        columns=columns[language])
+
+
+def make(name: str, language: str, fitted) -> object:
+    model, frame, fit = fitted
+    sig = pd.DataFrame([(s, t, 0.01, 0.95) for s, t in model.paths],
+                       columns=["source", "target", "p_value", "level"])
+    indices = pd.DataFrame({"construct": model.names, "index": np.linspace(70, 85, 7), "level": 0.95,
+                            "ci_lower": np.linspace(67, 82, 7), "ci_upper": np.linspace(73, 88, 7)})
+    if name == "path_diagram":
+        return path_diagram(model, fit, significance=sig, language=language)
+    if name == "index_bars":
+        return index_bars(indices, language=language)
+    if name == "index_bars_hue":
+        both = pd.concat([indices.assign(construct_group="a"), indices.assign(construct_group="b")])
+        return index_bars(both.rename(columns={"construct_group": "region"}), hue="region", language=language)
+    if name == "index_bars_waves":
+        return index_bars(ranking(language), x="region", wave="wave", threshold=80, language=language)
+    if name in ("ipma_map", "ipma_map_items"):
+        return ipma_map(ipma(fit), level="item" if name.endswith("items") else "construct", language=language)
+    if name == "heatmap_target":
+        return heatmap(region_table(language), center=80, language=language)
+    if name == "heatmap_loadings":
+        return heatmap(fit.loadings, index="item", columns="construct", values="loading", language=language)
+    if name == "response_distribution":
+        return response_distribution(frame, Codebook.default(), items=["SAT1", "SAT2", "LOY1"],
+                                     language=language)
+    raise AssertionError(name)
+
+
+FIGURES = ["path_diagram", "index_bars", "index_bars_hue", "index_bars_waves", "ipma_map", "ipma_map_items",
+           "heatmap_target", "heatmap_loadings", "response_distribution"]
+
+
+def all_texts(fig) -> list[Text]:
+    """Every text drawn, tick labels included (they exist only once the figure is drawn)."""
+    fig.canvas.draw()
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text()]
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize("name", FIGURES)
+def test_every_figure_renders_without_warnings_in_the_package_font(fitted, name, language, caplog):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = make(name, language, fitted)
+    # every context is over, as when Jupyter draws the figure after the cell ran
+    with warnings.catch_warnings(), caplog.at_level(logging.WARNING, logger="matplotlib"):
+        warnings.simplefilter("error")
+        for fmt in ("png", "pdf", "svg"):
+            fig.savefig(BytesIO(), format=fmt)
+        # and drawn again after a notebook changed the default font (sns.set_theme(), a style sheet)
+        with matplotlib.rc_context({"font.family": ["serif"], "font.serif": ["DejaVu Serif"]}):
+            fig.savefig(BytesIO(), format="png")
+            ours = str(fonts.font_file())
+            used = {str(font_manager.findfont(t.get_fontproperties())) for t in all_texts(fig)}
+    assert used == {ours}
+    assert caplog.records == []
+
+
+EXPECTED_ZH = {
+    "path_diagram": ["客户满意度\nR² = ", "* 95% 自助法置信区间不含 0"],
+    "index_bars": ["客户满意度", "感知质量", "指数 (0–100)", "目标 80", "误差线：95% 自助法置信区间"],
+    "index_bars_hue": ["客户满意度", "地区", "目标 80"],
+    "index_bars_waves": ["调查年度：2024", "调查年度：2025", "北岭", "指数 (0–100)", "目标 80"],
+    "ipma_map": ["重要性–表现分析：客户满意度", "感知质量", "重要性（总效应）", "表现 (0–100)",
+                 *QUADRANTS_ZH.values()],
+    "ipma_map_items": ["重要性–表现分析：客户满意度", *QUADRANTS_ZH.values()],
+    "heatmap_target": ["客户满意度", "构面", "北岭 2024", "指数 (0–100)，目标 80"],
+    "heatmap_loadings": ["客户满意度", "构面", "题项"],
+    "response_distribution": [*Codebook.default().scales["semantic5"].labels_zh, "受访者占比", "题项"],
+}
+EXPECTED_EN = {
+    "path_diagram": ["Satisfaction\nR² = ", "* the 95% bootstrap interval excludes zero"],
+    "index_bars": ["Satisfaction", "Perceived quality", "Index (0–100)", "target 80"],
+    "index_bars_hue": ["Satisfaction", "Region"],
+    "index_bars_waves": ["Wave: 2024", "Wave: 2025", "Beiling"],
+    "ipma_map": ["Importance–performance map: Satisfaction", "Concentrate here", "Keep up the good work",
+                 "Low priority", "Possible overkill"],
+    "ipma_map_items": ["Concentrate here", "Importance (total effect)"],
+    "heatmap_target": ["Satisfaction", "Construct", "Index (0–100), target 80"],
+    "heatmap_loadings": ["Perceived quality", "Construct", "Item"],
+    "response_distribution": [*Codebook.default().scales["semantic5"].labels_en, "Share of respondents"],
+}
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_every_label_is_in_the_figure_language(fitted, name):
+    zh = [t.get_text() for t in all_texts(make(name, "zh", fitted))]
+    en = [t.get_text() for t in all_texts(make(name, "en", fitted))]
+    for expected in EXPECTED_ZH[name]:
+        assert any(text.startswith(expected) for text in zh), (expected, zh)
+    for expected in EXPECTED_EN[name]:
+        assert any(text.startswith(expected) for text in en), (expected, en)
+    assert [t for t in zh if ENGLISH_WORD.search(t)] == []
+    assert [t for t in en if CJK.search(t)] == []
+
+
+def test_language_is_checked(fitted):
+    model, _, fit = fitted
+    with pytest.raises(ValueError, match="language"):
+        path_diagram(model, fit, language="fr")
+    with pytest.raises(ValueError, match="language"):
+        heatmap(region_table("en"), language="de")
+
+
+# ---------------------------------------------------------------------------- heatmap centred on the target
+def colour(ax, value):
+    mesh = ax.collections[0]
+    return np.array(mesh.cmap(mesh.norm(value)))
+
+
+def test_heatmap_diverges_around_the_target():
+    table = region_table("en")  # 60.5 … 91, target 80: 19.5 below, 11 above
+    fig = heatmap(table, center=80, language="en")
+    ax = fig.axes[0]
+    rdbu = colormaps["RdBu"]
+    # one symmetric scale: the target is the map's middle, equal distances give mirrored positions
+    assert colour(ax, 80) == pytest.approx(rdbu(0.5), abs=0.02)
+    assert colour(ax, 60.5) == pytest.approx(rdbu(0.0), abs=0.02)
+    assert colour(ax, 91) == pytest.approx(rdbu(0.5 + 11 / 39), abs=0.02)
+    assert colour(ax, 70)[2] < colour(ax, 70)[0]  # below: red
+    assert colour(ax, 88)[2] > colour(ax, 88)[0]  # above: blue
+    cells = {t.get_gid(): t.get_text() for t in ax.texts}
+    assert cells["cell:0,0"] == "82.0" and cells["cell:2,2"] == "60.5"  # one decimal, rows as given
+    assert all(re.fullmatch(r"\d+\.\d", text) for text in cells.values())
+    bar = fig.axes[1]
+    assert bar.get_ylabel() == "Index (0–100), target 80"
+    (line,) = [ln for ln in bar.lines if ln.get_gid() == "center"]
+    assert line.get_ydata()[0] == 80
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Satisfaction", "Perceived quality", "Loyalty"]
+    assert heatmap(table, center=80, language="zh").axes[1].get_ylabel() == "指数 (0–100)，目标 80"
+
+
+def test_heatmap_all_above_the_target_and_fixed_range():
+    above = region_table("en").clip(lower=81)
+    ax = heatmap(above, center=80).axes[0]
+    assert all(colour(ax, v)[2] > colour(ax, v)[0] for v in above.to_numpy().ravel())  # all blue
+    fixed = heatmap(region_table("en"), center=80, vmin=50, vmax=100, label="CSI").axes
+    assert fixed[0].collections[0].norm.vmin == 50 and fixed[0].collections[0].norm.vmax == 100
+    assert fixed[1].get_ylabel() == "CSI"
+
+
+def test_heatmap_without_centre_keeps_two_decimals_and_zero_middle():
+    htmt = pd.DataFrame([[np.nan, 0.5], [0.5, np.nan]], index=["Image", "Value"], columns=["Image", "Value"])
+    ax = heatmap(htmt, title="HTMT").axes[0]
+    assert [t.get_text() for t in ax.texts] == ["0.50", "0.50"]  # NaN cells stay empty
+    assert colour(ax, 0.0) == pytest.approx(colormaps["RdBu_r"](0.5), abs=0.02)
+
+
+# ---------------------------------------------------------------------------- index bars per wave
+def test_index_bars_one_panel_per_wave_in_ranking_order():
+    table = ranking("en")
+    fig = index_bars(table, x="region", wave="wave", threshold=80)
+    assert len(fig.axes) == 2
+    for ax, (wave, part) in zip(fig.axes, table.groupby("wave", sort=True), strict=True):
+        assert ax.get_title() == f"Wave: {wave}"
+        fig.canvas.draw()
+        assert [t.get_text() for t in ax.get_xticklabels()] == list(part["region"])
+        assert [p.get_height() for p in ax.patches] == list(part["index"])
+        assert any(line.get_gid() == "threshold" for line in ax.lines)
+    # one wave: on the caller's axes
+    from matplotlib.figure import Figure
+
+    ax = Figure().subplots()
+    assert index_bars(table[table["wave"] == "2025"], x="region", wave="wave", ax=ax).axes == [ax]
+    with pytest.raises(ModelSpecError, match="2 waves"):
+        index_bars(table, x="region", wave="wave", ax=Figure().subplots())
+    with pytest.raises(ModelSpecError, match="no column 'year'"):
+        index_bars(table, x="region", wave="year")
+
+
+def test_index_bars_use_the_frames_own_labels():
+    frame = pd.DataFrame({"construct": ["Trust"], "label_zh": ["信任"], "label_en": ["Trust in the utility"],
+                          "index": [77.0]})
+    ax = index_bars(frame, language="zh").axes[0]
+    ax.figure.canvas.draw()
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["信任"]
+
+
+# ---------------------------------------------------------------------------- PNG bytes for the reports
+def test_to_png_is_reproducible(fitted):
+    model, _, fit = fitted
+    first = plots.to_png(path_diagram(model, fit, language="zh"))
+    assert first.startswith(b"\x89PNG\r\n\x1a\n")
+    assert b"Software" not in first and b"matplotlib" not in first  # no version stamp
+    assert plots.to_png(path_diagram(model, fit, language="zh")) == first
+    fig = path_diagram(model, fit, language="zh")
+    assert plots.to_png(fig) == plots.to_png(fig)  # rendering does not change the figure
+    assert len(plots.to_png(fig, dpi=50)) < len(first)
