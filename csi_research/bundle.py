@@ -8,6 +8,8 @@ Layout of a bundle folder::
     results.json        every number of the run (dumps_json: sorted keys, NaN as null)
     index_draws.csv     bootstrap draws of the indices, one column per construct
     tables/<name>.csv   the report's tables
+    tables.xlsx         the same tables for readers: one sheet each, Chinese and English names
+                        and headers (csi_research.reporting.excel); absent when there are none
     figures/*.png       written by the caller, if at all
 
 ``results.json`` must hold ``study.{region_id, region_zh, region_en, wave}``, ``ci`` (the level
@@ -27,6 +29,7 @@ import pandas as pd
 from csi_research.errors import ModelSpecError
 from csi_research.options import ci_level
 from csi_research.output import dumps_json, write_atomic
+from csi_research.reporting.excel import WORKBOOK, workbook_bytes
 
 RESULTS = "results.json"
 DRAWS = "index_draws.csv"
@@ -40,19 +43,22 @@ INDEX_COLUMNS = ("construct", "index", "ci_lower", "ci_upper")
 
 def write_bundle(folder: str | Path, results: dict[str, Any], draws: pd.DataFrame,
                  tables: dict[str, pd.DataFrame]) -> Path:
-    """Write results.json, the index draws and every table into ``folder``; never over an existing file.
+    """Write results.json, the index draws, every table (CSV) and the tables' workbook into ``folder``.
 
-    Every file is written atomically. ``results.json`` goes last: a folder counts as a bundle
-    only once it exists, so an interrupted write never looks like a complete bundle. A bundle
-    that would replace any existing file is refused before anything is written.
+    Every file is written atomically and never over an existing file. ``results.json`` goes
+    last: a folder counts as a bundle only once it exists, so an interrupted write never looks
+    like a complete bundle. A bundle that would replace any existing file is refused before
+    anything is written.
     """
     folder = Path(folder)
-    files: dict[Path, str] = {folder / DRAWS: draws.to_csv(index=False, float_format="%.10g")}
+    files: dict[Path, str | bytes] = {folder / DRAWS: draws.to_csv(index=False, float_format="%.10g")}
     for name, table in tables.items():
         if Path(name).name != name or name in ("", ".", ".."):
             raise ValueError(f"{folder}: table name {name!r} must be a plain file name")
         files[folder / TABLES / f"{name}.csv"] = table.to_csv(index=False)
-    files[folder / RESULTS] = dumps_json(results)
+    if tables:
+        files[folder / WORKBOOK] = workbook_bytes(tables, "both")
+    files[folder / RESULTS] = dumps_json(results)  # last: see above
     taken = [str(p) for p in files if p.exists()]
     if taken:
         raise FileExistsError(f"{folder}: {', '.join(taken)} exist already; results are never overwritten")

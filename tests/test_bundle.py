@@ -49,7 +49,8 @@ def test_write_then_read_round_trips(tmp_path):
     results, draws, tables = sample_results(), sample_draws(), sample_tables()
     folder = write_bundle(tmp_path / "b", results, draws, tables)
     assert folder == tmp_path / "b"
-    assert files_in(folder) == ["index_draws.csv", "results.json", "tables/indices.csv", "tables/paths.csv"]
+    assert files_in(folder) == ["index_draws.csv", "results.json", "tables.xlsx", "tables/indices.csv",
+                                "tables/paths.csv"]
     read_results, read_draws = read_bundle(folder)
     assert read_results == results
     assert list(read_draws.columns) == ["Satisfaction", "Loyalty"]
@@ -202,7 +203,27 @@ def test_results_json_is_written_last(tmp_path, monkeypatch):
     monkeypatch.setattr(bundle, "write_atomic", recording_write)
     write_bundle(tmp_path / "b", sample_results(), sample_draws(), sample_tables())
     assert order[-1] == "results.json"
-    assert sorted(order) == ["index_draws.csv", "results.json", "tables/indices.csv", "tables/paths.csv"]
+    assert sorted(order) == ["index_draws.csv", "results.json", "tables.xlsx", "tables/indices.csv",
+                             "tables/paths.csv"]
+
+
+def test_workbook_holds_every_table_and_is_absent_without_tables(tmp_path):
+    folder = write_bundle(tmp_path / "b", sample_results(), sample_draws(), sample_tables())
+    sheets = pd.read_excel(folder / bundle.WORKBOOK, sheet_name=None)
+    assert list(sheets) == ["指数 Indices", "路径系数 Paths"]
+    assert sheets["指数 Indices"]["指数 Index"].tolist() == [72.5, 65.25]  # numbers, not text
+    assert sheets["路径系数 Paths"]["估计值 Estimate"].tolist() == [0.4]
+    assert not (written(tmp_path / "none") / bundle.WORKBOOK).exists()  # an empty workbook is no workbook
+
+
+def test_an_existing_workbook_stops_the_bundle(tmp_path):
+    folder = tmp_path / "b"
+    folder.mkdir()
+    (folder / "tables.xlsx").write_bytes(b"mine")
+    with pytest.raises(FileExistsError, match=r"tables\.xlsx"):
+        write_bundle(folder, sample_results(), sample_draws(), sample_tables())
+    assert files_in(folder) == ["tables.xlsx"]
+    assert (folder / "tables.xlsx").read_bytes() == b"mine"
 
 
 @pytest.mark.parametrize("name", ["../escape", "sub/table", "", ".."])

@@ -128,3 +128,18 @@ def test_quiet_industry_evaluation_keeps_the_diagnostics_without_warning(beiling
     assert quiet.diagnostics == industry_evaluation(survey, spec=spec, internal=table).diagnostics
     assert len(quiet.diagnostics) > 5
     assert quiet.summary()["diagnostics"]["diagnostic"].tolist() == quiet.diagnostics
+
+
+def test_fuzzy_table_of_the_industry_summary_keeps_node_and_both_grades(beiling):
+    survey = beiling[0]
+    result = industry_evaluation.quiet(survey)
+    table = result.summary()["fuzzy_evaluation"]
+    assert table.columns[0] == "node" and table["node"].iloc[0] == "CSI"  # a column, so the CSV keeps it
+    assert list(table.columns[-5:]) == ["very dissatisfied", "not very satisfied", "basically satisfied",
+                                        "fairly satisfied", "very satisfied"]
+    # semantic-scale bands by hand: [0, 20) 1, [20, 50) 2, [50, 70) 3, [70, 90) 4, [90, 100] 5
+    by_hand = [1 + sum(s >= edge for edge in (20, 50, 70, 90)) for s in table["score"]]
+    assert table["grade"].tolist() == by_hand
+    assert result.fuzzy.score == pytest.approx(table["score"].iloc[0])
+    shown = table["max_grade"].notna()
+    assert (table.loc[shown, "max_validity"] >= 0.5).all() and (table.loc[~shown, "max_validity"] < 0.5).all()

@@ -75,7 +75,10 @@ class IndustryEvaluation:
 
     ``weights``: level, node, parent, subjective_weight, objective_weight, local_weight,
     global_weight, cr, source. ``quality_index``: region, year, external_csi, internal_score,
-    beta, service_quality_index (None without internal indicators).
+    beta, service_quality_index (None without internal indicators). ``summary()["fuzzy_evaluation"]``
+    is the fuzzy table with node as a column and one membership column per grade (English labels);
+    its ``grade`` follows the score band, ``max_grade`` only a valid maximum membership (see
+    :mod:`csi_research.evaluation.fuzzy`).
     """
 
     spec: Mapping[str, Any]
@@ -90,7 +93,8 @@ class IndustryEvaluation:
     def summary(self) -> dict[str, pd.DataFrame]:
         out = {
             "weights": self.weights,
-            "fuzzy_evaluation": self.fuzzy.summary()["evaluation"],
+            # node as a column: the bundle writes tables without their index
+            "fuzzy_evaluation": self.fuzzy.summary("both")["evaluation"].reset_index(),
         }
         if self.internal is not None:
             out.update(self.internal.summary())

@@ -1,0 +1,1 @@
+"""Reports for readers: wording, tables, figures and output in Chinese and English."""
