@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 ## The main job: every regional study under studies/ on the bundled data, then the comparison.
 study: $(STAMP)
-	$(BIN)/csi-research run studies/ $(if $(WORKERS),--workers $(WORKERS))
+	$(BIN)/csi-research run studies/ --language both $(if $(WORKERS),--workers $(WORKERS))
 
 ## The whole test suite: unit and reference tests, then the notebooks under nbval.
 test: $(STAMP)

@@ -76,7 +76,7 @@ def _run(args: argparse.Namespace) -> int:
 
     result = run_batch(
         args.studies, workers=args.workers, quick=args.quick, only=args.only, exclude=args.exclude,
-        progress=not args.no_progress, comparison=not args.no_comparison,
+        progress=not args.no_progress, comparison=not args.no_comparison, language=args.language,
     )
     with pd.option_context("display.max_colwidth", 200, "display.width", 200):
         print(result.summary().to_string(index=False))
@@ -85,7 +85,8 @@ def _run(args: argparse.Namespace) -> int:
     print(f"\nrun {result.run_id}: {done} of {len(result.studies)} studies succeeded.")
     if result.comparison is not None and result.comparison.ok:
         print(f"Cross-region comparison report: {result.comparison.report}")
-    print(f"Each study's report: {Path(args.studies) / '<study>' / 'output' / result.run_id / 'report.html'}")
+    folder = Path(args.studies) / "<study>" / "output" / result.run_id
+    print(f"Each study's reports: {folder / 'report.<language>.html'}")
     return 1 if not result.ok else 0
 
 
@@ -104,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--exclude", nargs="+", metavar="ID", help="skip these study folders")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--no-comparison", action="store_true", help="skip the cross-region comparison")
+    run.add_argument("--language", choices=("zh", "en", "both"),
+                     help="report language(s) (default: each study's `language:`, zh when unset)")
     run.set_defaults(handler=_run)
 
     sim = sub.add_parser("simulate", help="write synthetic regional surveys (known true parameters)")

@@ -15,6 +15,7 @@ SCHEMES = ("path", "centroid", "factorial")  # PLS inner weighting schemes
 MISSING = ("em", "mean", "listwise")  # missing-data treatments of the prepared sample (first = default)
 ESTIMATORS = ("ML", "FIML")  # covariance-based SEM estimators
 BOOTSTRAP_METHODS = ("pls", "cbsem")
+LANGUAGES = ("zh", "en")  # report languages; a batch may ask for both
 
 DEFAULT_MISSING = MISSING[0]
 DEFAULT_CI = 0.95
@@ -48,3 +49,8 @@ def ci_level(value: Any, key: str = "ci", where: str = "") -> float:
 def level_text(ci: float) -> str:
     """'95%' for 0.95, '90%' for 0.9, '97.5%' for 0.975: how a report names an interval's level."""
     return f"{ci * 100:.10g}%"
+
+
+def language(value: Any, key: str = "language", where: str = "") -> str:
+    """A report language: ``zh`` or ``en``."""
+    return choice(value, LANGUAGES, key, where)

@@ -93,6 +93,7 @@ class StudyResult:
             "ipma_constructs": self.ipma.constructs.reset_index(),
             "ipma_items": self.ipma.items.reset_index(),
             "priorities": self.ipma.priorities,
+            "ipma_context": self.ipma.context,
             "grade_index": self.grade_index,
             "segments": self.segments,
             "bootstrap": self.boot.estimates.assign(level=self.boot.ci),

@@ -39,6 +39,7 @@ SCHEMA: dict[str, Any] = {
     "industry_evaluation": None,
     "internal_indicators": None,
     "description": "",
+    "language": "zh",
 }
 WEIGHTING_SCHEMA: dict[str, Any] = {"by": REQUIRED, "population_shares": REQUIRED}
 WEIGHTING_EXAMPLE = "{by: customer_class, population_shares: {residential: 0.85, business: 0.15}}"
@@ -72,7 +73,8 @@ class StudyConfig:
     weighting: Mapping[str, Any] | None = None
     industry_evaluation: Mapping[str, Any] | None = None
     internal_indicators: Path | str | None = None
-    description: str = ""
+    description: str | Mapping[str, str] = ""  # one text, or {zh: ..., en: ...}
+    language: str = "zh"
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -128,9 +130,16 @@ class StudyConfig:
             weighting=weighting,
             industry_evaluation=spec["industry_evaluation"],
             internal_indicators=internal if internal in (None, "default") else resolve("internal_indicators"),
-            description=str(spec["description"] or ""),
+            description=_description(spec["description"], path),
+            language=spec["language"],
             raw=raw,
         )
+
+    def describe(self, language: str) -> str:
+        """The study's description in ``language`` (the one text there is when it is not bilingual)."""
+        if isinstance(self.description, Mapping):
+            return self.description.get(language) or next(iter(self.description.values()), "")
+        return self.description
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready view with paths relative to the study folder (stable across machines)."""
@@ -139,6 +148,8 @@ class StudyConfig:
             if isinstance(value, Path):
                 out[key] = _relative(value, self.path.parent)
         out["segments"] = list(self.segments)
+        if isinstance(self.description, Mapping):
+            out["description"] = dict(self.description)
         return out
 
 
@@ -149,6 +160,7 @@ def _check(spec: Mapping[str, Any], path: Path) -> dict[str, Any] | None:
     """
     where = str(path)
     est, boot = spec["estimation"], spec["bootstrap"]
+    options.language(spec["language"], "language", where)
     options.choice(est["scheme"], options.SCHEMES, "estimation.scheme", where)
     options.choice(est["missing"], options.MISSING, "estimation.missing", where)
     try:
@@ -196,6 +208,17 @@ def _check(spec: Mapping[str, Any], path: Path) -> dict[str, Any] | None:
             "use ML, which fits the weighted covariance matrix, or remove weighting"
         )
     return weighting
+
+
+def _description(value: Any, path: Path) -> str | dict[str, str]:
+    if value is None or isinstance(value, str):
+        return value or ""
+    if isinstance(value, Mapping) and value and set(value) <= set(options.LANGUAGES) and all(
+            isinstance(v, str) for v in value.values()):
+        return {str(k): v for k, v in value.items()}
+    raise ModelSpecError(
+        f"{path}: description must be a text or a mapping {{zh: ..., en: ...}}, not {value!r}"
+    )
 
 
 def _check_index_target(value: Any, path: Path) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from csi_research import report
 from csi_research.batch import run_batch
 from csi_research.cli import main
+from csi_research.reporting import regional as report
 from csi_research.simulate import simulate_survey
 from csi_research.study import run_study
 
@@ -70,11 +70,14 @@ def test_result_is_consistent_with_its_parts(study):
 def test_headline_verdict_follows_the_interval(study):
     result = run_study(study, quick=True)
     low, high = result.indices.loc["Satisfaction", ["ci_lower", "ci_upper"]]
-    text = report.headline(result)
+    text = report.summary(result, "en").html
     target = result.config.index_target
     expected = "above" if low > target else "below" if high < target else "not distinguishable from"
     assert f"{expected} the target of {target:g}" in text
     assert "Synthetic data" in text
+    zh = report.summary(result, "zh").html
+    expected_zh = "高于" if low > target else "低于" if high < target else "无显著差异"
+    assert expected_zh in zh and "模拟数据" in zh
 
 
 def test_saving_twice_into_one_folder_is_refused(study, tmp_path):
@@ -99,15 +102,15 @@ def test_batch_isolates_a_broken_study_and_never_overwrites(tmp_path):
 
     assert main(["run", str(root), "--quick", "--no-progress", "--workers", "2"]) == 1
 
-    ok = {p.parents[2].name for p in root.glob("*/output/*/report.html")}
+    ok = {p.parents[2].name for p in root.glob("*/output/*/report.zh.html")}
     assert ok == {"donggang-2025", "donggang-2026", "_comparison"}
     error = next(root.glob("linxi-2025/output/*/error.txt")).read_text(encoding="utf-8")
     assert "SurveyDataError" in error and "column QUA7 row 6: value 12" in error
     assert (broken / "survey.csv").read_bytes() == before  # the input is never touched
-    html = next(root.glob("donggang-2026/output/*/report.html")).read_text(encoding="utf-8")
-    assert "Synthetic data" in html and "Traceback" not in html
-    comparison = next(root.glob("_comparison/output/*/report.html")).read_text(encoding="utf-8")
-    assert "Wave over wave" in comparison
+    html = next(root.glob("donggang-2026/output/*/report.zh.html")).read_text(encoding="utf-8")
+    assert "模拟数据" in html and "Traceback" not in html
+    comparison = next(root.glob("_comparison/output/*/report.zh.html")).read_text(encoding="utf-8")
+    assert "跨年度变化" in comparison
 
     again = run_batch(root, quick=True, only=["donggang-2025"], progress=False, comparison=False)
     assert again.ok

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import yaml
 
-from csi_research import report
 from csi_research.codebook import Codebook
 from csi_research.model import CSIModel
 from csi_research.options import level_text
+from csi_research.reporting import regional as report
 from csi_research.simulate import simulate_survey
 from csi_research.study import run_study
 
@@ -129,11 +129,12 @@ def test_one_base_n_in_every_table(result):
         assert part.drop_duplicates("segment")["n"].sum() == n  # no respondent lacks a segment here
     assert values["n_received"] == len(result.survey.frame)
     assert values["n_received"] - values["n_dropped"] == n
-    head = report.headline(result)
+    head = report.summary(result, "en").html
     assert f"{n} respondents of {values['n_received']} received" in head
     if result.sample.missing != "listwise":
         assert f"{result.sample.n_imputed} answers imputed" in head
-    assert f"used in every table: **{n}**" in report.data_quality(result)
+    assert f"used in every table: {n} " in report.data_quality(result, "en").html
+    assert f"有效样本 {n} 份" in report.summary(result, "zh").html
 
 
 def test_every_interval_states_its_level(result):
@@ -142,9 +143,9 @@ def test_every_interval_states_its_level(result):
     assert result.boot.ci == ci
     assert (result.indices["level"] == ci).all()
     assert (result.paths()["level"] == ci).all()
-    head = report.headline(result)
-    sentences = [s for s in re.split(r"(?<=[.)])\s", head) if "interval" in s]
-    assert sentences and all(level in s for s in sentences)
+    head = re.sub(r"<[^>]+>", " ", str(report.summary(result, "en").html))
+    mentions = [m.start() for m in re.finditer("interval", head)]
+    assert mentions and all(level in head[max(0, k - 12):k] for k in mentions)  # "95% interval"
     other = "95%" if ci != 0.95 else "90%"
     assert other not in head
 

@@ -34,6 +34,7 @@ from csi_research.errors import ModelSpecError, SurveyDataError
 DEFAULT_BETA = 0.5
 ID_COLUMNS = ("region", "year", "synthetic")
 DEFINITION_KEYS = ("id", "name_zh", "name_en", "unit", "direction", "target", "worst", "lower", "upper")
+OPTIONAL_KEYS = ("unit_zh",)  # the unit in Chinese reports; the English unit when absent
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class IndicatorDefinition:
     worst: float
     lower: float
     upper: float
+    unit_zh: str = ""
 
     def __post_init__(self) -> None:
         if self.direction not in ("benefit", "cost"):
@@ -79,9 +81,10 @@ def indicator_definitions(path: str | Path | None = None) -> dict[str, Indicator
     spec = yaml.safe_load(text)
     out = {}
     for entry in spec.get("indicators", []):
-        if set(entry) != set(DEFINITION_KEYS):
+        if not set(DEFINITION_KEYS) <= set(entry) <= set(DEFINITION_KEYS + OPTIONAL_KEYS):
             raise ModelSpecError(
-                f"{source}: indicator {entry.get('id')} needs exactly the keys {DEFINITION_KEYS}"
+                f"{source}: indicator {entry.get('id')} needs the keys {', '.join(DEFINITION_KEYS)} "
+                f"(optional: {', '.join(OPTIONAL_KEYS)}), not {', '.join(map(str, entry))}"
             )
         numbers = {k: float(entry[k]) for k in ("target", "worst", "lower", "upper")}
         out[entry["id"]] = IndicatorDefinition(**{**entry, **numbers})
@@ -103,8 +106,9 @@ def load_internal_indicators(path: str | Path | None = None) -> pd.DataFrame:
 class InternalEvaluation:
     """Normalised indicator scores and the weighted internal score per region and year.
 
-    ``scores``: region, year, indicator, value, score (0–100), weight; ``internal``: region,
-    year, internal_score.
+    ``scores``: region, year, indicator, value, score (0–100), weight, and the indicator's
+    definition for readers (name_zh, name_en, unit, unit_zh, direction, target); ``internal``:
+    region, year, internal_score.
     """
 
     scores: pd.DataFrame
@@ -181,6 +185,9 @@ def internal_evaluation(
                      for i, v in zip(long["indicator"], long["value"], strict=True)]
     long["score"] = long["score"].astype(float)
     long["weight"] = long["indicator"].map(w)
+    for key in ("name_zh", "name_en", "unit", "unit_zh", "direction", "target"):
+        long[key] = [getattr(definitions[i], key) for i in long["indicator"]]
+    long["unit_zh"] = long["unit_zh"].where(long["unit_zh"] != "", long["unit"])
     diagnostics = [
         f"region {r.region} {r.year}: indicator {r.indicator} is missing; the internal score uses the others"
         for r in long[long["value"].isna()].itertuples()

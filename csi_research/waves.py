@@ -1,0 +1,87 @@
+"""A region's change since its previous survey wave, read from that wave's saved bundle.
+
+Waves are independent samples, so the bootstrap distribution of a change is the difference of
+the two waves' independent bootstrap draws (as between regions in :mod:`csi_research.compare`).
+The previous wave is found among the study folders beside this one: the newest complete bundle
+of the same region with the latest earlier wave and the same target construct.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from csi_research.bundle import RESULTS
+from csi_research.compare import Bundle, load_bundle
+from csi_research.intervals import excludes_zero, independent_difference
+
+MIN_DRAWS = 100  # fewer bootstrap draws cannot give a change an interval worth printing
+
+
+def find_previous(config: Any, search: str | Path | None = None) -> Path | None:
+    """The bundle of the same region's previous wave, or None.
+
+    ``search`` is the folder holding the study folders (default: the one holding this study's
+    folder); bundles live in ``<study>/output/<run-id>/bundle``. Of the earlier waves the
+    latest is taken, and of its runs the newest complete one with enough bootstrap draws.
+    """
+    root = Path(search) if search is not None else Path(config.path).parent.parent
+    found: list[tuple[Any, str, Path]] = []
+    for results in root.glob(f"*/output/*/bundle/{RESULTS}"):
+        try:
+            data = json.loads(results.read_text(encoding="utf-8"))
+            study = data["study"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not a finished bundle: never compare against half a run
+        earlier = wave_key(study.get("wave")) < wave_key(config.wave)
+        if study.get("region_id") == config.region_id and earlier and data.get("n_boot", 0) >= MIN_DRAWS:
+            found.append((wave_key(study["wave"]), results.parent.parent.name, results.parent))
+    return max(found)[2] if found else None
+
+
+def wave_key(wave: Any) -> tuple[int, float, str]:
+    """Numeric waves compare as numbers (2025 < 2026), others as text."""
+    text = str(wave)
+    try:
+        return (0, float(text), text)
+    except ValueError:
+        return (1, 0.0, text)
+
+
+def change_since(result: Any, previous: str | Path | Bundle) -> pd.DataFrame:
+    """Every index now against the previous wave's: difference with its bootstrap interval.
+
+    Columns: construct, label_zh, label_en, from_wave, to_wave, before, now, difference,
+    ci_lower, ci_upper, level, p_value, significant (the interval excludes zero).
+    """
+    bundle = previous if isinstance(previous, Bundle) else load_bundle(previous)
+    ci = float(result.boot.ci)
+    rows = []
+    for construct in result.indices.index.intersection(bundle.indices.index, sort=False):
+        change = independent_difference(
+            result.index_draws[construct],
+            bundle.draws[construct],
+            result.indices.at[construct, "index"] - bundle.indices.at[construct, "index"],
+            ci,
+            where=f"{result.config.path} / {bundle.path}: {construct}",
+        )
+        rows.append(
+            {
+                "construct": construct,
+                "label_zh": result.indices.at[construct, "label_zh"],
+                "label_en": result.indices.at[construct, "label_en"],
+                "from_wave": bundle.wave,
+                "to_wave": str(result.config.wave),
+                "before": bundle.indices.at[construct, "index"],
+                "now": result.indices.at[construct, "index"],
+                **change,
+            }
+        )
+    table = pd.DataFrame(rows)
+    if not table.empty:
+        table["level"] = ci
+        table["significant"] = excludes_zero(table["ci_lower"], table["ci_upper"])
+    return table
