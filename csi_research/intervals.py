@@ -67,28 +67,3 @@ def excludes_zero(lower: Any, upper: Any) -> Any:
 def _check_ci(ci: float) -> float:
     return ci_level(ci)
 
-
-def independent_difference(
-    draws_a: Any, draws_b: Any, estimate: float, ci: float = 0.95, where: str = "", min_draws: int = 100
-) -> dict[str, float]:
-    """Difference a − b of two independent samples' statistics from their bootstrap draws.
-
-    The draws of independent samples pair arbitrarily, so the k-th draws are differenced
-    (k up to the shorter run). Returns the estimate, the percentile interval and a two-sided
-    bootstrap p-value (share of differences on the far side of zero, doubled).
-    """
-    from csi_research.errors import ModelSpecError
-
-    a, b = np.asarray(draws_a, dtype=float), np.asarray(draws_b, dtype=float)
-    k = min(len(a), len(b))
-    d = a[:k] - b[:k]
-    d = d[np.isfinite(d)]
-    if len(d) < min_draws:
-        raise ModelSpecError(
-            f"{where}: only {len(d)} finite bootstrap draws; a difference needs at least {min_draws} "
-            "(run without quick mode)"
-        )
-    lower, upper = percentile_interval(d, ci)
-    tail = min(np.sum(d <= 0), np.sum(d >= 0))
-    p = min(1.0, 2 * (tail + 1) / (len(d) + 1))
-    return {"difference": float(estimate), "ci_lower": float(lower), "ci_upper": float(upper), "p_value": p}

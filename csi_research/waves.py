@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 
 from csi_research.bundle import RESULTS
-from csi_research.compare import Bundle, load_bundle
-from csi_research.intervals import excludes_zero, independent_difference
+from csi_research.compare import Bundle, difference, load_bundle
+from csi_research.intervals import excludes_zero
 
 MIN_DRAWS = 100  # fewer bootstrap draws cannot give a change an interval worth printing
 
@@ -59,15 +59,10 @@ def change_since(result: Any, previous: str | Path | Bundle) -> pd.DataFrame:
     """
     bundle = previous if isinstance(previous, Bundle) else load_bundle(previous)
     ci = float(result.boot.ci)
+    now = Bundle(path=Path(result.config.path), results={}, indices=result.indices, draws=result.index_draws)
     rows = []
     for construct in result.indices.index.intersection(bundle.indices.index, sort=False):
-        change = independent_difference(
-            result.index_draws[construct],
-            bundle.draws[construct],
-            result.indices.at[construct, "index"] - bundle.indices.at[construct, "index"],
-            ci,
-            where=f"{result.config.path} / {bundle.path}: {construct}",
-        )
+        change = difference(now, bundle, construct, ci)
         rows.append(
             {
                 "construct": construct,

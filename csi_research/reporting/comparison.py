@@ -44,6 +44,9 @@ def summary(comparison: Any, language: str = "zh") -> Block:
     lines = []
     for wave, part in ranking.groupby("wave", sort=True):
         top, bottom = part.iloc[0], part.iloc[-1]
+        if len(part) == 1:
+            lines.append(say("cmp_single", language, wave=wave, top=top["region"], top_v=num(top["index"])))
+            continue
         lines.append(
             say(
                 "cmp_top",
@@ -87,10 +90,8 @@ def heatmap(comparison: Any, language: str = "zh") -> Block:
         index=lambda c: DEFAULT_LABELS.get(c, (c, c))[0 if language == "zh" else 1]
     )
     caption = say("cmp_heatmap", language, target=f"{goal:g}")
-    fig = plots.heatmap(indices, title=str(caption), fmt=".1f", center=goal, language=language)
-    return Block(
-        join([heading(3, caption), figure(fig, str(caption))]), "[figure: heatmap]", language=language
-    )
+    fig = plots.heatmap(indices, title=caption.unescape(), fmt=".1f", center=goal, language=language)
+    return Block(figure(fig, caption.unescape()), "[figure: heatmap]", language=language)
 
 
 def pairwise(comparison: Any, language: str = "zh") -> Block:
@@ -107,7 +108,7 @@ def pairwise(comparison: Any, language: str = "zh") -> Block:
                     "cmp_pairs_intro",
                     language,
                     m=m,
-                    adjusted=level_text(float(part["adjusted_level"].iloc[0])),
+                    adjusted=f"{float(part['adjusted_level'].iloc[0]) * 100:.4g}%",
                 )
             ),
         ]

@@ -315,7 +315,7 @@ def headers(table: pd.DataFrame, language: str = "both") -> list[str]:
     return [_column_header(table, c, language) for c in table.columns]
 
 
-def level_text(value: float) -> str:
+def level_label(value: float) -> str:
     """0.95 → "95%", 0.975 → "97.5%", 1 − 0.05/3 → "98.33%"."""
     text = f"{value * 100:.2f}".rstrip("0").rstrip(".")
     return f"{text}%"
@@ -336,7 +336,7 @@ def format_value(value: Any, kind: str) -> str:
     if kind == "count":
         return str(round(x))
     if kind == "level":
-        return level_text(x) if 0 < x < 1 else str(int(x)) if x == int(x) else f"{x:g}"
+        return level_label(x) if 0 < x < 1 else str(int(x)) if x == int(x) else f"{x:g}"
     if kind == "percent":
         return f"{x * 100:.1f}%"
     if kind == "p_value" and x < P_FLOOR:

@@ -196,6 +196,7 @@ TEXT: dict[str, tuple[str, str]] = {
                           "the pairwise table tests the differences."),
     "cmp_top": ("{wave} 年：{top} 最高（{top_v} 分），{bottom} 最低（{bottom_v} 分）。",
                 "{wave}: highest {top} ({top_v}), lowest {bottom} ({bottom_v})."),
+    "cmp_single": ("{wave} 年：仅 {top} 一个地区（{top_v} 分）。", "{wave}: {top} only ({top_v})."),
     "cmp_heatmap": ("构面 × 地区指数（颜色以目标值 {target} 为中心：蓝色高于目标，红色低于目标）",
                     "Construct × region indices (colours centred on the target {target}: blue above, red "
                     "below)"),
