@@ -438,7 +438,6 @@ def data_quality(result: Any, language: str = "zh") -> Block:
     worst = q.item_missing.sort_values(ascending=False).head(3)
     sep = "，" if language == "zh" else ", "
     missing = sep.join(f"{item} {share:.1%}" for item, share in worst.items() if share > 0)
-    treatment = sample.describe(language)
     lines = [
         say(
             "data_lines",
@@ -468,7 +467,6 @@ def data_quality(result: Any, language: str = "zh") -> Block:
             zero=sep.join(q.zero_variance_items) or say("none", language),
         ),
     ]
-    del treatment
     fig = plots.response_distribution(result.survey, result.survey.codebook, language=language)
     return _section("sec_data", language, bullets(lines), figure(fig, say("sec_data", language)))
 
@@ -698,15 +696,11 @@ def industry(result: Any, language: str = "zh") -> Block:
             else "fuzzy_max_differs"
         )
         lines.append(say(key, language, grade=max_label, alpha=num(alpha, 2)))
-    weights = ind.weights.table if hasattr(ind.weights, "table") else ind.summary()["weights"]
+    weights = ind.weights
     weights = weights[weights["level"] <= 3]
     weights = weights.assign(node=[_node_label(result, n, language) for n in weights["node"]])
     weights = weights[["level", "node", "local_weight", "global_weight", "cr"]]
-    members = (
-        fuzzy.summary(language)["evaluation"]
-        if _takes_language(fuzzy.summary)
-        else fuzzy.summary()["evaluation"]
-    )
+    members = fuzzy.summary(language)["evaluation"]
     members = members[members["level"] <= 2].reset_index()
     members["node"] = [_node_label(result, n, language) for n in members["node"]]
     members = members.drop(columns=[c for c in ("parent", "local_weight") if c in members.columns])
@@ -720,12 +714,6 @@ def industry(result: Any, language: str = "zh") -> Block:
     if _internal_scores(result) is not None:
         parts += [heading(3, say("kpi_caption", language)), table(kpi_table(result, language))]
     return _section("appendix_industry", language, *parts)
-
-
-def _takes_language(method: Any) -> bool:
-    import inspect
-
-    return "language" in inspect.signature(method).parameters
 
 
 def _node_label(result: Any, node: str, language: str) -> str:
