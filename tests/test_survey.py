@@ -41,9 +41,9 @@ def load_quietly(path, **kwargs) -> Survey:
         return load_survey(path, **kwargs)
 
 
-def expect_error(path, message: str) -> None:
+def expect_error(path, message: str, **kwargs) -> None:
     with pytest.raises(SurveyDataError, match="^" + re.escape(message)):
-        load_quietly(path)
+        load_quietly(path, **kwargs)
 
 
 # ---------------------------------------------------------------------------- cleaning
@@ -149,11 +149,14 @@ def test_other_formats_give_the_same_frame(tmp_path):
 def test_value_outside_scale_names_file_column_spreadsheet_row_and_value(tmp_path):
     raw = raw_frame(n=300)
     raw.loc[212, "QUA7"] = 12  # 0-based data row 212 = spreadsheet row 214 (header is row 1)
-    raw.loc[250, "QUA7"] = 0
     path = tmp_path / "survey.csv"
     write_csv(raw, path)
     expect_error(path, "survey.csv: column QUA7 row 214: value 12 is outside the 1–5 scale; "
-                       "correct it to a code 1–5 or the missing code 9, or blank it (1 more such value")
+                       "correct it to a code 1–5 or the missing code 9, or blank it")
+    raw.loc[250, "QUA7"] = 0  # several bad cells: counted, with their rows and values
+    write_csv(raw, path)
+    expect_error(path, "survey.csv: column QUA7: 2 values outside the 1–5 scale (rows 214, 252: 12, 0); "
+                       "correct them to a code 1–5 or the missing code 9, or blank them")
 
 
 def test_text_in_an_item_column(tmp_path):
@@ -168,7 +171,9 @@ def test_unknown_and_missing_columns(tmp_path):
     path = tmp_path / "survey.csv"
     write_csv(raw_frame().assign(Q07=1, interviewer="x"), path)
     expect_error(path, "survey.csv: unknown column(s) Q07, interviewer; "
-                       "the codebook power_supply_csi_default knows respondent_id, region, wave")
+                       "the codebook power_supply_csi_default knows respondent_id, region, wave",
+                 extra_columns="error")
+    assert list(load_quietly(path).extra.columns) == ["Q07", "interviewer"]  # by default kept aside
     write_csv(raw_frame().drop(columns=["LOY4", "EXP2"]), path)
     expect_error(path, "survey.csv: required item column(s) EXP2, LOY4 are missing")
 

@@ -229,6 +229,10 @@ def _phrase(table: Mapping[str, str]) -> Callable[[str], str]:
     return lambda text: table.get(text) or _mark(text)
 
 
+def _separator_zh(text: str) -> str:
+    return "制表符" if text == "tabs" else text
+
+
 def _etc(text: str) -> str:
     return " 等" if text else ""
 
@@ -300,6 +304,34 @@ CATALOG: tuple[Template, ...] = (
        "survey.csv: item(s) IMG1, QUA2 have a single observed answer; they carry no information and "
        "estimators will reject them",
        convert={"items": _list}),
+    _t("survey_separator", "data",
+       "{file}: the columns are separated by {sep}, not {usual}; read accordingly",
+       "{file}：各列以 {sep} 分隔，而非 {usual}；已按此读取",
+       "survey.csv: the columns are separated by ';', not ','; read accordingly",
+       "survey.tsv: the columns are separated by ',', not tabs; read accordingly",
+       convert={"sep": _separator_zh, "usual": _separator_zh}),
+    _t("survey_sheet", "data",
+       "{file}: read sheet {sheet}, the one holding the survey's columns (sheet {first} does not); write "
+       "sheet: {name} in study.yaml to make the choice explicit",
+       "{file}：已读取工作表 {sheet}，问卷各列在该表中（工作表 {first} 中没有）；请在 study.yaml 中写明 "
+       "sheet: {name}，使选择明确",
+       "survey.xlsx: read sheet '数据', the one holding the survey's columns (sheet '说明' does not); write "
+       "sheet: 数据 in study.yaml to make the choice explicit"),
+    _t("survey_sheet_ignored", "data",
+       "{file}: sheet {sheet} ignored: only Excel workbooks have sheets",
+       "{file}：已忽略工作表 {sheet}：只有 Excel 工作簿才有工作表",
+       "survey.csv: sheet 'data' ignored: only Excel workbooks have sheets"),
+    _t("survey_title_rows", "data",
+       "{file}: the header is on row {row:int}; the {n:int} row(s) above it were skipped as a title "
+       "({title}); row numbers in messages count from the top of the file",
+       "{file}：表头位于第 {row} 行；其上方的 {n} 行作为标题跳过（{title}）；消息中的行号从文件顶部起算",
+       "survey.xlsx: the header is on row 2; the 1 row(s) above it were skipped as a title "
+       "('2025年供电服务满意度调查'); row numbers in messages count from the top of the file"),
+    _t("survey_extra_columns", "data",
+       "{file}: {n:int} column(s) the codebook does not know kept aside, not analysed: {columns}",
+       "{file}：问卷编码表未定义的 {n} 列已单独保留，不参与分析：{columns}",
+       "survey.csv: 2 column(s) the codebook does not know kept aside, not analysed: 地区名称, interviewer",
+       convert={"columns": _list}),
     # ---------------------------------------------------------------- sample.py
     _t("sample_listwise", "data",
        "{k:int} of {n:int} respondents have missing items and were dropped (listwise deletion); missing='em' "
@@ -337,6 +369,40 @@ CATALOG: tuple[Template, ...] = (
        "from the model",
        "{source}：题项 {item} 为常数（所有答案均为 {value}）：不含任何信息；请将其从模型中删除",
        "data: item QUA3 is constant (every answer is 4): it carries no information; drop it from the model"),
+    _t("error_sample_items_too_few", "data",
+       "{source}: {n:int} respondents are too few for a model of {p:int} items: the items' covariance "
+       "matrix needs more respondents than items (at least {min:int}; PLS wants 10 per arrow into a "
+       "construct); survey more respondents, pool waves or regions, or drop items",
+       "{source}：{n} 名受访者对含 {p} 个题项的模型而言太少：题项协方差矩阵要求受访者多于题项"
+       "（至少 {min} 名；PLS 要求指向一个构面的每个箭头约有 10 名受访者）；请调查更多受访者、"
+       "合并多轮或多个地区的数据，或删减题项",
+       "survey.csv: 3 respondents are too few for a model of 30 items: the items' covariance matrix needs "
+       "more respondents than items (at least 31; PLS wants 10 per arrow into a construct); survey more "
+       "respondents, pool waves or regions, or drop items"),
+    _t("error_sample_weights_too_few", "data",
+       "{source}: only {k:int} of the {n:int} respondents have a positive survey weight, too few for a "
+       "model of {p:int} items (at least {min:int} are needed); check the weights or the weighting cells",
+       "{source}：{n} 名受访者中只有 {k} 名的调查权重为正，对含 {p} 个题项的模型而言太少"
+       "（至少需要 {min} 名）；请检查权重或加权单元",
+       "survey.csv: only 3 of the 450 respondents have a positive survey weight, too few for a model of 30 "
+       "items (at least 31 are needed); check the weights or the weighting cells"),
+    _t("error_sample_collinear_pair", "data",
+       "{source}: items {a} and {b} are perfectly collinear (correlation {r:num}): one repeats the other, "
+       "which makes the items' covariance matrix singular; drop one of them (or fix the column if it was "
+       "copied by mistake)",
+       "{source}：题项 {a} 与 {b} 完全共线（相关系数 {r}）：其中一个重复了另一个，导致题项协方差矩阵奇异；"
+       "请删除其中一个（如该列系误复制，请修正数据）",
+       "survey.csv: items IMG1 and IMG2 are perfectly collinear (correlation 1.000000): one repeats the "
+       "other, which makes the items' covariance matrix singular; drop one of them (or fix the column if it "
+       "was copied by mistake)"),
+    _t("error_sample_collinear_combination", "data",
+       "{source}: item {item} is an exact linear combination of {items} (R² {r2:num}): it adds nothing and "
+       "makes the items' covariance matrix singular; drop it or one of those items",
+       "{source}：题项 {item} 恰好是 {items} 的线性组合（R² {r2}）：不提供任何新信息，"
+       "并导致题项协方差矩阵奇异；请删除该题项或上述题项之一",
+       "survey.csv: item QUA3 is an exact linear combination of QUA1, QUA2 (R² 1.000000): it adds nothing "
+       "and makes the items' covariance matrix singular; drop it or one of those items",
+       convert={"items": _list}),
     _t("error_em", "data",
        "EM for the missing answers did not converge in {k:int} iterations: an item may be missing almost "
        "everywhere or two items may be answered by disjoint groups; use missing='mean'",
@@ -344,6 +410,16 @@ CATALOG: tuple[Template, ...] = (
        "请使用 missing='mean'",
        "EM for the missing answers did not converge in 500 iterations: an item may be missing almost "
        "everywhere or two items may be answered by disjoint groups; use missing='mean'"),
+    _t("error_em_singular", "data",
+       "EM for the missing answers failed: the items' covariance matrix became singular ({n:int} "
+       "respondents, {p:int} items, {k:int} answers missing); two items may be answered by disjoint groups "
+       "of respondents, or there are too few respondents for the items; use missing='mean', or survey more "
+       "respondents",
+       "缺失答案的 EM 算法失败：题项协方差矩阵变为奇异（{n} 名受访者，{p} 个题项，缺失 {k} 个答案）；"
+       "可能两个题项由互不重叠的受访者回答，或受访者相对于题项太少；请使用 missing='mean'，或调查更多受访者",
+       "EM for the missing answers failed: the items' covariance matrix became singular (35 respondents, "
+       "30 items, 12 answers missing); two items may be answered by disjoint groups of respondents, or there "
+       "are too few respondents for the items; use missing='mean', or survey more respondents"),
     # ---------------------------------------------------------------- measurement.py, CB-SEM validity
     _t("low_reliability", "measurement",
        "construct {construct}: {low}; its items do not measure one thing consistently: inspect the loadings "
@@ -437,13 +513,39 @@ CATALOG: tuple[Template, ...] = (
                           "（与 plspm 的做法相同）；请检查是否存在反向计分的题项",
                           "constructs {parts}: most items correlate negatively with the composite, so their "
                           "signs were reversed (as plspm does); check for reverse-coded items"))),
+    _t("error_pls_too_few", "estimation",
+       "{source}: {n:int} respondents are too few to estimate this model by PLS: it needs at least {min:int} "
+       "(10 per arrow into {construct}, which has {k:int}, and {margin:int} more than its {p:int} items); "
+       "survey more respondents, pool waves or regions, or drop items or paths",
+       "{source}：{n} 名受访者太少，无法用 PLS 估计该模型：至少需要 {min} 名"
+       "（指向 {construct} 的箭头有 {k} 个，每个约需 10 名受访者；且应比模型的 {p} 个题项多 {margin} 名）；"
+       "请调查更多受访者、合并多轮或多个地区的数据，或删减题项或路径",
+       "data: 25 respondents are too few to estimate this model by PLS: it needs at least 40 (10 per arrow "
+       "into Satisfaction, which has 4, and 10 more than its 30 items); survey more respondents, pool waves "
+       "or regions, or drop items or paths"),
     _t("error_pls_convergence", "estimation",
-       "PLS did not converge in {k:int} iterations (last change in outer weights {change}, tolerance {tol}); "
-       "raise max_iter, or check for a block whose items barely correlate with its neighbours",
-       "PLS 在 {k} 次迭代内未收敛（外部权重最后一次的变化为 {change}，容差 {tol}）；请提高 max_iter，"
-       "或检查是否有某个构面的题项与相邻构面几乎不相关",
-       "PLS did not converge in 5 iterations (last change in outer weights 0.00231, tolerance 1e-06); raise "
-       "max_iter, or check for a block whose items barely correlate with its neighbours"),
+       "PLS did not converge in {k:int} iterations (last change in outer weights {change}, tolerance {tol}): "
+       "the weights were still moving; raise max_iter (e.g. to {more:int}) or loosen tol, and if it still "
+       "fails look for a block whose items barely correlate with each other or with its neighbours, or try "
+       "scheme='factorial' or 'centroid'",
+       "PLS 在 {k} 次迭代内未收敛（外部权重最后一次的变化为 {change}，容差 {tol}）：权重仍在变化；请提高 "
+       "max_iter（例如提高到 {more}）或放宽 tol；若仍不收敛，请检查是否有某个构面的题项彼此之间或与相邻构面"
+       "几乎不相关，或改用 scheme='factorial' 或 'centroid'",
+       "PLS did not converge in 5 iterations (last change in outer weights 0.00231, tolerance 1e-06): the "
+       "weights were still moving; raise max_iter (e.g. to 300) or loosen tol, and if it still fails look "
+       "for a block whose items barely correlate with each other or with its neighbours, or try "
+       "scheme='factorial' or 'centroid'"),
+    _t("error_pls_singular", "estimation",
+       "PLS could not compute the outer weights of {constructs}: a linear system in the algorithm is "
+       "singular because the items of a formative (Mode B) block, or the constructs predicting one "
+       "construct, are (nearly) collinear; drop near-duplicate items or constructs, or estimate the block "
+       "in Mode A",
+       "PLS 无法计算 {constructs} 的外部权重：算法中的线性方程组奇异，原因是某个形成型（Mode B）构面的题项、"
+       "或预测同一构面的各构面（近乎）共线；请删除近乎重复的题项或构面，或将该构面改为 Mode A 估计",
+       "PLS could not compute the outer weights of A, C: a linear system in the algorithm is singular "
+       "because the items of a formative (Mode B) block, or the constructs predicting one construct, are "
+       "(nearly) collinear; drop near-duplicate items or constructs, or estimate the block in Mode A",
+       convert={"constructs": _list}),
     # ---------------------------------------------------------------- estimation: CB-SEM
     _t("cbsem_not_converged", "estimation",
        "the optimiser did not converge: the estimates are not a maximum of the likelihood; check for "
@@ -535,8 +637,8 @@ CATALOG: tuple[Template, ...] = (
        "CB-SEM could not be estimated: {reason:any}",
        "无法估计 CB-SEM：{reason}",
        "CB-SEM could not be estimated: 12 respondents but the model has 31 free parameters: CB-SEM needs "
-       "more respondents than parameters (as a rule 5-10 per parameter); collect more data, drop items, or "
-       "use PLS (fit_pls)",
+       "more respondents than parameters (as a rule 5-10 per parameter); collect more data, pool waves or "
+       "regions, drop items, or use PLS (fit_pls)",
        convert={"reason": _inner}),
     _t("error_cbsem_fiml_weights", "estimation",
        "FIML does not take survey weights: use estimator='ML' (weighted moments) for a weighted sample",
@@ -544,24 +646,34 @@ CATALOG: tuple[Template, ...] = (
        "FIML does not take survey weights: use estimator='ML' (weighted moments) for a weighted sample"),
     _t("error_cbsem_parameters", "estimation",
        "{n:int} respondents but the model has {k:int} free parameters: CB-SEM needs more respondents than "
-       "parameters (as a rule 5-10 per parameter); collect more data, drop items, or use PLS (fit_pls)",
+       "parameters (as a rule 5-10 per parameter); collect more data, pool waves or regions, drop items, or "
+       "use PLS (fit_pls)",
        "只有 {n} 名受访者，而模型有 {k} 个自由参数：CB-SEM 需要的受访者多于参数（经验上每个参数 5–10 名）；"
-       "请收集更多数据、删减题项或改用 PLS（fit_pls）",
+       "请收集更多数据、合并多轮或多个地区的数据、删减题项或改用 PLS（fit_pls）",
        "12 respondents but the model has 31 free parameters: CB-SEM needs more respondents than parameters "
-       "(as a rule 5-10 per parameter); collect more data, drop items, or use PLS (fit_pls)"),
+       "(as a rule 5-10 per parameter); collect more data, pool waves or regions, drop items, or use PLS "
+       "(fit_pls)"),
     _t("error_cbsem_covariance", "estimation",
-       "the items' covariance matrix is not positive definite: some items are exact linear combinations of "
-       "others (duplicated or summed columns) or there are fewer respondents than items; drop the redundant "
-       "items or use PLS (fit_pls)",
-       "题项的协方差矩阵非正定：某些题项恰好是其他题项的线性组合（重复或相加得到的列），或受访者少于题项；"
-       "请删除冗余的题项或改用 PLS（fit_pls）",
-       "the items' covariance matrix is not positive definite: some items are exact linear combinations of "
-       "others (duplicated or summed columns) or there are fewer respondents than items; drop the redundant "
-       "items or use PLS (fit_pls)"),
+       "the items' covariance matrix is not positive definite: some items are (nearly) exact linear "
+       "combinations of others, or the survey weights or missing answers leave fewer effective respondents "
+       "than items; drop the redundant items, check the weights, or use PLS (fit_pls)",
+       "题项的协方差矩阵非正定：某些题项（近乎）恰好是其他题项的线性组合，或调查权重、缺失答案使有效受访者"
+       "少于题项；请删除冗余的题项、检查权重或改用 PLS（fit_pls）",
+       "the items' covariance matrix is not positive definite: some items are (nearly) exact linear "
+       "combinations of others, or the survey weights or missing answers leave fewer effective respondents "
+       "than items; drop the redundant items, check the weights, or use PLS (fit_pls)"),
     _t("error_cbsem_semopy", "estimation",
-       "CB-SEM estimation failed in semopy: {detail:any}",
-       "CB-SEM 在 semopy 中估计失败（semopy 的原始信息）：{detail}",  # the library's own text stays as it is
-       "CB-SEM estimation failed in semopy: Singular matrix"),
+       "CB-SEM estimation failed inside semopy ({detail}): the model-implied covariance matrix could not be "
+       "formed or inverted, which happens with nearly collinear items or constructs, too few respondents or "
+       "a model that is not identified; drop near-duplicate items, simplify the model, or use PLS (fit_pls)",
+       # the library's own text stays as it is
+       "CB-SEM 在 semopy 中估计失败（semopy 的原始信息：{detail}）：无法构造或求逆模型隐含的协方差矩阵，"
+       "这通常由题项或构面近乎共线、受访者太少或模型不可识别造成；请删除近乎重复的题项、简化模型或改用 PLS"
+       "（fit_pls）",
+       "CB-SEM estimation failed inside semopy (Singular matrix): the model-implied covariance matrix could "
+       "not be formed or inverted, which happens with nearly collinear items or constructs, too few "
+       "respondents or a model that is not identified; drop near-duplicate items, simplify the model, or use "
+       "PLS (fit_pls)"),
     # ---------------------------------------------------------------- bootstrap.py
     _t("bootstrap_not_converged", "bootstrap",
        "{k:int} of {n:int} resamples did not converge and were left out: the intervals use {m:int}; if many "
