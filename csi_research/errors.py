@@ -25,3 +25,7 @@ class EstimationError(CSIError):
 
 class CSIWarning(UserWarning):
     """A problem that does not stop the work but must not go unnoticed (see ``diagnostics``)."""
+
+
+class OutputError(CSIError):
+    """An output cannot be written without losing something (the file exists, the folder is read-only)."""

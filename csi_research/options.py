@@ -16,6 +16,7 @@ MISSING = ("em", "mean", "listwise")  # missing-data treatments of the prepared 
 ESTIMATORS = ("ML", "FIML")  # covariance-based SEM estimators
 BOOTSTRAP_METHODS = ("pls", "cbsem")
 LANGUAGES = ("zh", "en")  # report languages; a batch may ask for both
+EXTRA_COLUMNS = ("keep", "error")  # survey columns the codebook does not know: kept aside, or refused
 
 DEFAULT_MISSING = MISSING[0]
 DEFAULT_CI = 0.95

@@ -38,7 +38,7 @@ import yaml
 from scipy import stats
 
 from csi_research.codebook import Codebook
-from csi_research.errors import ModelSpecError
+from csi_research.errors import ModelSpecError, OutputError
 from csi_research.model import CSIModel
 
 THRESHOLD_POWER = 2.2  # cumulative share below code m+1 at latent mean 0 is (m / k) ** THRESHOLD_POWER
@@ -166,9 +166,14 @@ class SimulatedSurvey:
 
         return Survey.from_frame(self.frame, self.codebook, source=f"{self.profile.id}_{self.wave}")
 
-    def to_csv(self, path: str | Path) -> None:
-        """UTF-8 CSV, ``\\n`` line ends: byte-identical for the same profile, n, wave and seed."""
-        self.frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
+    def to_csv(self, path: str | Path) -> bool:
+        """UTF-8 CSV, ``\\n`` line ends: byte-identical for the same profile, n, wave and seed.
+
+        Never overwrites: an existing file with the same bytes is left alone (False), one with
+        other bytes is an error; True when the file was written.
+        """
+        text = self.frame.to_csv(index=False, lineterminator="\n")
+        return write_new(path, text.encode("utf-8"))
 
 
 # ---------------------------------------------------------------------------- profiles
@@ -326,7 +331,7 @@ def simulate_survey(
         raise ModelSpecError(f"region {profile.id} has waves {list(profile.waves)}, not {wave}")
     n = profile.n if n is None else int(n)
     if n < 1:
-        raise ValueError(f"n must be a positive number of respondents, not {n}")
+        raise ModelSpecError(f"n must be a positive number of respondents, not {n}")
     absent = [i for i in book.item_ids if i not in profile.loadings]
     if absent or any(not 0 < profile.loadings[i] < 1 for i in book.item_ids):
         raise ModelSpecError(
@@ -396,8 +401,32 @@ def write_bundled_data(out_dir: str | Path) -> list[Path]:
             written.append(path)
             rows.append(f"| `{path.name}` | {region.name_zh} {region.name_en} | {len(sim.frame)} | {seed} |")
     readme = out / "README.md"
-    readme.write_text(_README.format(table="\n".join(rows)), encoding="utf-8")
+    write_new(readme, _README.format(table="\n".join(rows)).encode("utf-8"))
     return [*written, readme]
+
+
+def write_new(path: str | Path, data: bytes) -> bool:
+    """Write ``data`` to a new file; an existing file is kept: unchanged when equal, an error otherwise.
+
+    Regenerating the bundled data is idempotent, and a user's file of the same name is never replaced.
+    """
+    from csi_research.output import write_atomic
+
+    path = Path(path)
+    if path.exists():
+        if path.is_file() and path.read_bytes() == data:
+            return False
+        raise OutputError(
+            f"{path} exists already and differs from what would be written; files are never "
+            "overwritten: choose another --out, or move the existing file away"
+        )
+    try:
+        write_atomic(path, data)
+    except FileExistsError:
+        if not path.is_file():  # a file in the way of the folder, not a file of this name
+            raise OutputError(f"{path}: cannot create the folder {path.parent}: a file is in the way") from None
+        return write_new(path, data)  # written by someone else in between
+    return True
 
 
 _README = """# Bundled survey data — SYNTHETIC

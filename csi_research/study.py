@@ -204,7 +204,7 @@ def _run(config: StudyConfig | str | Path, quick: bool, workers: int | None, pro
     from csi_research.ipma import ipma
     from csi_research.measurement import measurement_quality
     from csi_research.sample import prepare
-    from csi_research.survey import load_survey
+    from csi_research.survey import check_identity, load_survey
 
     if not isinstance(config, StudyConfig):
         config = StudyConfig.from_yaml(config)
@@ -213,7 +213,11 @@ def _run(config: StudyConfig | str | Path, quick: bool, workers: int | None, pro
     model.require_target()
     n_boot = config.quick_n_boot if quick else config.n_boot
 
-    survey = load_survey.quiet(config.data, codebook)
+    survey = load_survey.quiet(config.data, codebook, sheet=config.sheet, missing_codes=config.missing_codes,
+                               extra_columns=config.extra_columns)
+    # a study pointed at another region's or wave's file must not report it under its own name
+    check_identity(survey, region=(config.region_id, config.region_zh, config.region_en), wave=config.wave,
+                   where=str(config.path))
     sample = prepare.quiet(model, survey, missing=config.missing, weights=config.weighting)
     pls = fit_pls.quiet(sample, scheme=config.scheme, scaled=config.scaled)
     cbsem, cbsem_note = _fit_cbsem(sample, config)
@@ -287,22 +291,58 @@ def _segment_table(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _industry(config: StudyConfig, pls: Any, external_csi: float) -> tuple[Any | None, list[str]]:
-    """The industry's own evaluation (AHP, rough sets, fuzzy, internal indicators), if configured."""
+    """The industry's own evaluation (AHP, rough sets, fuzzy, internal indicators), if configured.
+
+    Errors name the file they come from: the study file for its section, the indicator file for
+    its values.
+    """
     if config.industry_evaluation is None:
         return None, []
-    from csi_research.evaluation import industry_evaluation, load_internal_indicators
+    from csi_research.errors import CSIError
+    from csi_research.evaluation import industry_evaluation
 
     spec = None if config.industry_evaluation == "default" else config.industry_evaluation
-    internal, notes = None, []
-    if config.internal_indicators is not None:
-        source = None if config.internal_indicators == "default" else config.internal_indicators
-        table = load_internal_indicators(source)
-        internal = table[(table["region"] == config.region_id) & (table["year"].astype(str) == config.wave)]
-        if internal.empty:
-            notes.append(
-                f"{config.path}: no internal indicators for region {config.region_id} wave {config.wave}; "
-                "the combined service-quality index is left out"
-            )
-            internal = None
-    result = industry_evaluation.quiet(pls, spec=spec, internal=internal, external_csi=external_csi)
+    internal, notes = _internal_indicators(config)
+    try:
+        result = industry_evaluation.quiet(pls, spec=spec, internal=internal, external_csi=external_csi)
+    except CSIError as exc:  # the section of the study file (the indicator values were checked below)
+        raise type(exc)(f"{config.path}: {exc}") from None
     return result, notes
+
+
+def _internal_indicators(config: StudyConfig) -> tuple[pd.DataFrame | None, list[str]]:
+    """This region's and wave's row of the internal indicators, or None with a note saying why."""
+    if config.internal_indicators is None:
+        return None, []
+    from csi_research.errors import SurveyDataError
+    from csi_research.evaluation import load_internal_indicators
+    from csi_research.evaluation.internal import indicator_definitions, validate_internal
+
+    source = None if config.internal_indicators == "default" else config.internal_indicators
+    try:
+        table = load_internal_indicators(source)
+    except (OSError, ValueError) as exc:  # the file cannot be read or parsed as CSV
+        raise SurveyDataError(f"{source}: cannot read the internal indicators: {exc}") from None
+    for column in ("region", "year"):
+        if column not in table.columns:
+            raise SurveyDataError(
+                f"{source}: internal indicators need a {column!r} column (one row per region and year)"
+            )
+    internal = table[(table["region"].astype(str) == config.region_id)
+                     & (table["year"].astype(str) == config.wave)]
+    if internal.empty:
+        return None, [
+            f"{config.path}: no internal indicators for region {config.region_id} wave {config.wave}; "
+            "the combined service-quality index is left out"
+        ]
+    try:
+        validate_internal(internal, indicator_definitions())
+    except SurveyDataError as exc:
+        raise SurveyDataError(f"{source or 'bundled internal indicators'}: {exc}") from None
+    marked = internal.get("synthetic", pd.Series(dtype=str)).astype(str).str.lower().isin(("true", "1"))
+    if not config.synthetic and marked.any():
+        raise SurveyDataError(
+            f"{source}: the row of region {config.region_id} wave {config.wave} is marked synthetic, but "
+            f"{config.path} says synthetic: false; a study of real data needs the company's own figures"
+        )
+    return internal, []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,6 +28,9 @@ SCHEMA: dict[str, Any] = {
     "wave": REQUIRED,
     "synthetic": False,
     "data": REQUIRED,
+    "sheet": None,
+    "missing_codes": [],
+    "extra_columns": "keep",
     "codebook": "default",
     "model": "default",
     "estimation": {"scheme": options.SCHEMES[0], "scaled": True, "missing": options.DEFAULT_MISSING,
@@ -75,6 +79,9 @@ class StudyConfig:
     internal_indicators: Path | str | None = None
     description: str | Mapping[str, str] = ""  # one text, or {zh: ..., en: ...}
     language: str = "zh"
+    sheet: str | int | None = None
+    missing_codes: tuple[int, ...] = ()
+    extra_columns: str = "keep"
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -102,9 +109,15 @@ class StudyConfig:
                 )
             return p
 
+        _check_filled(raw, path)
         weighting = _check(spec, path)
         est, boot = spec["estimation"], spec["bootstrap"]
         internal = spec["internal_indicators"]
+        industry = spec["industry_evaluation"]
+        if isinstance(industry, str) and industry != "default":  # the experts' matrices in their own file
+            industry = _industry_file(resolve("industry_evaluation"), path)
+        if not spec["synthetic"]:
+            _check_own_inputs(industry, internal, path)
         return cls(
             path=path,
             study_id=base.name,
@@ -128,10 +141,13 @@ class StudyConfig:
             segments=tuple(spec["segments"] or ()),
             index_target=float(spec["index_target"]),
             weighting=weighting,
-            industry_evaluation=spec["industry_evaluation"],
+            industry_evaluation=industry,
             internal_indicators=internal if internal in (None, "default") else resolve("internal_indicators"),
             description=_description(spec["description"], path),
             language=spec["language"],
+            sheet=spec["sheet"],
+            missing_codes=tuple(spec["missing_codes"] or ()),
+            extra_columns=spec["extra_columns"],
             raw=raw,
         )
 
@@ -148,6 +164,7 @@ class StudyConfig:
             if isinstance(value, Path):
                 out[key] = _relative(value, self.path.parent)
         out["segments"] = list(self.segments)
+        out["missing_codes"] = list(self.missing_codes)
         if isinstance(self.description, Mapping):
             out["description"] = dict(self.description)
         return out
@@ -201,6 +218,7 @@ def _check(spec: Mapping[str, Any], path: Path) -> dict[str, Any] | None:
         )
     if not isinstance(spec["data"], str) or spec["data"] == "default":
         raise ModelSpecError(f"{path}: data must be the survey file's path, not {spec['data']!r}")
+    _check_data_options(spec, path)
     weighting = _weighting(spec["weighting"], path)
     if weighting is not None and est["cbsem"] and est["cbsem_estimator"] == "FIML":
         raise ModelSpecError(
@@ -208,6 +226,84 @@ def _check(spec: Mapping[str, Any], path: Path) -> dict[str, Any] | None:
             "use ML, which fits the weighted covariance matrix, or remove weighting"
         )
     return weighting
+
+
+TODO = "TODO"  # what `csi-research new-study` writes where only the researcher knows the answer
+
+
+def _check_filled(raw: Any, path: Path, where: str = "") -> None:
+    """Refuse a study with a TODO left in it: a scaffolded study runs only once it is filled in."""
+    if isinstance(raw, Mapping):
+        entries = [(f"{where}.{key}" if where else str(key), value) for key, value in raw.items()]
+    elif isinstance(raw, list):
+        entries = [(f"{where}[{k}]", value) for k, value in enumerate(raw)]
+    else:
+        entries = []
+    for key, value in entries:
+        if isinstance(value, str) and re.match(rf"\s*{TODO}\b", value):
+            raise ModelSpecError(
+                f"{path}: {key} is still {_short(value.strip())}; fill it in before running the study"
+            )
+        _check_filled(value, path, key)
+
+
+def _check_data_options(spec: Mapping[str, Any], path: Path) -> None:
+    """sheet, missing_codes and extra_columns: how the survey file is read."""
+    options.choice(spec["extra_columns"], options.EXTRA_COLUMNS, "extra_columns", str(path))
+    codes = spec["missing_codes"] or []
+    if not isinstance(codes, list) or not all(_is_int(c) for c in codes):
+        raise ModelSpecError(
+            f"{path}: missing_codes must be a list of integer codes meaning \"don't know\" for every item, "
+            f"e.g. [9, 99], not {_short(codes)}"
+        )
+    sheet = spec["sheet"]
+    if sheet is not None and not (isinstance(sheet, str) and sheet.strip()) and not _is_int(sheet):
+        raise ModelSpecError(
+            f"{path}: sheet must be an Excel sheet's name or its number, not {_short(sheet)}"
+        )
+
+
+# The bundled fictional inputs of the synthetic regions, refused for a study of real data by name.
+BUNDLED_EXPERTS = "resources/industry_evaluation_default.yaml"
+BUNDLED_KPIS = "resources/internal_indicators.csv"
+
+
+def _check_own_inputs(industry: Any, internal: Any, path: Path) -> None:
+    """A study of real data (synthetic: false) must not borrow the bundled fictional inputs.
+
+    The bundled expert matrices are illustrative and the bundled KPIs belong to fictional regions:
+    in a real study's report they would pass as its experts' judgements and its company's figures.
+    """
+    if industry == "default" or (isinstance(industry, Mapping) and "hierarchy" not in industry):
+        raise ModelSpecError(
+            f"{path}: synthetic is false, but industry_evaluation would use the bundled illustrative "
+            f"expert judgement matrices ({BUNDLED_EXPERTS}), which are not your experts'; give your "
+            "panel's matrices under industry_evaluation.hierarchy (or a file: industry_evaluation: "
+            "experts.yaml), or leave the section out with industry_evaluation: null"
+        )
+    bundled = Path(__file__).resolve().parent / BUNDLED_KPIS
+    named = isinstance(internal, str) and (path.parent / internal).resolve() == bundled
+    if internal == "default" or named:
+        raise ModelSpecError(
+            f"{path}: synthetic is false, but internal_indicators would use the bundled KPIs of the "
+            f"fictional regions ({BUNDLED_KPIS}); give your company's indicator file "
+            "(internal_indicators: kpis.csv, one row per region and year) or internal_indicators: null"
+        )
+
+
+def _industry_file(file: Path | None, path: Path) -> dict[str, Any]:
+    spec = read_yaml(file, "industry evaluation file")
+    if not isinstance(spec, Mapping):
+        raise ModelSpecError(
+            f"{file}: the industry evaluation file must be a mapping of keys (weighting, hierarchy, ...) "
+            f"as in study.yaml's industry_evaluation section (named by {path})"
+        )
+    return dict(spec)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _description(value: Any, path: Path) -> str | dict[str, str]:

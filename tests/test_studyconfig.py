@@ -154,7 +154,7 @@ def test_codebook_model_and_internal_files_are_resolved(tmp_path):
 
 def test_default_keywords_are_not_paths(tmp_path):
     spec = with_(codebook="default", model="default", internal_indicators="default",
-                 industry_evaluation="default")
+                 industry_evaluation="default", synthetic=True)  # the bundled inputs are for synthetic studies
     cfg = StudyConfig.from_yaml(make_study(tmp_path, spec))
     assert cfg.codebook is None and cfg.model is None
     assert cfg.internal_indicators == "default" and cfg.industry_evaluation == "default"
@@ -433,3 +433,74 @@ def test_every_value_error_is_a_model_spec_error(tmp_path, changes):
 def test_errors_are_value_errors(tmp_path):
     with pytest.raises(ValueError, match=re.escape("seed")):
         StudyConfig.from_yaml(make_study(tmp_path, with_(seed="x")))
+
+
+# ---------------------------------------------------------------- bring your own data
+def test_reading_options_default_and_round_trip(tmp_path):
+    cfg = StudyConfig.from_yaml(make_study(tmp_path))
+    assert (cfg.sheet, cfg.missing_codes, cfg.extra_columns) == (None, (), "keep")
+    cfg = StudyConfig.from_yaml(make_study(tmp_path, with_(missing_codes=[9, 99], extra_columns="error",
+                                                           sheet="问卷")))
+    assert (cfg.sheet, cfg.missing_codes, cfg.extra_columns) == ("问卷", (9, 99), "error")
+    assert cfg.to_dict()["missing_codes"] == [9, 99]
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"missing_codes": "99"}, "missing_codes must be a list of integer codes"),
+    ({"missing_codes": [9.5]}, "missing_codes must be a list of integer codes"),
+    ({"missing_codes": [True]}, "missing_codes must be a list of integer codes"),
+    ({"extra_columns": "drop"}, "extra_columns 'drop' is not allowed; use one of: keep, error"),
+    ({"sheet": ""}, "sheet must be an Excel sheet's name or its number"),
+    ({"sheet": [1]}, "sheet must be an Excel sheet's name or its number"),
+])
+def test_reading_options_are_checked(tmp_path, changes, expected):
+    assert expected in error_of(tmp_path, with_(**changes))
+
+
+@pytest.mark.parametrize(("changes", "key"), [
+    ({"region": {"id": "x", "name_zh": "TODO", "name_en": "X"}}, "region.name_zh"),
+    ({"wave": "TODO: the survey year"}, "wave"),
+    ({"segments": ["area", "TODO"]}, "segments[1]"),
+])
+def test_a_todo_left_by_the_scaffold_is_refused(tmp_path, changes, key):
+    message = error_of(tmp_path, with_(**changes))
+    assert f"{key} is still" in message and "fill it in" in message
+
+
+def test_a_description_mentioning_todo_lists_is_fine(tmp_path):
+    assert StudyConfig.from_yaml(make_study(tmp_path, with_(description="Todo list of the county")))
+
+
+@pytest.mark.parametrize("changes", [
+    {"industry_evaluation": "default"},
+    {"industry_evaluation": {"weighting": "ahp"}},  # no hierarchy: the bundled matrices would fill in
+])
+def test_real_data_refuses_the_bundled_expert_matrices(tmp_path, changes):
+    message = error_of(tmp_path, with_(synthetic=False, **changes))
+    assert "industry_evaluation_default.yaml" in message and "not your experts'" in message
+
+
+@pytest.mark.parametrize("value", ["default", str(REPO / "csi_research/resources/internal_indicators.csv")])
+def test_real_data_refuses_the_bundled_kpis(tmp_path, value):
+    message = error_of(tmp_path, with_(synthetic=False, internal_indicators=value))
+    assert "internal_indicators.csv" in message and "fictional regions" in message
+
+
+def test_synthetic_studies_and_own_inputs_are_accepted(tmp_path):
+    study = make_study(tmp_path, with_(synthetic=True, industry_evaluation="default",
+                                       internal_indicators="default"))
+    assert StudyConfig.from_yaml(study).industry_evaluation == "default"
+    hierarchy = {"CSI": {"children": ["Image", "Quality"], "upper": [[3]]}}
+    (study.parent / "experts.yaml").write_text(yaml.safe_dump({"weighting": "ahp", "hierarchy": hierarchy}))
+    (study.parent / "kpis.csv").write_text("region,year\nbeiling,2026\n")
+    cfg = StudyConfig.from_yaml(make_study(tmp_path, with_(industry_evaluation="experts.yaml",
+                                                           internal_indicators="kpis.csv")))
+    assert cfg.industry_evaluation["hierarchy"] == hierarchy
+    assert cfg.internal_indicators == (study.parent / "kpis.csv").resolve()
+
+
+def test_an_industry_file_that_is_not_a_mapping_is_named(tmp_path):
+    study = make_study(tmp_path)
+    (study.parent / "experts.yaml").write_text("- 1\n- 2\n")
+    message = error_of(tmp_path, with_(industry_evaluation="experts.yaml"))
+    assert "experts.yaml" in message and "must be a mapping" in message
