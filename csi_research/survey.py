@@ -33,15 +33,13 @@ the first respondent the row after it, so a user can jump straight to the cell i
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import re
 import warnings
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,45 +48,27 @@ from scipy import stats
 from csi_research import options
 from csi_research.codebook import Attribute, Codebook, Item, Scale
 from csi_research.diagnostics import public
-from csi_research.errors import ModelSpecError, SurveyDataError
+from csi_research.errors import ModelSpecError
 from csi_research.model import CSIModel
+from csi_research.surveyfile import DELIMITERS, HEADER_ROWS, SUFFIXES, Table, header_text, read, separator
+from csi_research.surveyproblems import (
+    EXAMPLES,
+    SurveyProblem,
+    cells,
+    cut,
+    fail,
+    listing,
+    quote,
+    refuse,
+    rows_text,
+)
 
-HEADER_ROWS = 1  # header row of frames, .sav and .parquet; text and Excel files find their own
-HEADER_SEARCH_ROWS = 10  # title rows above the header are looked for among this many first rows
-DELIMITERS = (",", ";", "\t", "|")
-TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": None}  # suffix → its usual separator
-EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
-SUFFIXES = (*TEXT_SUFFIXES, *EXCEL_SUFFIXES, ".sav", ".parquet")
-READERS = {".xlsx": "openpyxl", ".xlsm": "openpyxl", ".xls": "xlrd (or python-calamine)",
-           ".sav": "pyreadstat", ".parquet": "pyarrow"}  # the package each file type needs
-QUOTE_CHARS = 40  # a value or name quoted in a message is cut to this many characters
-EXAMPLES = 3  # rows and values shown per problem
-LISTED_PROBLEMS = 12  # problem lines in one message; the rest are counted
-MESSAGE_CHARS = 2000  # no message is longer than this
 STRAIGHT_LINE_MIN_ITEMS = 10
 OUTLIER_ALPHA = 0.001  # Mahalanobis D² above the chi² (1 − alpha) quantile flags a respondent
 ITEM_MISSING_WARN = 0.20
 RESPONDENT_MISSING_WARN = 0.50
 _UNNAMED = re.compile(r"^Unnamed: \d+(_level_\d+)?$")  # pandas' name for a column without header
 _MANGLED = re.compile(r"^(.+)\.(\d+)$")  # pandas' name for the second IMG1: IMG1.1
-_MAGIC = {b"PK\x03\x04": "an Excel workbook (.xlsx)", b"\xd0\xcf\x11\xe0": "an old Excel workbook (.xls)",
-          b"$FL2": "an SPSS file (.sav)", b"$FL3": "an SPSS file (.sav)", b"PAR1": "a parquet file"}
-
-
-@dataclass(frozen=True)
-class SurveyProblem:
-    """One kind of fault in one column of a survey (``column`` is "" for the file as a whole).
-
-    ``count`` bad cells (or columns, rows), the first few spreadsheet ``rows`` and their ``values``
-    as quoted in the message, and ``text``, the message line.
-    """
-
-    column: str
-    kind: str
-    count: int
-    rows: tuple[int, ...] = ()
-    values: tuple[str, ...] = ()
-    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -181,7 +161,7 @@ class Survey:
         codes = _study_missing_codes(missing_codes, book, source)
         options.choice(extra_columns, options.EXTRA_COLUMNS, "extra_columns", source)
         digest = hashlib.sha256(pd.util.hash_pandas_object(raw, index=True).to_numpy().tobytes()).hexdigest()
-        table = _Table(raw, np.arange(len(raw)) + 1 + HEADER_ROWS, HEADER_ROWS)
+        table = Table(raw, np.arange(len(raw)) + 1 + HEADER_ROWS, HEADER_ROWS)
         return _build(table, book, source, digest, codes, extra_columns)
 
     def summary(self) -> dict[str, pd.DataFrame]:
@@ -228,7 +208,7 @@ def load_survey(
     codes = _study_missing_codes(missing_codes, book, str(path))
     options.choice(extra_columns, options.EXTRA_COLUMNS, "extra_columns", str(path))
     if path.is_dir():
-        _refuse(
+        refuse(
             str(path), "folder",
             f"is a folder, not a survey file; give the path of the survey file itself "
             f"({', '.join(SUFFIXES)})"
@@ -236,8 +216,8 @@ def load_survey(
     try:
         data = path.read_bytes()
     except OSError as exc:
-        _refuse(str(path), "unreadable", f"cannot read the survey file: {exc.strerror or exc}")
-    table = _read(path, data, sheet, book)
+        refuse(str(path), "unreadable", f"cannot read the survey file: {exc.strerror or exc}")
+    table = read(path, data, sheet, book)
     return _build(table, book, str(path), hashlib.sha256(data).hexdigest(), codes, extra_columns)
 
 
@@ -264,7 +244,7 @@ def check_identity(survey: Survey, *, region: Collection[str], wave: str | int, 
         problems += _identity(frame["wave"], rows, lambda v: _wave_text(v) == expected, "wave",
                               f"{where} is wave {expected}", f"the wave {expected} survey")
     if problems:
-        _fail(Path(survey.source).name, problems)
+        fail(Path(survey.source).name, problems)
 
 
 def _identity(column: pd.Series, rows: np.ndarray, accepted: Callable[[str], bool], what: str,
@@ -286,16 +266,16 @@ def _identity(column: pd.Series, rows: np.ndarray, accepted: Callable[[str], boo
     wrong = [f for f in found if not f[3]]
     if len(found) == 1:
         value, count, row, _ = found[0]
-        text = (f"column {what} says {_quote(value)} ({count} rows, e.g. row {row}) but {declared}; "
+        text = (f"column {what} says {quote(value)} ({count} rows, e.g. row {row}) but {declared}; "
                 f"point data: at {owner} or correct the {what}")
-        return [SurveyProblem(what, f"wrong_{what}", count, (row,), (_quote(value),), text)]
-    listed = ", ".join(f"{_quote(v)} ({n} rows, e.g. row {r})" for v, n, r, _ in found[:5])
+        return [SurveyProblem(what, f"wrong_{what}", count, (row,), (quote(value),), text)]
+    listed = ", ".join(f"{quote(v)} ({n} rows, e.g. row {r})" for v, n, r, _ in found[:5])
     more = f" and {len(found) - 5} more" if len(found) > 5 else ""
     text = (f"column {what} holds {len(found)} different values: {listed}{more}; one study is one {what} "
             f"and {declared}: keep only its rows (filter the file) or make one study per {what}")
     examples = wrong[:EXAMPLES]
     return [SurveyProblem(what, f"mixed_{what}", sum(f[1] for f in wrong), tuple(f[2] for f in examples),
-                          tuple(_quote(f[0]) for f in examples), text)]
+                          tuple(quote(f[0]) for f in examples), text)]
 
 
 def _wave_text(value: Any) -> str:
@@ -311,400 +291,25 @@ def _wave_text(value: Any) -> str:
 def _study_missing_codes(codes: Sequence[int], book: Codebook, where: str) -> tuple[int, ...]:
     """Study-wide "don't know" codes as ints; one that is an answer code of some item is an error."""
     if isinstance(codes, str | bytes) or not isinstance(codes, Iterable):
-        raise ModelSpecError(f"{where}: missing_codes must be a list of integer codes, not {_quote(codes)}")
+        raise ModelSpecError(f"{where}: missing_codes must be a list of integer codes, not {quote(codes)}")
     out = []
     for code in codes:
         if isinstance(code, bool) or not isinstance(code, int | float | np.integer | np.floating) \
                 or not float(code).is_integer():
-            raise ModelSpecError(f"{where}: missing code {_quote(code)} is not an integer code")
+            raise ModelSpecError(f"{where}: missing code {quote(code)} is not an integer code")
         out.append(int(code))
     for code in dict.fromkeys(out):
         clash = [i.id for i in book.items if code in book.scales[i.scale].codes]
         if clash:
             raise ModelSpecError(
-                f"{where}: missing code {code} is an answer code of item(s) {_listing(clash, 6)}; "
+                f"{where}: missing code {code} is an answer code of item(s) {listing(clash, 6)}; "
                 "a \"don't know\" code must lie outside every item's scale"
             )
     return tuple(dict.fromkeys(out))
 
 
-# ---------------------------------------------------------------------------- messages
-def _cut(text: str, limit: int = QUOTE_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _quote(value: Any) -> str:
-    """A value as shown in a message: text quoted and cut, whole numbers without '.0'."""
-    if isinstance(value, str):
-        return repr(_cut(value))
-    if isinstance(value, float | np.floating) and np.isfinite(value):
-        return f"{value:g}" if not float(value).is_integer() else str(int(value))
-    return _cut(str(value))
-
-
-def _listing(names: Sequence[str], limit: int = 10) -> str:
-    shown = ", ".join(_cut(str(n)) for n in names[:limit])
-    return shown + (f" … ({len(names)} in all)" if len(names) > limit else "")
-
-
-def _rows_text(rows: Sequence[int], count: int) -> str:
-    return ", ".join(map(str, rows)) + (" …" if count > len(rows) else "")
-
-
-def _fail(name: str, problems: list[SurveyProblem]) -> NoReturn:
-    error = SurveyDataError(_message(name, problems))
-    error.problems = tuple(problems)  # type: ignore[attr-defined]  # the structured form, for callers
-    raise error from None  # a reader's own exception is noise next to this message
-
-
-def _refuse(name: str, kind: str, text: str) -> NoReturn:
-    """A problem of the file as a whole."""
-    _fail(name, [SurveyProblem("", kind, 1, text=text)])
-
-
-def _message(name: str, problems: list[SurveyProblem]) -> str:
-    """``name: line`` for one problem; else a count, then one indented line per problem (bounded)."""
-    if len(problems) == 1:
-        return _cut(f"{name}: {problems[0].text}", MESSAGE_CHARS)
-    columns = list(dict.fromkeys(p.column for p in problems if p.column))
-    where = f" in {len(columns)} columns" if len(columns) > 1 else ""
-    head = f"{name}: {len(problems)} problems{where}:"
-    budget = MESSAGE_CHARS - 100 - len(head)  # room for the closing count
-    lines = []
-    for problem in problems[:LISTED_PROBLEMS]:
-        line = "  " + _cut(problem.text, 400)
-        budget -= len(line) + 1
-        if budget < 0:
-            break
-        lines += [line]
-    rest = problems[len(lines):]
-    if not rest:
-        return "\n".join([head, *lines])
-    listed = {p.column for p in problems[:len(lines)]}
-    more = len({p.column for p in rest if p.column and p.column not in listed})
-    tail = f"  … and {len(rest)} more problem(s){f' in {more} more columns' if more else ''}"
-    return "\n".join([head, *lines, tail + ": correct the ones above and run again"])
-
-
-def _cells(column: str, kind: str, bad: np.ndarray, rows: np.ndarray, shown: Callable[[int], str] | None,
-           one: str, many: str, fix_one: str, fix_many: str) -> SurveyProblem:
-    """A problem of the cells ``bad`` of a column: ``one``/``many`` say what is wrong, ``fix_*`` what to do.
-
-    ``one`` may hold ``{value}``; ``shown(position)`` quotes the value of a bad cell.
-    """
-    positions = np.flatnonzero(bad)
-    count = len(positions)
-    first = positions[:EXAMPLES]
-    where = tuple(int(rows[p]) for p in first)
-    values = tuple(shown(int(p)) for p in first) if shown else ()
-    label = _cut(column)
-    if count == 1:
-        text = f"column {label} row {where[0]}: {one.format(value=values[0] if values else '')}; {fix_one}"
-    else:
-        more = " …" if count > len(where) else ""
-        examples = ", ".join(map(str, where)) + (f": {', '.join(values)}" if values else "")
-        text = f"column {label}: {count} {many} (rows {examples}{more}); {fix_many}"
-    return SurveyProblem(column, kind, count, where, values, text)
-
-
-# ---------------------------------------------------------------------------- reading
-@dataclass
-class _Table:
-    """A file as read: data rows under the header's names (repeated or "" as in the file)."""
-
-    frame: pd.DataFrame
-    rows: np.ndarray  # spreadsheet row of each frame row
-    header_row: int
-    notes: list[str] = field(default_factory=list)
-    labels: dict[str, dict[Any, str]] = field(default_factory=dict)  # SPSS value labels per column
-    title: str = ""  # text of the title rows above a header below row 1
-
-
-def _read(path: Path, data: bytes, sheet: str | int | None, book: Codebook) -> _Table:
-    name = path.name
-    suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
-        _refuse(
-            name, "file_type",
-            f"unsupported file type {_quote(suffix or path.name)}; use {', '.join(SUFFIXES)}"
-            + _looks_like(data, suffix)
-        )
-    if not data.strip():
-        _refuse(name, "empty_file", "the file is empty; export the survey with a header row and answers")
-    known = {book.id_column, *book.attribute_ids, *book.item_ids}
-    try:
-        if suffix in TEXT_SUFFIXES:
-            table = _read_text(name, data, suffix, book.id_column, known)
-        elif suffix in EXCEL_SUFFIXES:
-            table = _read_excel(name, data, sheet, known, book)
-        elif suffix == ".parquet":
-            frame = pd.read_parquet(io.BytesIO(data))
-            table = _Table(frame, np.arange(len(frame)) + 1 + HEADER_ROWS, HEADER_ROWS)
-        else:
-            import pyreadstat
-
-            # user-missing codes declared in the file become NaN (pyreadstat's user_missing=False)
-            frame, meta = pyreadstat.read_sav(str(path), apply_value_formats=False)
-            table = _Table(frame, np.arange(len(frame)) + 1 + HEADER_ROWS, HEADER_ROWS,
-                           labels=dict(meta.variable_value_labels or {}))
-    except SurveyDataError:
-        raise
-    except ImportError as exc:
-        package = READERS.get(suffix) or exc.name  # pandas' own ImportError carries no .name
-        _refuse(
-            name, "reader_missing",
-            f"reading {suffix} files needs the package {package}; install it"
-            + (" or save the workbook as .xlsx" if suffix == ".xls" else "")
-        )
-    except Exception as exc:  # every reader has its own exception zoo; the message is what matters
-        _refuse(
-            name, "unparsable",
-            f"cannot parse the file as {suffix}: {_cut(str(exc) or type(exc).__name__, 300)}"
-            + _looks_like(data, suffix)
-        )
-    if sheet is not None and suffix not in EXCEL_SUFFIXES:
-        notes = table.notes
-        notes.insert(0, f"{name}: sheet {_quote(sheet)} ignored: only Excel workbooks have sheets")
-    return table
-
-
-def _looks_like(data: bytes, suffix: str) -> str:
-    """A hint when the bytes are of another file type than the name says."""
-    for magic, kind in _MAGIC.items():
-        if data.startswith(magic):
-            return f" (the file is {kind}: give it its proper extension)"
-    if suffix not in TEXT_SUFFIXES and data[:4096].isascii() and b"\x00" not in data[:4096] and data.strip():
-        return " (the file is plain text: if it is a CSV export, give it the extension .csv)"
-    return ""
-
-
-def _read_text(name: str, data: bytes, suffix: str, id_column: str, known: set[str]) -> _Table:
-    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        _refuse(
-            name, "binary",
-            "the file is binary, not text (it holds NUL bytes)"
-            + (_looks_like(data, suffix) or "; export the survey as CSV (UTF-8)")
-        )
-    encoding = _text_encoding(name, data)
-    head = data[:262144].decode(encoding, errors="replace")
-    lines = re.split(r"\r\n|\r|\n", head)[:HEADER_SEARCH_ROWS]
-    delimiter, index = _header_line(lines, known, TEXT_SUFFIXES[suffix] or ",")
-    header = _split(lines[index], delimiter) if index < len(lines) else []
-    notes = []
-    usual = TEXT_SUFFIXES[suffix]
-    if usual is not None and delimiter != usual:
-        notes.append(f"{name}: the columns are separated by {_separator(delimiter)}, "
-                     f"not {_separator(usual)}; read accordingly")
-    title = _first_text(" ".join(_split(line, delimiter)) for line in lines[:index])
-    frame = _parse_text(data, encoding, delimiter, index + 1, header, id_column)
-    start = index + 2  # spreadsheet row of the first data row
-    return _Table(frame, np.arange(len(frame)) + start, index + 1, notes, title=title)
-
-
-def _separator(delimiter: str) -> str:
-    return "tabs" if delimiter == "\t" else repr(delimiter)
-
-
-def _parse_text(data: bytes, encoding: str, delimiter: str, skip: int, header: list[str],
-                id_column: str) -> pd.DataFrame:
-    """Data rows under ``header`` (names kept as written: repeated or empty ones are judged later)."""
-    width = max(len(header), 1)
-
-    def parse(width: int) -> pd.DataFrame:
-        ids = {k: str for k, h in enumerate(header) if h.strip() == id_column}
-        return pd.read_csv(io.BytesIO(data), encoding=encoding, sep=delimiter, header=None, skiprows=skip,
-                           names=list(range(width)), index_col=False, skip_blank_lines=False, dtype=ids)
-
-    for _ in range(20):
-        try:
-            frame = parse(width)
-            break
-        except pd.errors.ParserError as exc:
-            # a row wider than the header: widen and read again (pandas names the width it saw); cells
-            # beyond the header become columns without a name, judged or dropped when empty
-            wider = re.search(r"Expected \d+ fields in line \d+, saw (\d+)", str(exc))
-            if not wider or int(wider.group(1)) <= width:
-                raise
-            width = int(wider.group(1))
-    else:
-        raise ValueError("rows of too many different widths; check the separators")
-    frame.columns = [*header, *[""] * (frame.shape[1] - len(header))][: frame.shape[1]]
-    return frame
-
-
-def _split(line: str, delimiter: str) -> list[str]:
-    try:
-        return next(csv.reader([line], delimiter=delimiter), [])
-    except csv.Error:  # an unbalanced quote in a title row; the header itself parses
-        return line.split(delimiter)
-
-
-def _header_line(lines: list[str], known: set[str], usual: str) -> tuple[str, int]:
-    """The separator and line (0-based) holding the most codebook column names; ties: usual, earliest."""
-    best = (0, usual, 0)
-    for delimiter in (usual, *(d for d in DELIMITERS if d != usual)):
-        for index, line in enumerate(lines):
-            score = len(known.intersection(f.strip() for f in _split(line, delimiter)))
-            if score > best[0]:
-                best = (score, delimiter, index)
-    if best[0] == 0 and lines:  # no codebook name anywhere: the separator that splits the first line most
-        widths = {d: len(_split(lines[0], d)) for d in (usual, *DELIMITERS)}
-        return max(widths, key=lambda d: widths[d]), 0
-    return best[1], best[2]
-
-
-def _first_text(lines: Iterable[str]) -> str:
-    """The first non-blank title row's text (what a user recognises), "" when all are blank."""
-    return next((" ".join(t.split()) for t in lines if t.strip()), "")
-
-
-def _text_encoding(name: str, data: bytes) -> str:
-    """utf-8-sig or gb18030; a UTF-8 file with some rows in another encoding names those rows."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        _refuse(
-            name, "encoding",
-            "the text is neither UTF-8 nor GB18030 (it is UTF-16); "
-            "save the CSV as UTF-8 (Excel: 'CSV UTF-8')"
-        )
-    try:
-        data.decode("utf-8")
-        return "utf-8-sig"
-    except UnicodeDecodeError:
-        pass
-    bad, good = _non_utf8_lines(data)
-    if bad and (good >= len(bad) or data.startswith(b"\xef\xbb\xbf")):  # mostly UTF-8: some rows are not
-        lines = data.split(b"\n")
-        try:
-            sample = lines[bad[0] - 1].decode("gb18030").strip()
-            looks = f"they look GBK/GB18030, e.g. row {bad[0]} reads {_quote(sample)}"
-        except UnicodeDecodeError:
-            looks = "they hold bytes of another encoding"
-        many = len(bad) > 1
-        text = (f"row{'s' if many else ''} {_rows_text(bad[:EXAMPLES], len(bad))}"
-                + (f" ({len(bad)} rows)" if len(bad) > EXAMPLES else "")
-                + f" {'are' if many else 'is'} not UTF-8 while the rest of the file is ({looks}); "
-                "re-save the whole file as UTF-8 (Excel: 'CSV UTF-8') or retype those rows")
-        _fail(name, [SurveyProblem("", "encoding", len(bad), tuple(bad[:EXAMPLES]), (), text)])
-    try:
-        data.decode("gb18030")
-        return "gb18030"
-    except UnicodeDecodeError:
-        _refuse(
-            name, "encoding",
-            "the text is neither UTF-8 nor GB18030; save the CSV as UTF-8 (Excel: 'CSV UTF-8')"
-        )
-
-
-def _non_utf8_lines(data: bytes) -> tuple[list[int], int]:
-    """Lines (1-based) that are not UTF-8, and the number of non-ASCII lines that are.
-
-    Only non-ASCII lines are decoded; a file whose first 2,000 of them all fail is taken for a
-    GB18030 file without looking further.
-    """
-    bad: list[int] = []
-    good = 0
-    for number, line in enumerate(data.split(b"\n"), start=1):
-        if line.isascii():
-            continue
-        try:
-            line.decode("utf-8")
-            good += 1
-        except UnicodeDecodeError:
-            bad.append(number)
-            if not good and len(bad) >= 2000:
-                break
-    return bad, good
-
-
-def _read_excel(name: str, data: bytes, sheet: str | int | None, known: set[str], book: Codebook) -> _Table:
-    workbook = pd.ExcelFile(io.BytesIO(data))
-    sheets = [str(s) for s in workbook.sheet_names]
-    peeks = {s: pd.read_excel(workbook, sheet_name=s, header=None, nrows=HEADER_SEARCH_ROWS) for s in sheets}
-    found = {s: _header_row(peek, known) for s, peek in peeks.items()}  # sheet → (score, row index)
-    enough = max(2, (len(book.item_ids) + 1) // 2)  # a header with half the items is the survey's
-    holding = [s for s in sheets if found[s][0] >= enough]
-    notes = []
-    if sheet is not None:
-        chosen = _sheet(name, sheet, sheets)
-        if found[chosen][0] == 0 and holding:
-            _refuse(
-                name, "sheet",
-                f"sheet {_quote(chosen)} has none of the codebook's columns; sheet "
-                f"{_quote(holding[0])} has them: read it with --sheet {_cut(holding[0])} "
-                f"(study.yaml: sheet: {_cut(holding[0])})"
-            )
-    elif len(holding) > 1:
-        _refuse(
-            name, "sheet",
-            f"sheets {_listing([repr(s) for s in holding], 5)} {'both' if len(holding) == 2 else 'all'} hold "
-            "the codebook's columns; "
-            f"choose one with --sheet NAME (study.yaml: sheet: NAME)"
-        )
-    else:
-        best = max(sheets, key=lambda s: found[s][0])  # the first among equals
-        chosen = holding[0] if holding else best if found[best][0] else sheets[0]
-        if chosen != sheets[0]:
-            notes.append(f"{name}: read sheet {_quote(chosen)}, the one holding the survey's columns "
-                         f"(sheet {_quote(sheets[0])} does not); write sheet: {_cut(chosen)} in study.yaml "
-                         "to make the choice explicit")
-    index = found[chosen][1]
-    whole = pd.read_excel(workbook, sheet_name=chosen, header=None)
-    if whole.empty:
-        _refuse(
-            name, "empty_sheet",
-            f"sheet {_quote(chosen)} is empty; put the survey with its header row there"
-        )
-    title = _first_text(" ".join(str(v) for v in whole.iloc[k].dropna()) for k in range(index))
-    header = [_header_text(v) for v in whole.iloc[index]]
-    frame = whole.iloc[index + 1:].reset_index(drop=True).infer_objects()
-    frame.columns = header
-    return _Table(frame, np.arange(len(frame)) + index + 2, index + 1, notes, title=title)
-
-
-def _header_text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _header_row(peek: pd.DataFrame, known: set[str]) -> tuple[int, int]:
-    """(number of codebook names, row index) of the first rows' row with the most of them."""
-    best = (0, 0)
-    for index in range(len(peek)):
-        score = len(known.intersection(str(v).strip() for v in peek.iloc[index].dropna()))
-        if score > best[0]:
-            best = (score, index)
-    return best
-
-
-def _sheet(name: str, sheet: str | int, sheets: list[str]) -> str:
-    """The sheet asked for: a name (exact, else ignoring case and spaces) or a number from 1."""
-    if isinstance(sheet, str):
-        if sheet in sheets:
-            return sheet
-        loose = [s for s in sheets if s.strip().casefold() == sheet.strip().casefold()]
-        if loose:
-            return loose[0]
-        if not sheet.strip().isdigit():
-            _refuse(
-                name, "sheet",
-                f"the workbook has no sheet {_quote(sheet)}; "
-                f"its sheets are {_listing([repr(s) for s in sheets])}"
-            )
-        sheet = int(sheet.strip())
-    if isinstance(sheet, bool) or not isinstance(sheet, int | np.integer) or not 1 <= sheet <= len(sheets):
-        _refuse(
-            name, "sheet",
-            f"the workbook has no sheet number {_quote(sheet)}; sheets are numbered from 1 to "
-            f"{len(sheets)}: {_listing([repr(s) for s in sheets])}"
-        )
-    return sheets[int(sheet) - 1]
-
-
 # ---------------------------------------------------------------------------- validation
-def _build(table: _Table, book: Codebook, source: str, digest: str, missing_codes: tuple[int, ...],
+def _build(table: Table, book: Codebook, source: str, digest: str, missing_codes: tuple[int, ...],
            extra_columns: str) -> Survey:
     name = Path(source).name
     raw, rows = table.frame, table.rows
@@ -723,17 +328,17 @@ def _build(table: _Table, book: Codebook, source: str, digest: str, missing_code
     else:
         positions = list(range(1, len(names) + 1))
     if raw.shape[0] == 0:
-        _refuse(name, "no_respondents", "the file has a header but no respondents")
+        refuse(name, "no_respondents", "the file has a header but no respondents")
     problems, columns, extra = _columns(name, raw, names, positions, rows, book, extra_columns, table)
     notes = list(table.notes)
     if table.header_row > 1:
-        title = _quote(table.title) if table.title else "blank"
+        title = quote(table.title) if table.title else "blank"
         notes.append(f"{name}: the header is on row {table.header_row}; the {table.header_row - 1} row(s) "
                      f"above it were skipped as a title ({title}); row numbers in messages count from the "
                      "top of the file")
     if extra and extra_columns == "keep":
         notes.append(f"{name}: {len(extra)} column(s) the codebook does not know kept aside, not analysed: "
-                     f"{_listing(list(extra))}")
+                     f"{listing(list(extra))}")
     values = {n: raw.iloc[:, k] for n, k in columns.items()}
     ids = _respondent_ids(values, rows, book, problems)
     attributes = {}
@@ -747,7 +352,7 @@ def _build(table: _Table, book: Codebook, source: str, digest: str, missing_code
             codes[:, k] = _item_codes(values[item.id], item, book.scales[item.scale], missing_codes, rows,
                                       problems)
     if problems:
-        _fail(name, problems)
+        fail(name, problems)
     clean = codes.copy()
     for k, item in enumerate(book.items):
         if item.reverse:
@@ -763,12 +368,12 @@ def _build(table: _Table, book: Codebook, source: str, digest: str, missing_code
 
 
 def _column_name(column: Any) -> str:
-    text = _header_text(column).strip()
+    text = header_text(column).strip()
     return "" if _UNNAMED.match(text) else text
 
 
 def _columns(name: str, raw: pd.DataFrame, names: list[str], positions: list[int], rows: np.ndarray,
-             book: Codebook, extra_columns: str, table: _Table
+             book: Codebook, extra_columns: str, table: Table
              ) -> tuple[list[SurveyProblem], dict[str, int], dict[str, int]]:
     """Problems of the header; the codebook's columns and the unknown ones (name → frame position)."""
     known = [book.id_column, *book.attribute_ids, *book.item_ids]
@@ -785,12 +390,12 @@ def _columns(name: str, raw: pd.DataFrame, names: list[str], positions: list[int
         first = unnamed[0]
         column = raw.iloc[:, first]
         filled = int(np.flatnonzero(column.notna().to_numpy())[0])
-        listed = _rows_text([positions[k] for k in unnamed[:EXAMPLES]], len(unnamed))
+        listed = rows_text([positions[k] for k in unnamed[:EXAMPLES]], len(unnamed))
         many = len(unnamed) > 1
         problems.append(SurveyProblem(
             "", "no_header", len(unnamed), (), (),
             f"column{'s' if many else ''} {listed} {'have' if many else 'has'} no header but hold"
-            f"{'' if many else 's'} values (e.g. row {rows[filled]}: {_quote(column.iloc[filled])}); "
+            f"{'' if many else 's'} values (e.g. row {rows[filled]}: {quote(column.iloc[filled])}); "
             "name the column or delete it (a row with more cells than the header may also be shifted)"))
     columns: dict[str, int] = {}
     extra: dict[str, int] = {}
@@ -809,9 +414,9 @@ def _columns(name: str, raw: pd.DataFrame, names: list[str], positions: list[int
     if extra and extra_columns == "error":
         unknown = list(dict.fromkeys(names[k] for k in extra.values()))
         problems.append(SurveyProblem(
-            "", "unknown_column", len(unknown), (), tuple(_cut(u) for u in unknown[:EXAMPLES]),
-            f"unknown column(s) {_listing(unknown)}; the codebook {book.name} knows "
-            f"{_listing(known, 8)}; rename or drop them, add them to the codebook, or keep them aside "
+            "", "unknown_column", len(unknown), (), tuple(cut(u) for u in unknown[:EXAMPLES]),
+            f"unknown column(s) {listing(unknown)}; the codebook {book.name} knows "
+            f"{listing(known, 8)}; rename or drop them, add them to the codebook, or keep them aside "
             "with extra_columns: keep"))
     absent = [i for i in book.item_ids if i not in columns]
     if absent:
@@ -820,20 +425,20 @@ def _columns(name: str, raw: pd.DataFrame, names: list[str], positions: list[int
 
 
 def _absent(absent: list[str], names: list[str], columns: dict[str, int], raw: pd.DataFrame,
-            table: _Table) -> SurveyProblem:
-    text = (f"required item column(s) {_listing(absent)} are missing; every codebook item needs a column "
+            table: Table) -> SurveyProblem:
+    text = (f"required item column(s) {listing(absent)} are missing; every codebook item needs a column "
             "(leave it blank or use the missing code when an item was not asked)")
     lower = {n.casefold(): n for n in names}
     near = [f"{lower[a.casefold()]} for {a}" for a in absent if a.casefold() in lower]
     if near:
-        text += f"; names must match the codebook exactly, case included (the file has {_listing(near, 3)})"
+        text += f"; names must match the codebook exactly, case included (the file has {listing(near, 3)})"
     if not columns:
-        header = " | ".join(_cut(n, 20) for n in names[:8]) + (" …" if len(names) > 8 else "")
+        header = " | ".join(cut(n, 20) for n in names[:8]) + (" …" if len(names) > 8 else "")
         text += (f"; none of the codebook's columns is in the header (row {table.header_row} reads: "
-                 f"{_quote(header)})")
+                 f"{quote(header)})")
         split = [d for d in DELIMITERS[1:] if len(names) == 1 and d in names[0]]
         if split:
-            text += f"; it looks separated by {_separator(split[0])}"
+            text += f"; it looks separated by {separator(split[0])}"
     return SurveyProblem("", "missing_column", len(absent), (), tuple(absent[:EXAMPLES]), text)
 
 
@@ -846,13 +451,13 @@ def _respondent_ids(values: dict[str, pd.Series], rows: np.ndarray, book: Codebo
     column = values[col]
     blank = column.isna().to_numpy()
     if blank.any():
-        problems.append(_cells(col, "blank_id", blank, rows, None, "value is blank", "ids are blank",
+        problems.append(cells(col, "blank_id", blank, rows, None, "value is blank", "ids are blank",
                                "give every respondent an id", "give every respondent an id"))
     ids = pd.Series(_as_text(column), dtype=object, name=col)
     if n > 1 and not blank.any() and ids.duplicated(keep=False).all():
         problems.append(SurveyProblem(
-            col, "ids_all_repeated", n, (int(rows[0]),), (_quote(ids.iloc[0]),),
-            f"column {col}: every respondent id occurs more than once (e.g. {_quote(ids.iloc[0])}); "
+            col, "ids_all_repeated", n, (int(rows[0]),), (quote(ids.iloc[0]),),
+            f"column {col}: every respondent id occurs more than once (e.g. {quote(ids.iloc[0])}); "
             "the file looks pasted twice or the id column was filled down: remove the repeated rows"))
     return ids
 
@@ -883,9 +488,9 @@ def _attribute(values: pd.Series, attribute: Attribute, rows: np.ndarray, labels
     mapped = pd.Series(text).map(attribute.lookup()).to_numpy(dtype=object)
     bad = pd.isna(mapped) & pd.notna(text)
     if bad.any():
-        cats = _listing(list(attribute.categories), 6)
-        problems.append(_cells(
-            attribute.id, "not_a_category", bad, rows, lambda p: _quote(text[p]),
+        cats = listing(list(attribute.categories), 6)
+        problems.append(cells(
+            attribute.id, "not_a_category", bad, rows, lambda p: quote(text[p]),
             f"value {{value}} is not a category of {attribute.id} ({cats})", "values are not categories",
             "recode it or add the category to the codebook",
             f"use {cats} (or their Chinese or English labels), or add the categories to the codebook"))
@@ -910,8 +515,8 @@ def _item_codes(column: pd.Series, item: Item, scale: Scale, study_codes: tuple[
     """Raw codes as float with missing codes → NaN; problems for text and out-of-scale values."""
     x, text = _numbers(column)
     if text.any():
-        problems.append(_cells(
-            item.id, "not_a_number", text, rows, lambda p: _quote(column.iloc[p]),
+        problems.append(cells(
+            item.id, "not_a_number", text, rows, lambda p: quote(column.iloc[p]),
             "value {value} is not a number", "values are not numbers",
             f"enter the answer code ({scale.span}) or leave it blank",
             f"enter answer codes ({scale.span}) or leave them blank"))
@@ -929,8 +534,8 @@ def _item_codes(column: pd.Series, item: Item, scale: Scale, study_codes: tuple[
             hint = f" (if {code} means \"don't know\", declare it: missing_codes: [{code}])"
             if any(hint in p.text for p in problems):  # said once per message
                 hint = ""
-        problems.append(_cells(
-            item.id, "outside_scale", bad, rows, lambda p: _quote(float(x[p])),
+        problems.append(cells(
+            item.id, "outside_scale", bad, rows, lambda p: quote(float(x[p])),
             f"value {{value}} is outside the {scale.span} scale", f"values outside the {scale.span} scale",
             f"correct it to a code {scale.span}{dont_know}, or blank it{hint}",
             f"correct them to a code {scale.span}{dont_know}, or blank them{hint}"))
@@ -995,10 +600,10 @@ def _diagnostics(name: str, q: DataQuality) -> list[str]:
                    "of the items unanswered; consider excluding them")
     if q.straight_liners:
         out.append(f"{name}: {len(q.straight_liners)} straight-liner(s) gave the same answer to every item "
-                   f"(e.g. {_cut(q.straight_liners[0])}); check them and consider excluding them")
+                   f"(e.g. {cut(q.straight_liners[0])}); check them and consider excluding them")
     if q.duplicate_ids:
         out.append(f"{name}: respondent id(s) occur more than once: "
-                   f"{', '.join(_cut(i) for i in q.duplicate_ids[:5])}"
+                   f"{', '.join(cut(i) for i in q.duplicate_ids[:5])}"
                    f"{' ...' if len(q.duplicate_ids) > 5 else ''}; "
                    "remove repeated interviews if they are copies")
     if q.zero_variance_items:
