@@ -23,9 +23,10 @@ study: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider
 
-## JupyterLab in the project environment, opened on the notebooks.
+## JupyterLab in the project environment, opened on the notebooks (jupyter refuses root without --allow-root).
+LAB_UID ?= $(shell id -u)
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(LAB_UID)),--allow-root)
 
 ## Regenerate the bundled synthetic surveys under data/ (byte-identical for the same code).
 data: $(STAMP)

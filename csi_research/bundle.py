@@ -10,17 +10,29 @@ Layout of a bundle folder::
     tables/<name>.csv   the report's tables
     tables.xlsx         the same tables for readers: one sheet each, Chinese and English names
                         and headers (csi_research.reporting.excel); absent when there are none
-    figures/*.png       written by the caller, if at all
+    figures/*.png       the plots, if the caller passes write_bundle a ``figures`` writer
 
 ``results.json`` must hold ``study.{region_id, region_zh, region_en, wave}``, ``ci`` (the level
 of the bundle's intervals), ``values.{n, target}`` (respondents, the target construct whose
 index is the overall CSI) and ``tables.indices`` (one record per construct with
 ``construct, index, ci_lower, ci_upper``); every indexed construct needs a column of draws.
+
+A bundle becomes visible only when complete: it is written into a hidden sibling folder
+``.<name>.tmp-<random>`` (:func:`staged`) and renamed to its name at the end, so a process killed
+mid-save leaves a temporary folder nobody reads, never a partial bundle. ``read_bundle`` refuses
+such a folder, and any bundle whose folder or run folder is marked ``INCOMPLETE``
+(:mod:`csi_research.output`).
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import secrets
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +40,7 @@ import pandas as pd
 
 from csi_research.errors import ModelSpecError
 from csi_research.options import ci_level
-from csi_research.output import dumps_json, write_atomic
+from csi_research.output import dumps_json, incomplete, write_atomic
 from csi_research.reporting.excel import WORKBOOK, workbook_bytes
 
 RESULTS = "results.json"
@@ -41,38 +53,98 @@ VALUE_KEYS = ("n", "target")
 INDEX_COLUMNS = ("construct", "index", "ci_lower", "ci_upper")
 
 
-def write_bundle(folder: str | Path, results: dict[str, Any], draws: pd.DataFrame,
-                 tables: dict[str, pd.DataFrame]) -> Path:
-    """Write results.json, the index draws, every table (CSV) and the tables' workbook into ``folder``.
+STAGING = ".tmp-"  # in the name of a bundle being written: ``.<name>.tmp-<random>``
 
-    Every file is written atomically and never over an existing file. ``results.json`` goes
-    last: a folder counts as a bundle only once it exists, so an interrupted write never looks
-    like a complete bundle. A bundle that would replace any existing file is refused before
-    anything is written.
+
+def write_bundle(folder: str | Path, results: dict[str, Any], draws: pd.DataFrame,
+                 tables: dict[str, pd.DataFrame], figures: Callable[[Path], object] | None = None) -> Path:
+    """Write results.json, the index draws, every table (CSV) and the tables' workbook as ``folder``.
+
+    ``folder`` must not exist: the bundle is written into a temporary sibling folder, ``figures``
+    (if given) is called with that folder's ``figures/`` path to add the plots, and only then is
+    the whole folder renamed to ``folder`` (:func:`staged`). An existing ``folder`` is refused
+    before anything is written; a failure on the way leaves nothing under ``folder``'s name.
+    Inside, ``results.json`` still goes last and every file is written atomically.
     """
     folder = Path(folder)
-    files: dict[Path, str | bytes] = {folder / DRAWS: draws.to_csv(index=False, float_format="%.10g")}
+    files: dict[str, str | bytes] = {DRAWS: draws.to_csv(index=False, float_format="%.10g")}
     for name, table in tables.items():
         if Path(name).name != name or name in ("", ".", ".."):
             raise ValueError(f"{folder}: table name {name!r} must be a plain file name")
-        files[folder / TABLES / f"{name}.csv"] = table.to_csv(index=False)
+        files[f"{TABLES}/{name}.csv"] = table.to_csv(index=False)
     if tables:
-        files[folder / WORKBOOK] = workbook_bytes(tables, "both")
-    files[folder / RESULTS] = dumps_json(results)  # last: see above
-    taken = [str(p) for p in files if p.exists()]
-    if taken:
-        raise FileExistsError(f"{folder}: {', '.join(taken)} exist already; results are never overwritten")
-    for path, content in files.items():
-        write_atomic(path, content)  # still refuses if another writer got there in between
+        files[WORKBOOK] = workbook_bytes(tables, "both")
+    files[RESULTS] = dumps_json(results)  # last: a folder counts as a bundle once it has results.json
+    with staged(folder, within=[folder / name for name in files]) as staging:
+        for name, content in files.items():
+            write_atomic(staging / name, content)
+        if figures is not None:
+            figures(staging / FIGURES)
     return folder
+
+
+@contextmanager
+def staged(folder: str | Path, within: list[Path] | None = None) -> Iterator[Path]:
+    """A new hidden sibling of ``folder`` to write into; renamed to ``folder`` when the block succeeds.
+
+    Refuses (``FileExistsError``, naming which of ``within`` it holds) when ``folder`` exists,
+    before and again at the rename; on an error the temporary folder is removed. A folder made
+    at ``folder`` between the last check and the rename is never replaced if it holds anything
+    (POSIX ``rename`` only replaces an empty folder).
+    """
+    folder = Path(folder)
+    _refuse_existing(folder, within or [])
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    while True:  # a plain mkdir, not mkdtemp: the bundle keeps the user's usual permissions
+        staging = folder.parent / f".{folder.name}{STAGING}{secrets.token_hex(4)}"
+        try:
+            staging.mkdir()
+            break
+        except FileExistsError:
+            continue
+    try:
+        yield staging
+        _refuse_existing(folder, within or [])
+        try:
+            os.rename(staging, folder)
+        except OSError as exc:
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
+                raise FileExistsError(f"{folder} exists already; results are never overwritten") from None
+            raise
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # our own unfinished files, never visible as a bundle
+        raise
+
+
+def is_staging(folder: str | Path) -> bool:
+    """Whether ``folder`` is a bundle still being written (or abandoned mid-write)."""
+    name = Path(folder).name
+    return name.startswith(".") and STAGING in name
+
+
+def _refuse_existing(folder: Path, within: list[Path]) -> None:
+    if not (folder.exists() or folder.is_symlink()):
+        return
+    taken = [str(p) for p in within if p.exists()]
+    holding = f" (holding {', '.join(taken)})" if taken else ""
+    raise FileExistsError(f"{folder} exists already{holding}; a bundle goes into a new folder and "
+                          "results are never overwritten")
 
 
 def read_bundle(path: str | Path) -> tuple[dict[str, Any], pd.DataFrame]:
     """``results.json`` and the index draws of a bundle folder, checked for what a comparison needs.
 
-    Raises ``ModelSpecError`` naming the folder and what it lacks.
+    Raises ``ModelSpecError`` naming the folder and what it lacks, or why it is unfinished (a
+    temporary folder, an ``INCOMPLETE`` marker in it or in its run folder).
     """
     path = Path(path)
+    if is_staging(path):
+        raise ModelSpecError(f"{path}: a bundle that was never finished (a temporary folder); pass the "
+                             "folder a completed study run saved its bundle in")
+    unfinished = incomplete(path)
+    if unfinished:
+        raise ModelSpecError(f"{path}: from a run that did not finish ({unfinished}); compare only "
+                             "bundles of finished runs")
     for name in (RESULTS, DRAWS):
         if not (path / name).is_file():
             raise ModelSpecError(

@@ -62,7 +62,21 @@ def load_bundle(path: str | Path) -> Bundle:
 
 
 def load_bundles(paths: Iterable[str | Path]) -> list[Bundle]:
-    return sorted((load_bundle(p) for p in paths), key=lambda b: (b.region, b.wave))
+    """Read bundle folders, sorted by region then wave; one bundle per region and wave.
+
+    Two bundles of one region and wave (two runs of a study, or one folder given twice) raise
+    ``ModelSpecError`` naming both folders: which run to compare is the caller's choice.
+    """
+    bundles = [load_bundle(p) for p in paths]
+    seen: dict[tuple[str, str], Bundle] = {}
+    for b in bundles:
+        first = seen.setdefault((b.region, b.wave), b)
+        if first is not b:
+            raise ModelSpecError(
+                f"two bundles for region {b.region} wave {b.wave}: {first.path} and {b.path}; "
+                "compare one run of each study"
+            )
+    return sorted(bundles, key=lambda b: (b.region, b.wave))
 
 
 def index_table(bundles: Sequence[Bundle], language: str = "en") -> pd.DataFrame:

@@ -152,15 +152,12 @@ class StudyResult:
 
     # ------------------------------------------------------------------ bundle
     def save(self, folder: str | Path, figures: bool = True) -> Path:
-        """Write the bundle into ``folder`` (which must not hold an earlier bundle)."""
-        from csi_research.bundle import FIGURES, write_bundle
+        """Write the bundle as ``folder``, which must not exist; it appears only once complete."""
+        from csi_research.bundle import write_bundle
 
-        folder = Path(folder)
         tables = self.tables()
-        write_bundle(folder, self.results(tables), self.index_draws, tables)
-        if figures:
-            self._save_figures(folder / FIGURES)
-        return folder
+        return write_bundle(folder, self.results(tables), self.index_draws, tables,
+                            figures=self._save_figures if figures else None)
 
     def _save_figures(self, folder: Path) -> None:
         import matplotlib.pyplot as plt
@@ -172,11 +169,10 @@ class StudyResult:
             "indices": plots.index_bars(self.indices.reset_index(), threshold=self.config.index_target),
             "ipma": plots.ipma_map(self.ipma),
         }
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)  # inside the bundle's staging folder: no one reads it yet
         for name, fig in figures.items():
-            tmp = folder / f".{name}.png.tmp"
-            fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png", metadata={"Software": None})
-            tmp.replace(folder / f"{name}.png")
+            fig.savefig(folder / f"{name}.png", dpi=110, bbox_inches="tight", format="png",
+                        metadata={"Software": None})
             plt.close(fig)
 
 

@@ -175,21 +175,22 @@ def test_one_existing_file_stops_the_whole_bundle_before_anything_is_written(tmp
     assert (folder / "tables" / "paths.csv").read_text(encoding="utf-8") == "mine\n"
 
 
-def test_a_file_appearing_after_the_check_is_still_not_replaced(tmp_path, monkeypatch):
-    """Another writer creating index_draws.csv between the check and the write: write_atomic refuses."""
+def test_a_bundle_appearing_after_the_check_is_still_not_replaced(tmp_path, monkeypatch):
+    """Another writer creating the bundle folder while ours is being staged: the rename refuses."""
     folder = tmp_path / "b"
 
     def racing_write(path, content):
-        if Path(path).name == "index_draws.csv":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text("theirs\n", encoding="utf-8")
+        if Path(path).name == "results.json":  # the last file: the existence check is long past
+            folder.mkdir()
+            (folder / "index_draws.csv").write_text("theirs\n", encoding="utf-8")
         return write_atomic(path, content)
 
     monkeypatch.setattr(bundle, "write_atomic", racing_write)
-    with pytest.raises(FileExistsError):
+    with pytest.raises(FileExistsError, match="never overwritten"):
         write_bundle(folder, sample_results(), sample_draws(), {})
     assert files_in(folder) == ["index_draws.csv"]
     assert (folder / "index_draws.csv").read_text(encoding="utf-8") == "theirs\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]  # our staging folder is gone
 
 
 def test_results_json_is_written_last(tmp_path, monkeypatch):
@@ -197,7 +198,9 @@ def test_results_json_is_written_last(tmp_path, monkeypatch):
     order: list[str] = []
 
     def recording_write(path, content):
-        order.append(Path(path).relative_to(tmp_path / "b").as_posix())
+        staging = Path(path).relative_to(tmp_path).parts[0]
+        assert staging.startswith(".b.tmp-") and not (tmp_path / "b").exists()  # staged, not yet visible
+        order.append(Path(*Path(path).relative_to(tmp_path).parts[1:]).as_posix())
         return write_atomic(path, content)
 
     monkeypatch.setattr(bundle, "write_atomic", recording_write)
@@ -205,6 +208,7 @@ def test_results_json_is_written_last(tmp_path, monkeypatch):
     assert order[-1] == "results.json"
     assert sorted(order) == ["index_draws.csv", "results.json", "tables.xlsx", "tables/indices.csv",
                              "tables/paths.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]
 
 
 def test_workbook_holds_every_table_and_is_absent_without_tables(tmp_path):

@@ -26,9 +26,11 @@ def strict_loads(text: str):
 
 
 # ---------------------------------------------------------------- run folders
-def test_run_id_is_sortable_timestamp():
-    assert new_run_id(datetime(2026, 11, 3, 4, 5, 6)) == "20261103-040506"
-    assert re.fullmatch(r"\d{8}-\d{6}", new_run_id())
+def test_run_id_is_a_sortable_timestamp_with_a_random_suffix():
+    assert re.fullmatch(r"20261103-040506-[0-9a-f]{6}", new_run_id(datetime(2026, 11, 3, 4, 5, 6)))
+    assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{6}", new_run_id())
+    assert new_run_id(datetime(2026, 11, 3, 4, 5, 6)) < new_run_id(datetime(2026, 11, 3, 4, 5, 7))
+    assert len({new_run_id() for _ in range(20)}) == 20  # same second, different ids
 
 
 def test_same_run_id_twice_gives_two_folders(tmp_path):
@@ -45,7 +47,7 @@ def test_same_run_id_twice_gives_two_folders(tmp_path):
 
 
 def test_default_run_id_is_a_timestamp(tmp_path):
-    assert re.fullmatch(r"\d{8}-\d{6}(-\d+)?", new_run_dir(tmp_path).name)
+    assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{6}(-\d+)?", new_run_dir(tmp_path).name)
 
 
 def test_concurrent_calls_never_share_a_folder(tmp_path):

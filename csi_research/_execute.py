@@ -1,0 +1,149 @@
+"""The child-process side of :mod:`csi_research.batch`: execute one study's notebook(s), write its reports.
+
+``python -m csi_research._execute '<task json>'`` runs in a process of its own (its own session),
+so the batch can stop it at once and for good by signalling processes, which it cannot do to
+papermill running in a thread. The last line it prints is ``{"ok": ..., "error": ...}``.
+
+Kernels talk to this process over private Unix sockets (zmq ``ipc``) in a fresh temporary folder
+instead of TCP ports: jupyter_client picks "free" TCP ports, closes them and lets the kernel bind
+them later, and between the two another process starting a kernel can take one ("Address already
+in use"). Socket files in a folder of our own cannot be taken by anyone else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ERROR_FILE = "error.txt"
+MAX_SOCKET_PATH = 100  # Unix socket paths are limited to 104-108 bytes; "-<n>" is appended
+
+
+def report_path(folder: Path, language: str) -> Path:
+    return folder / f"report.{language}.html"
+
+
+@contextmanager
+def kernel_options() -> Iterator[dict[str, Any]]:
+    """papermill/nbclient options that start the kernel on ipc sockets in a new private folder.
+
+    Falls back to jupyter_client's TCP default where there are no Unix sockets (Windows) or the
+    temporary folder's path is too long for one.
+    """
+    if os.name != "posix":
+        yield {}
+        return
+    from traitlets.config import Config
+
+    folder = tempfile.mkdtemp(prefix="csi-k-")
+    try:
+        ip = os.path.join(folder, "k")
+        if len(ip) + 4 > MAX_SOCKET_PATH:
+            yield {}
+        else:
+            yield {"config": Config({"KernelManager": {"transport": "ipc", "ip": ip}})}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def execute(
+    notebook: Path, out: Path, params: dict[str, Any], languages: tuple[str, ...]
+) -> tuple[bool, str]:
+    """Execute ``notebook`` once per language into ``out``; the first saves the bundle, each writes a report.
+
+    Returns (ok, error line); a failure also writes ``error.txt`` with the traceback.
+    """
+    for k, lang in enumerate(languages):
+        executed = out / f"{notebook.stem}.{lang}.ipynb"
+        run_params = {**params, "language": lang, "output_dir": str(out) if k == 0 else None}
+        try:
+            import papermill
+
+            with kernel_options() as options:
+                papermill.execute_notebook(
+                    str(notebook), str(executed), parameters=run_params, progress_bar=False,
+                    kernel_name="python3", extra_arguments=["--log-level=ERROR"], **options,
+                )
+            from csi_research.output import write_atomic
+
+            write_atomic(report_path(out, lang), html(executed, lang))
+        except Exception as exc:  # reported as this study's failure, never raised into the batch
+            error = error_line(exc)
+            write_error(out, f"{error}\n\n{traceback.format_exc()}")
+            return False, error
+    return True, ""
+
+
+def write_error(out: Path, text: str) -> None:
+    from csi_research.output import write_atomic
+
+    try:
+        write_atomic(out / ERROR_FILE, text)
+    except OSError:  # the folder became unwritable (or an error was written already): the line still counts
+        pass
+
+
+def error_line(exc: BaseException) -> str:
+    ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
+    if ename:  # papermill's execution error carries the kernel's exception
+        return f"{ename}: {evalue}".splitlines()[0]
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+def html(executed: Path, language: str) -> str:
+    """The executed notebook as a report for readers: outputs only — no code, no notebook prose.
+
+    The page title is the one the report's first section carries in its display metadata.
+    """
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(executed), as_version=4)
+    titles = [o.get("metadata", {}).get("csi_report", {}).get("title")
+              for cell in nb.cells for o in cell.get("outputs", [])]
+    nb.metadata["title"] = next((t for t in titles if t), executed.stem)
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+                            exclude_markdown=True, language_code="zh-CN" if language == "zh" else "en")
+    body, _ = exporter.from_notebook_node(nb)
+    return body
+
+
+def _watch_parent(parent: int) -> None:
+    """Stop this process and its kernel if the batch that started it disappears (e.g. SIGKILLed)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        try:
+            import psutil
+
+            for child in psutil.Process().children(recursive=True):
+                child.kill()
+        except Exception:  # best effort: the kernel's own parent poller ends it too
+            pass
+        os._exit(3)
+
+    threading.Thread(target=watch, daemon=True, name="csi-parent-watch").start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    task = json.loads((argv if argv is not None else sys.argv[1:])[0])
+    _watch_parent(os.getppid())
+    ok, error = execute(Path(task["notebook"]), Path(task["output_dir"]), task["params"],
+                        tuple(task["languages"]))
+    print(json.dumps({"ok": ok, "error": error}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
