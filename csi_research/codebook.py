@@ -18,6 +18,7 @@ indicators (``resources/internal_indicators.yaml``) that track them. A sub-indic
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -30,7 +31,7 @@ import yaml
 
 from csi_research.errors import ModelSpecError
 from csi_research.model import DEFAULT_PATHS, CSIModel
-from csi_research.yamlfile import read_yaml
+from csi_research.yamlfile import find_todo, find_todo_value, load_yaml, names, short
 
 # Constructs of the standard CSI model whose aspects a company changes directly; the assumption for
 # a sub-indicator that carries no ``actionable`` mark (Image, Expectation, Satisfaction and Loyalty
@@ -73,7 +74,7 @@ class Scale:
         where = f"scale {self.name}"
         if len(self.codes) < 2 or list(self.codes) != sorted(set(self.codes)):
             raise ModelSpecError(
-                f"{where}: codes {list(self.codes)} must be at least two increasing integers"
+                f"{where}: codes {short(list(self.codes))} must be at least two increasing integers"
             )
         for field_name in ("labels_zh", "labels_en", "grade_scores"):
             if len(getattr(self, field_name)) != len(self.codes):
@@ -84,7 +85,7 @@ class Scale:
         scores = np.asarray(self.grade_scores, dtype=float)
         if np.any(scores < 0) or np.any(scores > 100) or np.any(np.diff(scores) <= 0):
             raise ModelSpecError(
-                f"{where}: grade_scores {list(self.grade_scores)} must increase within 0–100"
+                f"{where}: grade_scores {short(list(self.grade_scores))} must increase within 0–100"
             )
 
     def is_code(self, values: Any) -> np.ndarray:
@@ -214,37 +215,63 @@ class Codebook:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Codebook:
-        return cls.from_dict(read_yaml(path, "codebook"), source=str(path))
+        """Read a codebook file; every error names the file (and the line of a TODO left in it)."""
+        spec, text = load_yaml(path, "codebook")
+        todo = find_todo(text) if isinstance(spec, Mapping) else None
+        if todo:
+            line, key, value = todo
+            raise ModelSpecError(f"{path}: line {line}: {_todo_message(key, value)}")
+        return cls.from_dict(spec, source=str(path))
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any], source: str = "codebook") -> Codebook:
-        """Build from the YAML layout written by :meth:`to_dict`."""
-        required = {"scales", "constructs", "subindicators", "items"}
-        if not isinstance(spec, Mapping) or not required <= set(spec):
-            raise ModelSpecError(f"{source}: a codebook needs the keys {sorted(required)}")
-        try:
-            scales = {name: _scale_from(name, s) for name, s in spec["scales"].items()}
-            constructs = {n: (c["label_zh"], c["label_en"]) for n, c in spec["constructs"].items()}
-            subs = {sid: _subindicator_from(str(sid), s) for sid, s in spec["subindicators"].items()}
-            items = tuple(_item_from(i) for i in spec["items"])
-            attributes = tuple(
-                Attribute(
-                    a["id"], a["label_zh"], a["label_en"],
-                    MappingProxyType({str(k): (v[0], v[1]) for k, v in (a.get("categories") or {}).items()}),
-                )
-                for a in spec.get("attributes") or ()
-            )
-        except (KeyError, TypeError, IndexError, AttributeError) as exc:
+        """Build from the YAML layout written by :meth:`to_dict`.
+
+        Every error is a :class:`ModelSpecError` starting with ``source`` (the file) and naming the
+        entry, the key, the bad value and what is allowed.
+        """
+        required = ("scales", "constructs", "subindicators", "items")
+        if spec is None:
             raise ModelSpecError(
-                f"{source}: malformed codebook entry ({type(exc).__name__}: {exc})"
-            ) from None
-        except ModelSpecError as exc:
-            raise ModelSpecError(f"{source}: {exc}") from None
+                f"{source}: the codebook is empty; it needs the keys {', '.join(required)} "
+                "(copy resources/codebook_default.yaml and edit it)"
+            )
+        if not isinstance(spec, Mapping):
+            raise ModelSpecError(
+                f"{source}: a codebook must be a mapping with the keys {', '.join(required)}, "
+                f"not {short(spec)}"
+            )
+        missing = [k for k in required if k not in spec]
+        if missing:
+            raise ModelSpecError(
+                f"{source}: a codebook needs the keys {sorted(required)}; missing: {', '.join(missing)}"
+            )
+        unknown = [str(k) for k in spec if k not in CODEBOOK_KEYS]
+        if unknown:
+            raise ModelSpecError(f"{source}: unknown key(s) {unknown}; allowed: {', '.join(CODEBOOK_KEYS)}")
+        todo = find_todo_value(spec)
+        if todo:
+            raise ModelSpecError(f"{source}: {_todo_message(*todo)}")
         try:
+            scales = {name: _scale_from(name, s) for name, s in _section(spec, "scales", Mapping).items()}
+            constructs = {
+                str(n): _construct_from(n, c) for n, c in _section(spec, "constructs", Mapping).items()
+            }
+            subs = {
+                str(sid): _subindicator_from(str(sid), s)
+                for sid, s in _section(spec, "subindicators", Mapping).items()
+            }
+            items = tuple(_item_from(k, i) for k, i in enumerate(_section(spec, "items", list), start=1))
+            attributes = tuple(
+                _attribute_from(k, a)
+                for k, a in enumerate(_section(spec, "attributes", list, required=False) or [], start=1)
+            )
+            name = _text(spec.get("name", "codebook"), "name")
+            id_column = _text(spec.get("id_column", "respondent_id"), "id_column")
             return cls(
-                name=str(spec.get("name", "codebook")), scales=MappingProxyType(scales),
+                name=name, scales=MappingProxyType(scales),
                 constructs=MappingProxyType(constructs), subindicators=MappingProxyType(subs),
-                items=items, attributes=attributes, id_column=str(spec.get("id_column", "respondent_id")),
+                items=items, attributes=attributes, id_column=id_column,
             )
         except ModelSpecError as exc:
             raise ModelSpecError(f"{source}: {exc}") from None
@@ -333,35 +360,172 @@ class Codebook:
         return CSIModel(blocks, paths, labels=dict(self.constructs))
 
 
-def _scale_from(name: str, spec: Mapping[str, Any]) -> Scale:
-    codes = [int(c) for c in spec["codes"]]
-    if "grade_scores" not in spec:
-        return Scale.linear(name, codes, spec.get("labels_zh"), spec.get("labels_en"))
-    return Scale(
-        name, tuple(codes),
-        tuple(spec.get("labels_zh") or (str(c) for c in codes)),
-        tuple(spec.get("labels_en") or (str(c) for c in codes)),
-        tuple(float(g) for g in spec["grade_scores"]),
+CODEBOOK_KEYS = ("name", "id_column", "scales", "constructs", "subindicators", "items", "attributes")
+SCALE_KEYS = ("codes", "labels_zh", "labels_en", "grade_scores")
+ITEM_KEYS = ("id", "construct", "subindicator", "scale", "reverse", "missing_codes", "text_zh", "text_en")
+ATTRIBUTE_KEYS = ("id", "label_zh", "label_en", "categories")
+SUBINDICATOR_KEYS = ("construct", "label_zh", "label_en", "actionable", "measures", "kpis")
+_SECTIONS = {
+    "scales": "a mapping of scale name -> {codes, labels_zh, labels_en, grade_scores}",
+    "constructs": "a mapping of construct name -> {label_zh, label_en}",
+    "subindicators": "a mapping of sub-indicator id -> {construct, label_zh, label_en, ...}",
+    "items": "a list of items, each {id, construct, subindicator, scale, ...}",
+    "attributes": "a list of respondent attributes, each {id, label_zh, label_en, categories}",
+}
+
+
+def _todo_message(key: str, value: str) -> str:
+    return (
+        f"{key} is still {short(value)}: new-study left it for you to fill in (or delete the entry); "
+        "the codebook is not used until no TODO is left"
     )
 
 
-ITEM_KEYS = ("id", "construct", "subindicator", "scale", "reverse", "missing_codes", "text_zh", "text_en")
+def _section(spec: Mapping[str, Any], key: str, kind: type, required: bool = True) -> Any:
+    """A top-level section of the expected kind; empty or missing ones are errors when required."""
+    value = spec.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, kind):
+        raise ModelSpecError(f"{key} must be {_SECTIONS[key]}, not {short(value)}")
+    if not value and required:
+        raise ModelSpecError(f"{key} is empty; it must be {_SECTIONS[key]}")
+    return value
 
 
-def _item_from(spec: Mapping[str, Any]) -> Item:
-    # unknown keys are refused: an unquoted comma in a YAML flow mapping ({text_en: a, b}) silently
-    # cuts the text and turns the rest into a key
-    unknown = [str(k) for k in spec if k not in ITEM_KEYS]
+def _text(value: Any, where: str, required: bool = True) -> str:
+    """A non-empty text (a YAML number such as 2025 is taken as its text)."""
+    if value is None and not required:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float) or not str(value).strip():
+        raise ModelSpecError(f"{where} must be a non-empty text, not {short(value)}")
+    return str(value).strip()
+
+
+def _keys(where: str, spec: Any, allowed: Sequence[str], required: Sequence[str], example: str) -> None:
+    """``spec`` is a mapping with every required key and no unknown one."""
+    if not isinstance(spec, Mapping):
+        raise ModelSpecError(f"{where}: expected a mapping such as {example}, not {short(spec)}")
+    unknown = [str(k) for k in spec if k not in allowed]
     if unknown:
+        raise ModelSpecError(f"{where}: unknown key(s) {unknown}; allowed: {', '.join(allowed)}")
+    missing = [k for k in required if spec.get(k) is None]
+    if missing:
+        raise ModelSpecError(f"{where}: missing key(s) {', '.join(missing)}; e.g. {example}")
+
+
+def _integers(where: str, value: Any, example: str) -> list[int]:
+    """A list of integer codes (2.0 is 2; true, 2.5 and '1-5' are refused)."""
+    ok = isinstance(value, list) and all(
+        not isinstance(v, bool) and (isinstance(v, int) or (isinstance(v, float) and v.is_integer()))
+        for v in value
+    )
+    if not ok:
+        hint = ""
+        if isinstance(value, str) and (m := re.fullmatch(r"\s*(-?\d+)\s*[-–~]\s*(-?\d+)\s*", value)):
+            lo, hi = int(m[1]), int(m[2])
+            if 0 < hi - lo < 20:
+                hint = f" (write {value.strip()} as {list(range(lo, hi + 1))})"
         raise ModelSpecError(
-            f"item {spec.get('id', '?')}: unknown key(s) {unknown}; allowed: {', '.join(ITEM_KEYS)} "
-            "(quote a text that contains a comma)"
+            f"{where} must be a list of integers such as {example}, not {short(value)}{hint}"
         )
+    return [int(v) for v in value]
+
+
+def _labels(where: str, value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(
+            isinstance(v, str | int | float) and not isinstance(v, bool) for v in value):
+        raise ModelSpecError(f"{where} must be a list of texts, one per code, not {short(value)}")
+    return [str(v) for v in value]
+
+
+def _scale_from(name: Any, spec: Any) -> Scale:
+    where = f"scale {name}"
+    _keys(where, spec, SCALE_KEYS, ("codes",), "{codes: [1, 2, 3, 4, 5]}")
+    codes = _integers(f"{where}: codes", spec["codes"], "[1, 2, 3, 4, 5]")
+    if len(codes) < 2 or codes != sorted(set(codes)):  # checked here: the linear rescale divides by max-min
+        raise ModelSpecError(f"{where}: codes {short(codes)} must be at least two increasing integers")
+    labels_zh = _labels(f"{where}: labels_zh", spec.get("labels_zh"))
+    labels_en = _labels(f"{where}: labels_en", spec.get("labels_en"))
+    if spec.get("grade_scores") is None:
+        return Scale.linear(str(name), codes, labels_zh, labels_en)
+    scores = spec["grade_scores"]
+    if not isinstance(scores, list) or not all(
+            isinstance(g, int | float) and not isinstance(g, bool) for g in scores):
+        raise ModelSpecError(
+            f"{where}: grade_scores must be a list of numbers within 0–100 such as [0, 40, 60, 80, 100], "
+            f"not {short(scores)}"
+        )
+    return Scale(
+        str(name), tuple(codes),
+        tuple(labels_zh or (str(c) for c in codes)),
+        tuple(labels_en or (str(c) for c in codes)),
+        tuple(float(g) for g in scores),
+    )
+
+
+def _construct_from(name: Any, spec: Any) -> tuple[str, str]:
+    where = f"construct {name}"
+    keys = ("label_zh", "label_en")
+    _keys(where, spec, keys, keys, "{label_zh: 企业形象, label_en: Image}")
+    return _text(spec["label_zh"], f"{where}: label_zh"), _text(spec["label_en"], f"{where}: label_en")
+
+
+def _item_from(position: int, spec: Any) -> Item:
+    where = f"item {spec.get('id')}" if isinstance(spec, Mapping) and spec.get("id") is not None else (
+        f"item {position}")
+    if isinstance(spec, Mapping):
+        # unknown keys are refused: an unquoted comma in a YAML flow mapping ({text_en: a, b}) silently
+        # cuts the text and turns the rest into a key
+        unknown = [str(k) for k in spec if k not in ITEM_KEYS]
+        if unknown:
+            raise ModelSpecError(
+                f"{where}: unknown key(s) {unknown}; allowed: {', '.join(ITEM_KEYS)} "
+                "(quote a text that contains a comma)"
+            )
+    _keys(where, spec, ITEM_KEYS, ("id", "construct", "subindicator", "scale"),
+          "{id: QUA1, construct: Quality, subindicator: supply_quality, scale: semantic5}")
+    reverse = spec.get("reverse", False)
+    if not isinstance(reverse, bool):  # bool("false") is True: a quoted flag must not flip an item
+        raise ModelSpecError(f"{where}: reverse must be true or false, not {short(reverse)}")
+    missing = spec.get("missing_codes")
     return Item(
-        id=str(spec["id"]), construct=spec["construct"], subindicator=spec["subindicator"],
-        text_zh=spec.get("text_zh", ""), text_en=spec.get("text_en", ""), scale=spec["scale"],
-        reverse=bool(spec.get("reverse", False)),
-        missing_codes=tuple(int(c) for c in spec.get("missing_codes") or ()),
+        id=_text(spec["id"], f"{where}: id"),
+        construct=_text(spec["construct"], f"{where}: construct"),
+        subindicator=_text(spec["subindicator"], f"{where}: subindicator"),
+        text_zh=_text(spec.get("text_zh"), f"{where}: text_zh", required=False),
+        text_en=_text(spec.get("text_en"), f"{where}: text_en", required=False),
+        scale=_text(spec["scale"], f"{where}: scale"),
+        reverse=reverse,
+        missing_codes=tuple(_integers(f"{where}: missing_codes", missing, "[9, 99]") if missing else ()),
+    )
+
+
+def _attribute_from(position: int, spec: Any) -> Attribute:
+    where = f"attribute {spec.get('id')}" if isinstance(spec, Mapping) and spec.get("id") is not None else (
+        f"attribute {position}")
+    _keys(where, spec, ATTRIBUTE_KEYS, ("id", "label_zh", "label_en"),
+          "{id: area, label_zh: 城乡, label_en: Area, categories: {urban: [城市, urban]}}")
+    categories = spec.get("categories") or {}
+    if not isinstance(categories, Mapping):
+        raise ModelSpecError(
+            f"{where}: categories must map each code to [chinese, english] labels such as "
+            f"{{urban: [城市, urban]}}, not {short(categories)}"
+        )
+    table = {}
+    for code, labels in categories.items():
+        if not isinstance(labels, list) or len(labels) != 2 or not all(
+                isinstance(v, str | int) and not isinstance(v, bool) and str(v).strip() for v in labels):
+            raise ModelSpecError(
+                f"{where}: category {code} must have [chinese, english] labels such as [城市, urban], "
+                f"not {short(labels)}"
+            )
+        table[str(code)] = (str(labels[0]), str(labels[1]))
+    return Attribute(
+        _text(spec["id"], f"{where}: id"), _text(spec["label_zh"], f"{where}: label_zh"),
+        _text(spec["label_en"], f"{where}: label_en"), MappingProxyType(table),
     )
 
 
@@ -369,21 +533,22 @@ def _subindicator_from(sid: str, spec: Mapping[str, Any]) -> Subindicator:
     """One ``subindicators`` entry; errors name the sub-indicator, the key and the bad value."""
     where = f"sub-indicator {sid}"
     if not isinstance(spec, Mapping):
-        raise ModelSpecError(f"{where}: expected a mapping with construct, label_zh, label_en, not {spec!r}")
-    unknown = set(spec) - {"construct", "label_zh", "label_en", "actionable", "measures", "kpis"}
-    if unknown:
         raise ModelSpecError(
-            f"{where}: unknown key(s) {sorted(unknown)}; allowed: construct, label_zh, label_en, "
-            "actionable, measures, kpis"
+            f"{where}: expected a mapping with construct, label_zh, label_en, not {short(spec)}"
         )
+    _keys(where, spec, SUBINDICATOR_KEYS, ("construct", "label_zh", "label_en"),
+          "{construct: Quality, label_zh: 供电质量, label_en: Supply quality, actionable: true}")
     actionable = spec.get("actionable")
     if actionable is not None and not isinstance(actionable, bool):
-        raise ModelSpecError(f"{where}: actionable must be true or false, not {actionable!r}")
+        raise ModelSpecError(f"{where}: actionable must be true or false, not {short(actionable)}")
     measures = spec.get("measures") or []
     if not isinstance(measures, list):
-        raise ModelSpecError(f"{where}: measures must be a list of {{zh, en, items, kpis}}, not {measures!r}")
+        raise ModelSpecError(
+            f"{where}: measures must be a list of {{zh, en, items, kpis}}, not {short(measures)}"
+        )
     return Subindicator(
-        sid, spec["construct"], spec["label_zh"], spec["label_en"], actionable,
+        sid, _text(spec["construct"], f"{where}: construct"), _text(spec["label_zh"], f"{where}: label_zh"),
+        _text(spec["label_en"], f"{where}: label_en"), actionable,
         tuple(_measure_from(f"{where}: measure {k + 1}", m) for k, m in enumerate(measures)),
         _ids(f"{where}: kpis", spec.get("kpis")),
     )
@@ -391,13 +556,15 @@ def _subindicator_from(sid: str, spec: Mapping[str, Any]) -> Subindicator:
 
 def _measure_from(where: str, spec: Any) -> Measure:
     if not isinstance(spec, Mapping):
-        raise ModelSpecError(f"{where}: a measure is a mapping with zh, en (and items, kpis), not {spec!r}")
+        raise ModelSpecError(
+            f"{where}: a measure is a mapping with zh, en (and items, kpis), not {short(spec)}"
+        )
     unknown = set(spec) - {"zh", "en", "items", "kpis"}
     if unknown:
         raise ModelSpecError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: zh, en, items, kpis")
     for key in ("zh", "en"):
         if not isinstance(spec.get(key), str) or not spec[key].strip():
-            raise ModelSpecError(f"{where}: {key} must be a non-empty text, not {spec.get(key)!r}")
+            raise ModelSpecError(f"{where}: {key} must be a non-empty text, not {short(spec.get(key))}")
     return Measure(spec["zh"].strip(), spec["en"].strip(), _ids(f"{where}: items", spec.get("items")),
                    _ids(f"{where}: kpis", spec.get("kpis")))
 
@@ -408,7 +575,7 @@ def _ids(where: str, value: Any) -> tuple[str, ...]:
         return ()
     values = [value] if isinstance(value, str) else value
     if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
-        raise ModelSpecError(f"{where} must be a list of ids, not {value!r}")
+        raise ModelSpecError(f"{where} must be a list of ids, not {short(value)}")
     return tuple(v.strip() for v in values)
 
 
@@ -436,13 +603,13 @@ def _check(book: Codebook) -> None:
         seen.add(item.id)
         if item.construct not in book.constructs:
             raise ModelSpecError(
-                f"item {item.id}: unknown construct {item.construct}; known: {', '.join(book.constructs)}"
+                f"item {item.id}: unknown construct {item.construct}; known: {names(book.constructs)}"
             )
         sub = book.subindicators.get(item.subindicator)
         if sub is None:
             raise ModelSpecError(
                 f"item {item.id}: unknown sub-indicator {item.subindicator}; "
-                f"known: {', '.join(book.subindicators)}"
+                f"known: {names(book.subindicators)}"
             )
         if sub.construct != item.construct:
             raise ModelSpecError(
@@ -451,16 +618,20 @@ def _check(book: Codebook) -> None:
             )
         if item.scale not in book.scales:
             raise ModelSpecError(
-                f"item {item.id}: unknown scale {item.scale}; known: {', '.join(book.scales)}"
+                f"item {item.id}: unknown scale {item.scale}; known: {names(book.scales)}"
             )
         clash = set(item.missing_codes) & set(book.scales[item.scale].codes)
         if clash:
-            raise ModelSpecError(f"item {item.id}: missing code(s) {sorted(clash)} are also answer codes")
+            raise ModelSpecError(
+                f"item {item.id}: missing code(s) {sorted(clash)} are also answer codes of scale "
+                f"{item.scale} ({book.scales[item.scale].span}); a \"don't know\" code must lie outside "
+                "the scale, e.g. 9 or 99"
+            )
     for sub in book.subindicators.values():
         if sub.construct not in book.constructs:
             raise ModelSpecError(
                 f"sub-indicator {sub.id}: unknown construct {sub.construct}; "
-                f"known: {', '.join(book.constructs)}"
+                f"known: {names(book.constructs)}"
             )
         if sub.measures and sub.actionable is False:
             raise ModelSpecError(
@@ -472,7 +643,7 @@ def _check(book: Codebook) -> None:
                 if item_id not in seen:
                     raise ModelSpecError(
                         f"sub-indicator {sub.id}: measure {k} names unknown item {item_id}; "
-                        f"items: {', '.join(book.item_ids)}"
+                        f"items: {names(book.item_ids)}"
                     )
                 owner = next(i.subindicator for i in book.items if i.id == item_id)
                 if owner != sub.id:
@@ -480,7 +651,7 @@ def _check(book: Codebook) -> None:
                         f"sub-indicator {sub.id}: measure {k} names item {item_id}, which belongs to "
                         f"sub-indicator {owner}; list the measure under {owner}"
                     )
-    names = [book.id_column, *book.attribute_ids]
-    overlap = (set(names) & seen) | {n for n in names if names.count(n) > 1}
+    columns = [book.id_column, *book.attribute_ids]
+    overlap = (set(columns) & seen) | {n for n in columns if columns.count(n) > 1}
     if overlap:
         raise ModelSpecError(f"column name(s) {sorted(overlap)} are used twice (items/attributes/id column)")

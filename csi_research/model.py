@@ -17,9 +17,11 @@ import numpy as np
 import yaml
 
 from csi_research.errors import ModelSpecError
-from csi_research.yamlfile import read_yaml
+from csi_research.yamlfile import find_todo, load_yaml, names, short
 
 MODES = ("A", "B")  # A = reflective (Mode A), B = formative (Mode B)
+MODEL_KEYS = ("constructs", "paths", "target")
+BLOCK_KEYS = ("items", "mode", "label_zh", "label_en")
 
 # The seven constructs of the national evaluation method, with the labels users expect.
 DEFAULT_LABELS: dict[str, tuple[str, str]] = {
@@ -115,37 +117,50 @@ class CSIModel:
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any], source: str = "model") -> CSIModel:
-        """Build from the YAML layout written by :meth:`to_dict`."""
-        if not isinstance(spec, Mapping) or "constructs" not in spec or "paths" not in spec:
-            raise ModelSpecError(f"{source}: a model needs the keys 'constructs' and 'paths'")
-        unknown = set(spec) - {"constructs", "paths", "target"}
+        """Build from the YAML layout written by :meth:`to_dict`.
+
+        Every error is a :class:`ModelSpecError` starting with ``source`` (the file) and naming the
+        key, the bad value and what is allowed.
+        """
+        if spec is None:
+            raise ModelSpecError(
+                f"{source}: the model is empty; it needs constructs: (each construct with its items) and "
+                "paths: (a list such as - Image -> Satisfaction)"
+            )
+        if not isinstance(spec, Mapping):
+            raise ModelSpecError(
+                f"{source}: a model must be a mapping with the keys constructs and paths, "
+                f"not {_kind(spec)} {short(spec)}"
+            )
+        missing = [k for k in ("constructs", "paths") if k not in spec]
+        if missing:
+            raise ModelSpecError(
+                f"{source}: a model needs the keys 'constructs' and 'paths'; missing: {', '.join(missing)}"
+            )
+        unknown = [str(k) for k in spec if k not in MODEL_KEYS]
         if unknown:
             raise ModelSpecError(
-                f"{source}: unknown key(s) {sorted(unknown)}; allowed: constructs, paths, target"
+                f"{source}: unknown key(s) {unknown}; allowed: {', '.join(MODEL_KEYS)}"
             )
-        if not isinstance(spec["constructs"], Mapping):
-            raise ModelSpecError(f"{source}: 'constructs' must map each construct name to its items")
-        constructs, modes, labels = {}, {}, {}
-        for name, block in spec["constructs"].items():
-            if isinstance(block, Mapping):
-                extra = set(block) - {"items", "mode", "label_zh", "label_en"}
-                if extra:
-                    raise ModelSpecError(f"{source}: construct {name}: unknown key(s) {sorted(extra)}")
-                constructs[name] = list(block.get("items") or [])
-                modes[name] = block.get("mode", "A")
-                if "label_zh" in block or "label_en" in block:  # otherwise the standard labels apply
-                    labels[name] = (block.get("label_zh", name), block.get("label_en", name))
-            else:
-                constructs[name] = list(block or [])
         try:
-            paths = [_as_path(p) for p in spec["paths"]]
-            return cls(constructs, paths, modes, labels or None, spec.get("target"))
+            constructs, modes, labels = _blocks_from(spec["constructs"])
+            paths = _paths_from(spec["paths"])
+            target = spec.get("target")
+            if target is not None and not isinstance(target, str):
+                raise ModelSpecError(f"target must be a construct name, not {short(target)}")
+            return cls(constructs, paths, modes, labels or None, target)
         except ModelSpecError as exc:
             raise ModelSpecError(f"{source}: {exc}") from None
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> CSIModel:
-        return cls.from_dict(read_yaml(path, "model file"), source=str(path))
+        """Read a model file; every error names the file (see :meth:`from_dict`)."""
+        spec, text = load_yaml(path, "model file")
+        todo = find_todo(text)
+        if todo:
+            line, key, value = todo
+            raise ModelSpecError(f"{path}: line {line}: {key} is still {short(value)}; fill it in")
+        return cls.from_dict(spec, source=str(path))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -280,10 +295,97 @@ class CSIModel:
         return "\n".join(lines) + "\n"
 
 
+def _kind(value: Any) -> str:
+    """"a list", "a text" …: what a YAML value turned out to be, for messages."""
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, str):
+        return "a text"
+    if isinstance(value, bool):
+        return "true/false"
+    return "a number" if isinstance(value, int | float) else type(value).__name__
+
+
+def _blocks_from(spec: Any) -> tuple[dict[str, list[str]], dict[str, Any], dict[str, tuple[str, str]]]:
+    """``constructs:`` of a model file: name → items (short form) or → {items, mode, label_zh, label_en}."""
+    if not isinstance(spec, Mapping) or not spec:
+        raise ModelSpecError(
+            "'constructs' must map each construct name to its items, e.g. "
+            f"{{Image: [IMG1, IMG2], Satisfaction: [SAT1, SAT2]}}, not {short(spec)}"
+        )
+    constructs: dict[str, list[str]] = {}
+    modes: dict[str, Any] = {}
+    labels: dict[str, tuple[str, str]] = {}
+    for name, block in spec.items():
+        if not isinstance(name, str) or not name.strip():
+            raise ModelSpecError(f"construct name {short(name)} must be a text such as Image")
+        where = f"construct {_cut(name)}"
+        items = block
+        if isinstance(block, Mapping):
+            extra = [str(k) for k in block if k not in BLOCK_KEYS]
+            if extra:
+                raise ModelSpecError(f"{where}: unknown key(s) {extra}; allowed: {', '.join(BLOCK_KEYS)}")
+            items = block.get("items")
+            mode = block.get("mode", "A")
+            if not isinstance(mode, str):
+                raise ModelSpecError(
+                    f"{where}: mode must be 'A' (reflective) or 'B' (formative), not {short(mode)}"
+                )
+            modes[name] = mode
+            for key in ("label_zh", "label_en"):
+                if key in block and not (isinstance(block[key], str) and block[key].strip()):
+                    raise ModelSpecError(f"{where}: {key} must be a non-empty text, not {short(block[key])}")
+            if "label_zh" in block or "label_en" in block:  # otherwise the standard labels apply
+                labels[name] = (block.get("label_zh", name), block.get("label_en", name))
+        constructs[name] = _item_list(where, items)
+    return constructs, modes, labels
+
+
+def _item_list(where: str, items: Any) -> list[str]:
+    """A block's item columns: a list of names (a text "IMG1, IMG2" is one name, not two)."""
+    if items is None or (isinstance(items, list) and not items):
+        raise ModelSpecError(f"{where} has no items: list at least one indicator column")
+    if not isinstance(items, list):
+        raise ModelSpecError(
+            f"{where}: items must be a list of column names such as [IMG1, IMG2], not {short(items)}"
+        )
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, str | int) or not str(item).strip():
+            raise ModelSpecError(
+                f"{where}: item {short(item)} is not a column name; items are listed as [IMG1, IMG2]"
+            )
+    return [str(i).strip() for i in items]
+
+
+def _paths_from(spec: Any) -> list[tuple[str, str]]:
+    """``paths:`` of a model file: a non-empty list of 'Source -> Target' (or [source, target])."""
+    if spec is None or (isinstance(spec, list) and not spec):
+        raise ModelSpecError(
+            "paths is empty: a CSI model needs paths between its constructs, one per line such as "
+            "- Image -> Satisfaction; a measurement-only model (CFA without paths) is not supported yet"
+        )
+    if not isinstance(spec, list):
+        raise ModelSpecError(
+            "paths must be a list of 'Source -> Target' entries, one per line such as "
+            f"- Image -> Satisfaction, not {_kind(spec)} {short(spec)}"
+        )
+    return [_as_path(p) for p in spec]
+
+
+def _cut(name: Any, limit: int = 40) -> str:
+    """A name as given, cut when it is absurdly long (messages stay readable)."""
+    text = str(name)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _target(blocks: Mapping[str, tuple[str, ...]], labels: Mapping[str, tuple], given: Any) -> str | None:
     if given is not None:
         if str(given) not in blocks:
-            raise ModelSpecError(f"target {given!r} is not a construct; constructs: {', '.join(blocks)}")
+            raise ModelSpecError(
+                f"target {short(given)} is not a construct; constructs: {names(blocks)}"
+            )
         return str(given)
     if "Satisfaction" in blocks:
         return "Satisfaction"
@@ -293,11 +395,15 @@ def _target(blocks: Mapping[str, tuple[str, ...]], labels: Mapping[str, tuple], 
 
 def _as_path(p: Sequence[str] | str) -> tuple[str, str]:
     if isinstance(p, str):
-        parts = [s.strip() for s in p.split("->")]
+        parts = [s.strip() for s in p.replace("→", "->").split("->")]
+    elif isinstance(p, list | tuple):
+        parts = [str(s).strip() if isinstance(s, str | int) and not isinstance(s, bool) else "" for s in p]
     else:
-        parts = [str(s).strip() for s in p]
+        parts = []
     if len(parts) != 2 or not all(parts):
-        raise ModelSpecError(f"path {p!r} must name a source and a target, e.g. 'Image -> Satisfaction'")
+        raise ModelSpecError(
+            f"path {short(p)} must name a source and a target, e.g. 'Image -> Satisfaction'"
+        )
     return parts[0], parts[1]
 
 
@@ -312,17 +418,22 @@ def _validate(
     owner: dict[str, str] = {}
     for name, items in blocks.items():
         if not items:
-            raise ModelSpecError(f"construct {name} has no items: list at least one indicator column")
+            raise ModelSpecError(f"construct {_cut(name)} has no items: list at least one indicator column")
         if modes[name] not in MODES:
             raise ModelSpecError(
-                f"construct {name}: mode {modes[name]!r} is not 'A' (reflective) or 'B' (formative)"
+                f"construct {_cut(name)}: mode {short(modes[name])} is not 'A' (reflective) "
+                "or 'B' (formative)"
             )
         if len(labels[name]) != 2:
-            raise ModelSpecError(f"construct {name}: labels must be (chinese, english)")
+            raise ModelSpecError(f"construct {_cut(name)}: labels must be (chinese, english)")
         for item in items:
+            if owner.get(item) == name:
+                raise ModelSpecError(
+                    f"construct {_cut(name)} lists item {_cut(item)} twice: list each item once"
+                )
             if item in owner:
                 raise ModelSpecError(
-                    f"item {item} is in two constructs ({owner[item]} and {name}): "
+                    f"item {_cut(item)} is in two constructs ({owner[item]} and {_cut(name)}): "
                     "each item measures one construct"
                 )
             owner[item] = name
@@ -331,7 +442,8 @@ def _validate(
         for end in (s, t):
             if end not in blocks:
                 raise ModelSpecError(
-                    f"path {s} -> {t}: unknown construct {end}; known constructs: {', '.join(blocks)}"
+                    f"path {_cut(s)} -> {_cut(t)}: unknown construct {_cut(end)}; "
+                    f"known constructs: {names(blocks)}"
                 )
         if s == t:
             raise ModelSpecError(f"path {s} -> {t} is a self-loop: a construct cannot cause itself")
@@ -343,7 +455,7 @@ def _validate(
         isolated = [n for n in blocks if n not in linked]
         if isolated:
             raise ModelSpecError(
-                f"construct(s) {', '.join(isolated)} have no path to or from any other construct: "
+                f"construct(s) {names(isolated, 6)} have no path to or from any other construct: "
                 "add a path or remove the construct"
             )
     cycle = _find_cycle(list(blocks), paths)

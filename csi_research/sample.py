@@ -30,7 +30,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import pairwise
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,7 @@ from csi_research import options
 from csi_research.diagnostics import public
 from csi_research.errors import EstimationError, ModelSpecError, SurveyDataError
 from csi_research.model import CSIModel
+from csi_research.yamlfile import names
 
 ROW_CHUNK = 20_000  # respondents per block of cross-products: bounded memory for large surveys
 
@@ -278,6 +279,14 @@ def prepare(
             f"{source}: only {len(raw)} respondents remain after {options.MISSING_TEXT[missing]}; "
             f"at least {min_rows} are needed"
         )
+    if len(raw) <= raw.shape[1]:  # checked before the items: with 3 respondents every item looks odd
+        raise EstimationError(
+            f"{source}: {len(raw)} respondents are too few for a model of {raw.shape[1]} items: the items' "
+            f"covariance matrix needs more respondents than items (at least {raw.shape[1] + 1}; PLS wants "
+            "10 per arrow into a construct); survey more respondents, pool waves or regions, or drop items"
+        )
+    check_constant(raw, source)
+    _check_collinear(raw, source)
     book = codebook if codebook is not None else getattr(data, "codebook", None)
     lo, hi = _scale_bounds(model.items, book, scale_min, scale_max)
     if lo is not None:
@@ -285,6 +294,13 @@ def prepare(
     kept = frame.loc[raw.index]
     w, notes = _weights(weights, frame, kept, source)
     diagnostics += notes
+    weighted = int((w > 0).sum())
+    if weighted <= raw.shape[1]:  # zero weights drop respondents as surely as deletion does
+        raise EstimationError(
+            f"{source}: only {weighted} of the {len(raw)} respondents have a positive survey weight, too "
+            f"few for a model of {raw.shape[1]} items (at least {raw.shape[1] + 1} are needed); check the "
+            "weights or the weighting cells"
+        )
     x, pattern, extra = _complete(raw.to_numpy(), w, missing)
     return Sample(
         model=model,
@@ -304,6 +320,15 @@ def prepare(
         extra=extra,
         diagnostics=tuple(diagnostics),
     )
+
+
+def rows_received(model: Any, data: Any) -> int | None:
+    """Rows of raw ``data`` for an estimator's size check before preparing it (None when ``data`` is
+    no frame holding every item of ``model``: then :func:`prepare` reports what is wrong)."""
+    frame = getattr(data, "frame", data)
+    if not isinstance(model, CSIModel) or not isinstance(frame, pd.DataFrame):
+        return None
+    return len(frame) if set(model.items) <= set(frame.columns) else None
 
 
 def sample_of(model: CSIModel | Sample, data: Any, **settings: Any) -> Sample:
@@ -347,17 +372,77 @@ def _items(model: CSIModel, frame: pd.DataFrame, source: str) -> pd.DataFrame:
             )
     x = x.astype(float)
     for col in x.columns:
-        answered = x[col].dropna()
-        if answered.empty:
+        if x[col].isna().all():
             raise EstimationError(
                 f"{source}: item {col} has no observed value: drop it from the model or fix the data"
             )
+    return x
+
+
+def check_constant(x: pd.DataFrame, source: str) -> None:
+    """Every item must vary among the respondents kept (listwise deletion can leave one answer)."""
+    for col in x.columns:
+        answered = x[col].dropna()
         if answered.nunique() < 2:
             raise EstimationError(
                 f"{source}: item {col} is constant (every answer is {answered.iloc[0]:g}): it carries no "
                 "information; drop it from the model"
             )
-    return x
+
+
+COLLINEAR_R = 1 - 1e-9  # |correlation| of two items taken as the same answers twice
+MIN_OVERLAP = 10  # respondents answering both items before their correlation is judged
+SINGULAR = 1e-10  # smallest / largest eigenvalue of the item correlations below which they are singular
+
+
+def _check_collinear(x: pd.DataFrame, source: str) -> None:
+    """Refuse items that repeat others exactly: a copied column or an item that sums others.
+
+    The answers' covariance matrix is then singular, so EM, CB-SEM and formative blocks fail with
+    an algebra error; naming the items here tells the user which one to drop. Pairs are judged on
+    the respondents answering both, linear combinations on the complete answers.
+    """
+    values = x.to_numpy()
+    answered = ~np.isnan(values)
+    centred = np.where(answered, values - np.nanmean(values, axis=0), 0.0)
+    a = answered.astype(float)
+    both = a.T @ a  # pairwise: respondents answering i and j
+    sums = centred.T @ a  # [i, j] sum of item i over those respondents
+    squares = (centred**2).T @ a
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = centred.T @ centred - sums * sums.T / both
+        var = squares - sums**2 / both
+        r = cov / np.sqrt(var * var.T)
+    pairs = np.argwhere(np.triu(np.abs(np.nan_to_num(r)) >= COLLINEAR_R, 1) & (both >= MIN_OVERLAP))
+    if len(pairs):
+        i, j = pairs[0]
+        raise EstimationError(
+            f"{source}: items {x.columns[i]} and {x.columns[j]} are perfectly collinear (correlation "
+            f"{r[i, j]:.6f}): one repeats the other, which makes the items' covariance matrix singular; "
+            "drop one of them (or fix the column if it was copied by mistake)"
+        )
+    complete = values[answered.all(axis=1)]
+    if len(complete) <= x.shape[1] or len(complete) < MIN_OVERLAP:
+        return  # too few complete answers to judge (EM reports a singular matrix if it meets one)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.corrcoef(complete, rowvar=False)
+    if not np.isfinite(corr).all():
+        return  # an item constant among the complete answers: the other checks name it
+    eig, vec = np.linalg.eigh(corr)
+    if eig[0] > SINGULAR * eig[-1]:
+        return
+    weight = np.abs(vec[:, 0])
+    involved = np.flatnonzero(weight > 0.01 * weight.max())
+    target = int(np.argmax(weight))
+    others = [k for k in involved if k != target]
+    z = (complete - complete.mean(axis=0)) / complete.std(axis=0)
+    coef = np.linalg.lstsq(z[:, others], z[:, target], rcond=None)[0]
+    r2 = 1.0 - np.sum((z[:, target] - z[:, others] @ coef) ** 2) / np.sum(z[:, target] ** 2)
+    raise EstimationError(
+        f"{source}: item {x.columns[target]} is an exact linear combination of "
+        f"{names(x.columns[others])} (R² {r2:.6f}): it adds nothing and makes the items' "
+        "covariance matrix singular; drop it or one of those items"
+    )
 
 
 def _missing_notes(raw: pd.DataFrame, keep: pd.Series, missing: str) -> list[str]:
@@ -466,7 +551,20 @@ def _complete(x: np.ndarray, w: np.ndarray, missing: str) -> tuple[np.ndarray, n
         return x, np.zeros(n, dtype=int), np.zeros((1, p, p))
     groups = _Patterns.of(x)
     mean, cov = em_moments(x, w, groups=groups)
-    return _conditional(x, mean, cov, groups)
+    try:
+        return _conditional(x, mean, cov, groups)
+    except np.linalg.LinAlgError:
+        _em_singular(x)
+
+
+def _em_singular(x: np.ndarray) -> NoReturn:
+    n, p = x.shape
+    raise EstimationError(
+        f"EM for the missing answers failed: the items' covariance matrix became singular ({n} "
+        f"respondents, {p} items, {int(np.isnan(x).sum())} answers missing); two items may be answered "
+        "by disjoint groups of respondents, or there are too few respondents for the items; use "
+        "missing='mean', or survey more respondents"
+    ) from None
 
 
 @dataclass(frozen=True)
@@ -516,7 +614,10 @@ def em_moments(
     mean = np.nansum(w[:, None] * x, axis=0) / (w[:, None] * answered).sum(axis=0)
     cov = np.diag(np.nansum(w[:, None] * (x - mean) ** 2, axis=0) / (w[:, None] * answered).sum(axis=0))
     for _ in range(max_iter):
-        filled, inverse, extra = _conditional(x, mean, cov, groups)
+        try:
+            filled, inverse, extra = _conditional(x, mean, cov, groups)
+        except np.linalg.LinAlgError:
+            _em_singular(x)
         new_mean = w @ filled / total
         centred = filled - new_mean
         pattern_w = np.bincount(inverse, weights=w, minlength=len(extra))

@@ -114,7 +114,7 @@ def test_cross_reference_errors(book):
         Codebook.from_dict(spec)
     spec = book.to_dict()
     del spec["items"][0]["construct"]
-    with pytest.raises(ModelSpecError, match="malformed codebook entry"):
+    with pytest.raises(ModelSpecError, match=r"^codebook: item IMG1: missing key\(s\) construct"):
         Codebook.from_dict(spec)
 
 

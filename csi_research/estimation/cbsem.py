@@ -49,7 +49,7 @@ from csi_research import options
 from csi_research.diagnostics import public
 from csi_research.errors import EstimationError, ModelSpecError
 from csi_research.model import CSIModel
-from csi_research.sample import OnSample, Sample, em_moments, sample_of
+from csi_research.sample import OnSample, Sample, em_moments, rows_received, sample_of
 
 _OP_ORDER = {"=~": 0, "~": 1, "~~": 2, "~1": 3}
 _COLLINEAR = 0.95  # construct correlation above which separate effects are not estimable
@@ -123,6 +123,11 @@ def fit_cbsem(
     ``covariances`` lists item pairs whose residuals covary (e.g. the same question asked twice).
     """
     estimator = options.choice(estimator, options.ESTIMATORS, "estimator")
+    if (rows := rows_received(model, data)) is not None:  # before preparing: size is the real problem
+        _check_names(model)
+        dummy = pd.DataFrame(np.eye(len(model.items)), index=model.items, columns=model.items)
+        description = _description(model, dummy, single_item_reliability, covariances)
+        _require_respondents(rows, _free_parameters(description, estimator))
     prepared = sample_of(model, data, missing=missing, weights=weights)
     model = prepared.model
     if estimator == "FIML" and prepared.weighted:
@@ -130,11 +135,7 @@ def fit_cbsem(
             "FIML does not take survey weights: use estimator='ML' (weighted moments) for a weighted sample"
         )
     x = prepared.x.where(prepared.observed) if estimator == "FIML" else prepared.x
-    clash = set(model.names) & set(model.items)
-    if clash:
-        raise ModelSpecError(
-            f"construct name(s) {', '.join(sorted(clash))} are also item columns: rename the construct(s)"
-        )
+    _check_names(model)
 
     diagnostics: list[str] = []  # problems that make the solution non-admissible; notes come after
     sample = _Sample(x, prepared.cov.to_numpy() if estimator == "ML" else None)
@@ -143,12 +144,8 @@ def fit_cbsem(
     for param in sem.parameters.values():  # lavaan leaves variances free: Heywood cases must show
         param.bound = (None, None)
     n_free = sum(p.active for p in sem.parameters.values())
-    if sample.n < n_free:
-        raise EstimationError(
-            f"{sample.n} respondents but the model has {n_free} free parameters: CB-SEM needs more "
-            "respondents than parameters (as a rule 5-10 per parameter); collect more data, drop items, "
-            "or use PLS (fit_pls)"
-        )
+    _require_respondents(sample.n, n_free)
+    sample.require_positive_definite()  # after the size check: too few respondents also make it singular
     converged = _optimise(sem, sample, estimator, _start_vector(start, model, estimator, n_free))
     if not converged:
         diagnostics.append(
@@ -189,6 +186,29 @@ def fit_cbsem(
         parameters=np.array(sem.param_vals, dtype=float),
         options={"single_item_reliability": single_item_reliability, "covariances": tuple(covariances)},
     )
+
+
+def _check_names(model: CSIModel) -> None:
+    clash = set(model.names) & set(model.items)
+    if clash:
+        raise ModelSpecError(
+            f"construct name(s) {', '.join(sorted(clash))} are also item columns: rename the construct(s)"
+        )
+
+
+def _free_parameters(description: str, estimator: str) -> int:
+    """Free parameters of the semopy model (they do not depend on the data)."""
+    sem = semopy.ModelMeans(description) if estimator == "FIML" else semopy.Model(description)
+    return sum(p.active for p in sem.parameters.values())
+
+
+def _require_respondents(n: int, n_free: int) -> None:
+    if n < n_free:
+        raise EstimationError(
+            f"{n} respondents but the model has {n_free} free parameters: CB-SEM needs more "
+            "respondents than parameters (as a rule 5-10 per parameter); collect more data, pool waves or "
+            "regions, drop items, or use PLS (fit_pls)"
+        )
 
 
 def _sample_notes(sample: Sample, estimator: str) -> list[str]:
@@ -250,6 +270,7 @@ class CBSEMRefit:
     ) -> None:
         """``x``: the sample's completed items; ``cov``: its (weighted) covariance matrix."""
         sample = _Sample(x, cov=cov)
+        sample.require_positive_definite()
         self.model = model
         self._sem = semopy.Model(_description(model, sample.cov, single_item_reliability, covariances))
         for param in self._sem.parameters.values():
@@ -316,12 +337,15 @@ class _Sample:
             mean, cov = values.mean(axis=0), np.cov(values, rowvar=False, ddof=0)
         self.mean = mean
         self.cov = pd.DataFrame(cov, index=x.columns, columns=x.columns)
-        eig = np.linalg.eigvalsh(cov)
+
+    def require_positive_definite(self) -> None:
+        eig = np.linalg.eigvalsh(self.cov.to_numpy())
         if eig[0] <= 1e-10 * eig[-1]:  # semopy would only log this; the likelihood is undefined
             raise EstimationError(
-                "the items' covariance matrix is not positive definite: some items are exact linear "
-                "combinations of others (duplicated or summed columns) or there are fewer respondents than "
-                "items; drop the redundant items or use PLS (fit_pls)"
+                "the items' covariance matrix is not positive definite: some items are (nearly) exact "
+                "linear combinations of others, or the survey weights or missing answers leave fewer "
+                "effective respondents than items; drop the redundant items, check the weights, or use PLS "
+                "(fit_pls)"
             )
 
 
@@ -390,7 +414,12 @@ def _semopy_call() -> Iterator[None]:
     except (np.linalg.LinAlgError, ValueError) as exc:
         if isinstance(exc, EstimationError):
             raise
-        raise EstimationError(f"CB-SEM estimation failed in semopy: {exc}") from exc
+        raise EstimationError(
+            f"CB-SEM estimation failed inside semopy ({str(exc)[:80]}): the model-implied covariance "
+            "matrix could not be formed or inverted, which happens with nearly collinear items or "
+            "constructs, too few respondents or a model that is not identified; drop near-duplicate items, "
+            "simplify the model, or use PLS (fit_pls)"
+        ) from exc
 
 
 def _minimise_mlw(sem: semopy.Model, gradient: _MLWGradient) -> bool:

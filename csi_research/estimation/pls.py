@@ -21,7 +21,7 @@ from csi_research import options
 from csi_research.diagnostics import public
 from csi_research.errors import EstimationError
 from csi_research.model import CSIModel
-from csi_research.sample import OnSample, Sample, sample_of
+from csi_research.sample import OnSample, Sample, check_constant, rows_received, sample_of
 
 Scheme = Literal["path", "centroid", "factorial"]
 
@@ -344,22 +344,83 @@ def fit_pls(
     so the weights apply to the raw item scale. Latent scores have unit (weighted) variance.
     """
     scheme = options.choice(scheme, options.SCHEMES, "scheme")
+    if (rows := rows_received(model, data)) is not None:  # before preparing: size is the real problem
+        require_respondents(model, rows, str(getattr(data, "source", "data")))
     sample = sample_of(model, data, missing=missing, weights=weights)
+    require_respondents(sample.model, sample.n, sample.source)
+    check_constant(sample.x, sample.source)  # a Sample not made by prepare may hold one
     lay = Layout.of(sample.model)
     mean, cov, size = sample.moments(np.ones((1, sample.n)))
     est = pls_from_moments(lay, mean, cov, size, scheme, scaled, tol, max_iter)
     if not est.converged[0]:
-        raise EstimationError(
-            f"PLS did not converge in {max_iter} iterations (last change in outer weights "
-            f"{est.change[0]:.3g}, tolerance {tol:g}); raise max_iter, or check for a block whose "
-            "items barely correlate with its neighbours"
-        )
+        _not_converged(lay, est, cov[0], tol, max_iter)
     diagnostics = list(sample.diagnostics) + [
         f"construct {lay.names[j]}: most items correlate negatively with the composite, so its sign "
         "was reversed (as plspm does); check for reverse-coded items"
         for j in np.flatnonzero(est.flipped[0])
     ]
     return _assemble(sample, lay, est, scheme, scaled, tol, max_iter, diagnostics)
+
+
+ITEM_MARGIN = 10  # respondents beyond the number of items, so the item correlations are well estimated
+
+
+def minimum_respondents(model: CSIModel) -> tuple[int, str, int]:
+    """Respondents PLS needs for ``model``, the construct with most arrows into it and their number.
+
+    The "10-times rule" (Hair et al.): 10 × the largest number of arrows pointing at a construct
+    (structural paths into it; for a formative block also its indicators), and at least
+    :data:`ITEM_MARGIN` more respondents than items.
+    """
+    arrows = {n: max(len(model.predecessors(n)), len(items) if model.modes[n] == "B" else 0)
+              for n, items in model.constructs.items()}
+    busiest = max(arrows, key=lambda n: arrows[n])
+    return max(10 * arrows[busiest], len(model.items) + ITEM_MARGIN), busiest, arrows[busiest]
+
+
+def require_respondents(model: CSIModel, n: int, source: str) -> None:
+    """Refuse a sample too small for PLS estimation of ``model`` (see :func:`minimum_respondents`)."""
+    needed, busiest, arrows = minimum_respondents(model)
+    if n < needed:
+        raise EstimationError(
+            f"{source}: {n} respondents are too few to estimate this model by PLS: it needs at least "
+            f"{needed} (10 per arrow into {busiest}, which has {arrows}, and {ITEM_MARGIN} more than its "
+            f"{len(model.items)} items); survey more respondents, pool waves or regions, or drop items "
+            "or paths"
+        )
+
+
+def _not_converged(lay: Layout, est: PLSBatch, cov: np.ndarray, tol: float, max_iter: int) -> None:
+    """Why the iterations stopped without converging: a singular system, or too few iterations."""
+    weights = est.weights[0]
+    broken = [lay.names[j] for j, block in enumerate(lay.blocks) if not np.isfinite(weights[block]).all()]
+    if broken or not np.isfinite(est.change[0]):
+        # a NaN spreads to every block through the inner weights: name the formative blocks that caused it
+        singular = [lay.names[j] for j in np.flatnonzero(lay.mode_b)
+                    if _singular(cov[np.ix_(lay.blocks[j], lay.blocks[j])])]
+        raise EstimationError(
+            f"PLS could not compute the outer weights of {', '.join(singular or broken or lay.names)}: a "
+            "linear system in the algorithm is singular because the items of a formative (Mode B) block, "
+            "or the constructs predicting one construct, are (nearly) collinear; drop near-duplicate items "
+            "or constructs, or estimate the block in Mode A"
+        )
+    more = max(300, 3 * max_iter)
+    raise EstimationError(
+        f"PLS did not converge in {max_iter} iterations (last change in outer weights {est.change[0]:.3g}, "
+        f"tolerance {tol:g}): the weights were still moving; raise max_iter (e.g. to {more}) or loosen "
+        "tol, and if it still fails look for a block whose items barely correlate with each other or "
+        "with its neighbours, or try scheme='factorial' or 'centroid'"
+    )
+
+
+def _singular(cov: np.ndarray) -> bool:
+    sd = np.sqrt(np.diag(cov))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = cov / np.outer(sd, sd)
+    if not np.isfinite(corr).all():
+        return True
+    eig = np.linalg.eigvalsh(corr)
+    return bool(eig[0] <= 1e-10 * eig[-1])
 
 
 def _assemble(sample, lay, est, scheme, scaled, tol, max_iter, diagnostics) -> PLSFit:
