@@ -424,7 +424,8 @@ def write_new(path: str | Path, data: bytes) -> bool:
         write_atomic(path, data)
     except FileExistsError:
         if not path.is_file():  # a file in the way of the folder, not a file of this name
-            raise OutputError(f"{path}: cannot create the folder {path.parent}: a file is in the way") from None
+            raise OutputError(f"{path}: cannot create the folder {path.parent}: a file is in the way") \
+                from None
         return write_new(path, data)  # written by someone else in between
     return True
 

@@ -154,7 +154,7 @@ def test_codebook_model_and_internal_files_are_resolved(tmp_path):
 
 def test_default_keywords_are_not_paths(tmp_path):
     spec = with_(codebook="default", model="default", internal_indicators="default",
-                 industry_evaluation="default", synthetic=True)  # the bundled inputs are for synthetic studies
+                 industry_evaluation="default", synthetic=True)  # bundled inputs: synthetic studies only
     cfg = StudyConfig.from_yaml(make_study(tmp_path, spec))
     assert cfg.codebook is None and cfg.model is None
     assert cfg.internal_indicators == "default" and cfg.industry_evaluation == "default"
