@@ -109,8 +109,9 @@ def _run(args: argparse.Namespace) -> int:
           + (f" ({tally})." if tally else "."))
     if result.comparison is not None and result.comparison.ok:
         print(f"Cross-region comparison report: {result.comparison.report}")
-    if counts["ok"]:
-        folder = Path(args.studies) / "<study>" / "output" / result.run_id
+    finished = [r.output_dir for r in result.studies if r.ok and r.output_dir is not None]
+    if finished:  # <studies>/<study>/output/<run id>
+        folder = finished[0].parents[2] / "<study>" / "output" / result.run_id
         print(f"Each study's reports: {folder / 'report.<language>.html'}")
     if result.interrupted:
         print(f"Stopped by {result.stopped_by or 'a stop request'}: unfinished run folders are marked "

@@ -94,17 +94,7 @@ MODEL_CASES: list[tuple[str, str | bytes, tuple[str, ...]]] = [
 
 @pytest.mark.parametrize(("text", "fragments"), [c[1:] for c in MODEL_CASES], ids=[c[0] for c in MODEL_CASES])
 def test_bad_model_files(tmp_path, text, fragments):
-    path = tmp_path / "my_model.yaml"
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    snap = Snapshot(path)
-    message = _error(lambda: CSIModel.from_yaml(path))
-    assert message.startswith(f"{path}: ")
-    for fragment in fragments:
-        assert fragment in message
-    snap.unchanged()
+    _refused_naming_the_file(tmp_path / "my_model.yaml", text, fragments, CSIModel.from_yaml)
 
 
 def test_the_good_model_file_loads(tmp_path):
@@ -235,14 +225,7 @@ def test_bad_codebook_files(tmp_path, change, fragments):
     ("name: a\nname: b\n", ("key 'name' is given twice",)),
 ], ids=["empty", "a-list", "invalid-yaml", "not-utf8", "duplicate-key"])
 def test_unreadable_codebook_files(tmp_path, text, fragments):
-    path = tmp_path / "my_codebook.yaml"
-    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
-    snap = Snapshot(path)
-    message = _error(lambda: Codebook.from_yaml(path))
-    assert message.startswith(f"{path}: ")
-    for fragment in fragments:
-        assert fragment in message
-    snap.unchanged()
+    _refused_naming_the_file(tmp_path / "my_codebook.yaml", text, fragments, Codebook.from_yaml)
 
 
 def test_a_todo_in_a_codebook_names_its_line(tmp_path):
@@ -266,6 +249,18 @@ def test_check_errors_of_a_codebook_file_name_the_file(tmp_path):
     path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
     message = _error(lambda: Codebook.from_yaml(path))
     assert message.startswith(f"{path}: column name(s) ['QUA1'] are used twice")
+
+
+def _refused_naming_the_file(path: Path, text: str | bytes, fragments: tuple[str, ...],
+                             load: Callable[[Path], Any]) -> None:
+    """Loading ``text`` from ``path``: one ModelSpecError naming the path and saying each fragment."""
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    snap = Snapshot(path)
+    message = _error(lambda: load(path))
+    assert message.startswith(f"{path}: ")
+    for fragment in fragments:
+        assert fragment in message
+    snap.unchanged()
 
 
 def _error(action: Callable[[], Any]) -> str:
