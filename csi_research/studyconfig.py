@@ -44,6 +44,9 @@ SCHEMA: dict[str, Any] = {
     "internal_indicators": None,
     "description": "",
     "language": "zh",
+    "place": None,  # the region's position in the province → city → county hierarchy (csi_research.rollup)
+    "customers": None,  # the region's customer count: its weight when regions are aggregated
+    "weight": None,  # {customers: N} and/or {sales_gwh: X}, the general form of customers
 }
 WEIGHTING_SCHEMA: dict[str, Any] = {"by": REQUIRED, "population_shares": REQUIRED}
 WEIGHTING_EXAMPLE = "{by: customer_class, population_shares: {residential: 0.85, business: 0.15}}"
@@ -82,6 +85,8 @@ class StudyConfig:
     sheet: str | int | None = None
     missing_codes: tuple[int, ...] = ()
     extra_columns: str = "keep"
+    place: tuple[Mapping[str, str], ...] | None = None  # top to bottom: {level, zh, en}
+    weight: Mapping[str, float] | None = None  # {customers: N} and/or {sales_gwh: X}
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -148,6 +153,8 @@ class StudyConfig:
             sheet=spec["sheet"],
             missing_codes=tuple(spec["missing_codes"] or ()),
             extra_columns=spec["extra_columns"],
+            place=parse_place(spec["place"], str(path)),
+            weight=parse_weight(spec["customers"], spec["weight"], str(path)),
             raw=raw,
         )
 
@@ -167,6 +174,8 @@ class StudyConfig:
         out["missing_codes"] = list(self.missing_codes)
         if isinstance(self.description, Mapping):
             out["description"] = dict(self.description)
+        out["place"] = None if self.place is None else [dict(p) for p in self.place]
+        out["weight"] = None if self.weight is None else dict(self.weight)
         return out
 
 
@@ -368,6 +377,78 @@ def _weighting(value: Any, path: Path) -> dict[str, Any] | None:
             f"{path}: weighting.population_shares are all 0; give each cell's population share or count"
         )
     return {"by": list(by) if isinstance(by, list) else by, "population_shares": dict(shares)}
+
+
+PLACE_LEVELS = ("province", "city", "county")  # top to bottom
+PLACE_EXAMPLE = ("{province: 云岭省, city: 青州市} or [云岭省, 青州市] "
+                 "or {province: {zh: 云岭省, en: Yunling}}")
+WEIGHT_KEYS = ("customers", "sales_gwh")
+
+
+def parse_place(value: Any, where: str = "place") -> tuple[dict[str, str], ...] | None:
+    """A region's place in the hierarchy as records ``{level, zh, en}`` from the top down, or None.
+
+    Accepts a mapping from levels (a prefix of province, city, county: a city needs its province)
+    to names, a list of names from the top down, or the saved list of records. A name is one text
+    (both languages) or ``{zh: ..., en: ...}``. Records keep the order when JSON sorts keys.
+    """
+    if value is None:
+        return None
+    bad = ModelSpecError(f"{where}: place must be {PLACE_EXAMPLE}, not {_short(value)}")
+    if isinstance(value, Mapping):
+        depth = {level: k for k, level in enumerate(PLACE_LEVELS)}
+        levels = sorted(value, key=lambda k: depth.get(k, len(PLACE_LEVELS)))
+        if not levels or levels != list(PLACE_LEVELS[: len(levels)]):
+            raise ModelSpecError(
+                f"{where}: place must name levels from the top down ({', '.join(PLACE_LEVELS)}; a city "
+                f"needs its province), e.g. {PLACE_EXAMPLE}, not {_short(value)}"
+            )
+        names = [value[level] for level in levels]
+    elif isinstance(value, list | tuple) and 0 < len(value) <= len(PLACE_LEVELS):
+        if all(isinstance(v, Mapping) and "level" in v for v in value):  # saved records
+            if [v["level"] for v in value] != list(PLACE_LEVELS[: len(value)]):
+                raise bad
+            names = [{k: v for k, v in record.items() if k != "level"} for record in value]
+        else:
+            names = list(value)
+    else:
+        raise bad
+    return tuple({"level": level, **_place_name(name, level, where)}
+                 for level, name in zip(PLACE_LEVELS, names, strict=False))
+
+
+def _place_name(name: Any, level: str, where: str) -> dict[str, str]:
+    if isinstance(name, str | int) and not isinstance(name, bool) and str(name).strip():
+        return {"zh": str(name).strip(), "en": str(name).strip()}
+    if (isinstance(name, Mapping) and name and set(name) <= set(options.LANGUAGES)
+            and all(isinstance(v, str) and v.strip() for v in name.values())):
+        zh = name.get("zh", name.get("en")).strip()
+        return {"zh": zh, "en": name.get("en", zh).strip()}
+    raise ModelSpecError(
+        f"{where}: place.{level} must be a name or {{zh: ..., en: ...}}, not {_short(name)}"
+    )
+
+
+def parse_weight(customers: Any, weight: Any, where: str = "weight") -> dict[str, float] | None:
+    """The region's size for aggregation: ``customers: N`` or ``weight: {customers: N, sales_gwh: X}``."""
+    out: dict[str, float] = {}
+    if weight is not None:
+        if not isinstance(weight, Mapping) or not weight or not set(weight) <= set(WEIGHT_KEYS):
+            raise ModelSpecError(
+                f"{where}: weight must be a mapping with customers and/or sales_gwh, e.g. "
+                f"{{customers: 182000}} or {{sales_gwh: 1350.5}}, not {_short(weight)}"
+            )
+        out.update(weight)
+    if customers is not None:
+        if "customers" in out:
+            raise ModelSpecError(f"{where}: customers is given twice (customers and weight.customers); "
+                                 "keep one")
+        out["customers"] = customers
+    for key, number in out.items():
+        if not _is_number(number) or not 0 < number < math.inf:
+            name = key if key == "customers" and customers is not None else f"weight.{key}"
+            raise ModelSpecError(f"{where}: {name} must be a positive number, not {_short(number)}")
+    return {k: float(v) for k, v in out.items()} or None
 
 
 def _is_int(value: Any) -> bool:
