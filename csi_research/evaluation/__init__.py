@@ -1,5 +1,6 @@
 """The power industry's own evaluation methods: AHP, rough-set and combined weights, fuzzy
-comprehensive evaluation, internal indicators and the supply-service quality index."""
+comprehensive evaluation, internal indicators and the supply-service quality index; ANP and set pair
+analysis as alternatives found in the literature."""
 
 from csi_research.evaluation.ahp import (
     AHPResult,
@@ -9,6 +10,7 @@ from csi_research.evaluation.ahp import (
     judgement_matrix,
     read_judgement_matrix,
 )
+from csi_research.evaluation.anp import ANPFuzzyResult, ANPResult, anp_fuzzy, anp_weights
 from csi_research.evaluation.combined import CombinedResult, combined_weights, objective_matrix
 from csi_research.evaluation.fuzzy import FuzzyEvaluation, fuzzy_evaluation, membership_matrix
 from csi_research.evaluation.hierarchy import Hierarchy, HierarchyResult, ahp_hierarchy
@@ -32,10 +34,19 @@ from csi_research.evaluation.roughset import (
     discretise,
     rough_set_weights,
 )
+from csi_research.evaluation.setpair import (
+    EvaluationComparison,
+    SetPairResult,
+    compare_evaluations,
+    set_pair_analysis,
+)
 
 __all__ = [
     "AHPResult",
+    "ANPFuzzyResult",
+    "ANPResult",
     "CombinedResult",
+    "EvaluationComparison",
     "FuzzyEvaluation",
     "GroupAHPResult",
     "Hierarchy",
@@ -44,9 +55,13 @@ __all__ = [
     "IndustryEvaluation",
     "InternalEvaluation",
     "RoughSetResult",
+    "SetPairResult",
     "ahp_hierarchy",
     "ahp_weights",
+    "anp_fuzzy",
+    "anp_weights",
     "combined_weights",
+    "compare_evaluations",
     "default_industry_spec",
     "dependency_degree",
     "discretise",
@@ -63,4 +78,5 @@ __all__ = [
     "resolve_industry_spec",
     "rough_set_weights",
     "service_quality_index",
+    "set_pair_analysis",
 ]
