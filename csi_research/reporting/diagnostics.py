@@ -233,6 +233,15 @@ def _separator_zh(text: str) -> str:
     return "制表符" if text == "tabs" else text
 
 
+def _unit(text: str) -> str:
+    """A roll-up unit ("the nation", "province Yunling") in Chinese."""
+    if text == "the nation":
+        return "全国"
+    level, _, name = text.partition(" ")
+    levels = {"province": "省", "city": "市", "county": "县"}
+    return f"{levels[level]}级单位 {name}" if name and level in levels else _mark(text)
+
+
 def _etc(text: str) -> str:
     return " 等" if text else ""
 
@@ -861,6 +870,56 @@ CATALOG: tuple[Template, ...] = (
        "{path}：没有地区 {region}（调查轮次 {wave}）的内部运营指标；不计算综合供电服务品质指数",
        "studies/beiling-2025/study.yaml: no internal indicators for region beiling wave 2025; the combined "
        "service-quality index is left out"),
+    # ---------------------------------------------------------------- evaluation/anp.py
+    _t("anp_reducible", "industry",
+       "{source}: the columns of the limit supermatrix differ (by up to {spread:num}): the network is "
+       "reducible (not every element reaches every other), so there is no single set of global weights; "
+       "name the element whose column to read with goal: (the goal of the hierarchy)",
+       "{source}：极限超矩阵各列不一致（最大相差 {spread}）：网络是可约的（并非每个元素都能到达其他元素），"
+       "因此不存在唯一的全局权重；请用 goal: 指明读取哪个元素所在的列（层次结构的目标）",
+       "anp: the columns of the limit supermatrix differ (by up to 0.5): the network is reducible (not every "
+       "element reaches every other), so there is no single set of global weights; name the element whose "
+       "column to read with goal: (the goal of the hierarchy)"),
+    _t("anp_no_weight", "industry",
+       "{source}: the evaluated cluster(s) {clusters} get no weight in the limit supermatrix (in a hierarchy "
+       "only the bottom level, with loops, keeps weight); evaluate clusters that the network reaches in the "
+       "long run",
+       "{source}：被评价的元素组 {clusters} 在极限超矩阵中的权重为零"
+       "（在层次结构中只有带自环的最底层保留权重）；请评价网络长期可到达的元素组",
+       "anp: the evaluated cluster(s) ['Criteria'] get no weight in the limit supermatrix (in a hierarchy "
+       "only the bottom level, with loops, keeps weight); evaluate clusters that the network reaches in the "
+       "long run"),
+    _t("anp_no_limit", "industry",
+       "the supermatrix powers did not settle within {k:int} powers (tolerance {tol:num}); the network may "
+       "be nearly decomposable: check the judgements that link its clusters",
+       "超矩阵的幂在 {k} 次内未收敛（容差 {tol}）；网络可能近乎可分解：请检查连接各元素组的判断",
+       "the supermatrix powers did not settle within 20000 powers (tolerance 1e-12); the network may be "
+       "nearly decomposable: check the judgements that link its clusters"),
+    # ---------------------------------------------------------------- rollup.py
+    _t("rollup_missing_regions", "comparison",
+       "wave {wave}: {k:int} region(s) of {unit} have no bundle ({regions}); its index is over the {n:int} "
+       "regions present, weights renormalised",
+       "调查轮次 {wave}：{unit}有 {k} 个地区缺少结果包（{regions}）；其指数仅按现有的 {n} 个地区计算，"
+       "权重已重新归一化",
+       "wave 2026: 1 region(s) of province Yunling have no bundle (c); its index is over the 2 regions "
+       "present, weights renormalised",
+       convert={"unit": _unit, "regions": _list}),
+    _t("rollup_no_regions", "comparison",
+       "wave {wave}: no region of {unit} has a bundle ({regions}); it has no index in this wave",
+       "调查轮次 {wave}：{unit}没有任何地区的结果包（{regions}）；该轮次无此单位的指数",
+       "wave 2025: no region of province Haibin has a bundle (d); it has no index in this wave",
+       convert={"unit": _unit, "regions": _list}),
+    _t("rollup_nonfinite_draws", "comparison",
+       "non-finite bootstrap draws dropped before pairing the regions' draws ({counts} left)",
+       "配对各地区的自助抽样结果之前已剔除非有限值（剩余：{counts}）",
+       "non-finite bootstrap draws dropped before pairing the regions' draws (a 2026 Satisfaction: 390 "
+       "left)"),
+    _t("rollup_change_matched", "comparison",
+       "{unit} {before:num}→{after}: the change is over the {n:int} regions in both waves; not compared: "
+       "{regions}",
+       "{unit} {before}→{after}：变化仅按两轮调查均有结果的 {n} 个地区计算；未纳入比较：{regions}",
+       "province Yunling 2025→2026: the change is over the 2 regions in both waves; not compared: c",
+       convert={"unit": _unit, "regions": _list}),
     # ---------------------------------------------------------------- compare.py
     _t("compare_few_tail_draws", "comparison",
        "wave {wave}: the Bonferroni-adjusted level {level} for {m:int} pairs leaves {k} of {n:int} bootstrap "
