@@ -162,6 +162,7 @@ class _PLSTask:
     max_iter: int
     effects: tuple[tuple[int, int], ...]
     bounds: tuple[np.ndarray, np.ndarray] | None  # item scales, for the 0–100 indices
+    consistent: bool = False  # PLSc: every resample is corrected as the fit was
 
     def __call__(self, counts: np.ndarray) -> dict[str, np.ndarray]:
         return self.statistics(*self.moments(counts))
@@ -170,6 +171,10 @@ class _PLSTask:
         from csi_research.indices import acsi_index_from_arrays
 
         est = pls_from_moments(self.lay, mean, cov, size, self.scheme, self.scaled, self.tol, self.max_iter)
+        if self.consistent:
+            from csi_research.estimation.plsc import consistent_batch
+
+            est = consistent_batch(self.lay, est, cov)[0]
         src, tgt = [s for s, _ in self.effects], [t for _, t in self.effects]
         out = {
             "path": est.paths,
@@ -411,7 +416,8 @@ def _bootstrap_pls(fit: Any, plan: _Plan):
     bounds = None if sample.scale_min is None else sample.bounds()
     pos = {name: j for j, name in enumerate(lay.names)}
     effects = tuple((pos[s], pos[t]) for s, t in sample.model.effect_pairs())
-    task = _PLSTask(lay, sample.moments, fit.scheme, fit.scaled, fit.tol, fit.max_iter, effects, bounds)
+    task = _PLSTask(lay, sample.moments, fit.scheme, fit.scaled, fit.tol, fit.max_iter, effects, bounds,
+                    fit.consistent)
     estimate = task(np.ones((1, sample.n)))
     estimate.pop("converged")
     blas = _one_blas_thread() if plan.workers > 1 else contextlib.nullcontext()

@@ -291,6 +291,7 @@ class PLSFit(OnSample):
     item_mean: pd.Series
     item_sd: pd.Series
     diagnostics: list[str] = field(default_factory=list)
+    consistent: bool = False  # PLSc (see estimation/plsc.py): corrected loadings, correlations, paths
 
     def raw_weights(self) -> pd.Series:
         """Outer weights applying to the raw items (weight / sd when scaled), indexed by item.
@@ -335,6 +336,7 @@ def fit_pls(
     weights: Any = None,
     tol: float = 1e-6,
     max_iter: int = 100,
+    consistent: bool = False,
 ) -> PLSFit:
     """Estimate the model by PLS path modelling (Lohmöller's algorithm, as R plspm).
 
@@ -342,8 +344,10 @@ def fit_pls(
     ``weights``, see :func:`csi_research.sample.prepare`), or a prepared :class:`Sample` alone.
     ``scaled=True`` standardises the items (population sd); ``scaled=False`` only centres them,
     so the weights apply to the raw item scale. Latent scores have unit (weighted) variance.
+    ``consistent=True`` corrects reflective blocks by PLSc (:mod:`csi_research.estimation.plsc`).
     """
     scheme = options.choice(scheme, options.SCHEMES, "scheme")
+    (model.model if isinstance(model, Sample) else model).require_paths("PLS path modelling")
     if (rows := rows_received(model, data)) is not None:  # before preparing: size is the real problem
         require_respondents(model, rows, str(getattr(data, "source", "data")))
     sample = sample_of(model, data, missing=missing, weights=weights)
@@ -359,6 +363,10 @@ def fit_pls(
         "was reversed (as plspm does); check for reverse-coded items"
         for j in np.flatnonzero(est.flipped[0])
     ]
+    if consistent:
+        from csi_research.estimation.plsc import consistent_fit
+
+        return consistent_fit(sample, lay, est, cov[0], scheme, scaled, tol, max_iter, diagnostics)
     return _assemble(sample, lay, est, scheme, scaled, tol, max_iter, diagnostics)
 
 
