@@ -66,6 +66,16 @@ _LAZY = {
     "StudyResult": "csi_research.study",
     "run_study": "csi_research.study",
     "run_batch": "csi_research.batch",
+    "fit_multigroup": "csi_research.estimation.multigroup",
+    "invariance": "csi_research.estimation.multigroup",
+    "micom": "csi_research.groups",
+    "permutation_mga": "csi_research.groups",
+    "bootstrap_mga": "csi_research.groups",
+    "anp_weights": "csi_research.evaluation",
+    "anp_fuzzy": "csi_research.evaluation",
+    "set_pair_analysis": "csi_research.evaluation",
+    "rollup": "csi_research.rollup",
+    "national_ranking": "csi_research.rollup",
 }
 
 __all__ = [

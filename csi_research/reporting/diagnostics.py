@@ -895,6 +895,122 @@ CATALOG: tuple[Template, ...] = (
        "超矩阵的幂在 {k} 次内未收敛（容差 {tol}）；网络可能近乎可分解：请检查连接各元素组的判断",
        "the supermatrix powers did not settle within 20000 powers (tolerance 1e-12); the network may be "
        "nearly decomposable: check the judgements that link its clusters"),
+    # ---------------------------------------------------------------- estimation/multigroup.py
+    _t("mg_weights", "estimation",
+       "multi-group CB-SEM does not take survey weights: prepare the sample without weights",
+       "多组 CB-SEM 不支持调查权重：请在不加权的情况下准备样本",
+       "multi-group CB-SEM does not take survey weights: prepare the sample without weights"),
+    _t("mg_group_small", "estimation",
+       "group {group} of {column} has {n:int} respondents but the model has {p:int} items: each group needs "
+       "more respondents than items (at least {need:int}); merge small groups",
+       "分组变量 {column} 的组 {group} 只有 {n} 名受访者，而模型有 {p} 个题项：每组的受访者须多于题项数"
+       "（至少 {need} 名）；请合并小组",
+       "group 16 of 'ageyr' has 7 respondents but the model has 9 items: each group needs more respondents "
+       "than items (at least 10); merge small groups"),
+    _t("mg_group_singular", "estimation",
+       "group {group} of {column}: the items' covariance matrix is singular (an item is constant or a linear "
+       "combination of others in this group); drop the item or merge the group",
+       "分组变量 {column} 的组 {group}：题项协方差矩阵奇异（该组中某题项为常数或是其他题项的线性组合）；"
+       "请删除该题项或合并该组",
+       "group North of 'region': the items' covariance matrix is singular (an item is constant or a linear "
+       "combination of others in this group); drop the item or merge the group"),
+    _t("mg_parameters", "estimation",
+       "{n:int} respondents but the multi-group model has {k:int} free parameters: collect more data, merge "
+       "groups, or impose more equality constraints",
+       "共 {n} 名受访者，但多组模型有 {k} 个自由参数：请收集更多数据、合并分组或施加更多等同约束",
+       "150 respondents but the multi-group model has 182 free parameters: collect more data, merge groups, "
+       "or impose more equality constraints"),
+    _t("mg_listwise", "data",
+       "{k:int} respondents with a missing item or group were left out of the multi-group model (listwise "
+       "deletion)",
+       "{k} 名受访者因题项或分组缺失未纳入多组模型（成列删除）",
+       "5 respondents with a missing item or group were left out of the multi-group model (listwise "
+       "deletion)"),
+    _t("mg_no_structural", "estimation",
+       "the structural invariance step was skipped: the model has no paths between constructs",
+       "已跳过结构不变性检验步骤：模型中构面之间没有路径",
+       "the structural invariance step was skipped: the model has no paths between constructs"),
+    # ---------------------------------------------------------------- estimation/plsc.py
+    _t("plsc_no_reliability", "estimation",
+       "consistent PLS cannot correct {constructs}: the composite weights and the item correlations of the "
+       "block give no positive reliability (rho_A); its items do not measure one common factor (check for a "
+       "reverse-coded or unrelated item), or estimate with plain PLS",
+       "一致性 PLS 无法校正 {constructs}：该测量块的合成权重与题项相关不能给出正的信度（rho_A）；其题项并未"
+       "测量同一个公因子（请检查是否有反向计分或无关题项），或改用普通 PLS 估计",
+       "consistent PLS cannot correct Value: the composite weights and the item correlations of the block "
+       "give no positive reliability (rho_A); its items do not measure one common factor (check for a "
+       "reverse-coded or unrelated item), or estimate with plain PLS",
+       convert={"constructs": _list}),
+    _t("plsc_rho_above_one", "estimation",
+       "construct {construct}: consistent reliability rho_A = {rho:num} exceeds 1, so PLSc inflates its "
+       "correlations; its items do not fit one common factor: check the block's items or report plain PLS",
+       "构念 {construct}：一致性信度 rho_A = {rho} 超过 1，PLSc 会放大其相关；其题项不符合单一公因子："
+       "请检查该测量块的题项，或报告普通 PLS 结果",
+       "construct Value: consistent reliability rho_A = 1.042 exceeds 1, so PLSc inflates its correlations; "
+       "its items do not fit one common factor: check the block's items or report plain PLS"),
+    _t("plsc_not_correlation", "estimation",
+       "PLSc: the disattenuated construct correlations are not a valid correlation matrix (largest |r| = "
+       "{r:num}, between {a} and {b}); the PLSc paths are not admissible: the constructs are not distinct or "
+       "a block is unreliable; report plain PLS",
+       "PLSc：消除衰减后的构念相关矩阵不是有效的相关矩阵（最大 |r| = {r}，位于 {a} 与 {b} 之间）；PLSc 路径"
+       "系数不可接受：构念之间区分不清或某测量块不可靠；请报告普通 PLS 结果",
+       "PLSc: the disattenuated construct correlations are not a valid correlation matrix (largest |r| = "
+       "1.031, between Image and Expectation); the PLSc paths are not admissible: the constructs are not "
+       "distinct or a block is unreliable; report plain PLS"),
+    # ---------------------------------------------------------------- groups.py (MICOM, MGA)
+    _t("groups_not_converged", "comparison",
+       "PLS did not converge in group {column} = {group} ({k:int} iterations): the group cannot be compared; "
+       "raise max_iter of the fit, check that group's items, or merge it with another group",
+       "分组 {column} = {group} 的 PLS 估计未收敛（迭代 {k} 次）：该组无法比较；请提高拟合的 max_iter，"
+       "检查该组的题项，或将其与其他组合并",
+       "PLS did not converge in group region = north (100 iterations): the group cannot be compared; raise "
+       "max_iter of the fit, check that group's items, or merge it with another group"),
+    _t("micom_failed_permutations", "comparison",
+       "{k:int} of {n:int} permutations did not converge in a group and were left out of the MICOM "
+       "permutation distributions; if many fail, raise max_iter of the fit",
+       "{n} 次置换中有 {k} 次在某组未收敛，已从 MICOM 置换分布中剔除；若失败较多，请提高拟合的 max_iter",
+       "12 of 5000 permutations did not converge in a group and were left out of the MICOM permutation "
+       "distributions; if many fail, raise max_iter of the fit"),
+    _t("mga_failed_permutations", "comparison",
+       "{k:int} of {n:int} permutations did not converge in a group and were left out of the permutation "
+       "distributions; if many fail, raise max_iter of the fit",
+       "{n} 次置换中有 {k} 次在某组未收敛，已从置换分布中剔除；若失败较多，请提高拟合的 max_iter",
+       "12 of 5000 permutations did not converge in a group and were left out of the permutation "
+       "distributions; if many fail, raise max_iter of the fit"),
+    _t("mga_failed_resamples", "comparison",
+       "{k:int} of {n:int} group bootstrap resamples did not converge and were left out; if many fail, raise "
+       "max_iter of the fit",
+       "{n} 次分组自助重抽样中有 {k} 次未收敛，已剔除；若失败较多，请提高拟合的 max_iter",
+       "7 of 10000 group bootstrap resamples did not converge and were left out; if many fail, raise "
+       "max_iter of the fit"),
+    # ---------------------------------------------------------------- records/ (service records)
+    _t("records_extra_columns", "data",
+       "{file}: {n:int} column(s) not in the record format kept aside, not analysed: {columns}",
+       "{file}：服务记录格式以外的 {n} 列已单独保留，不参与分析：{columns}",
+       "orders.csv: 1 column(s) not in the record format kept aside, not analysed: remark",
+       convert={"columns": _list}),
+    _t("records_not_respondents", "data",
+       "{file}: {n:int} event(s) of {m:int} customer(s) are not respondents of {survey} (e.g. {ids}); they "
+       "are kept but are left out when joined to the survey",
+       "{file}：{m} 个客户的 {n} 条事件不属于 {survey} 的受访者（如 {ids}）；记录已保留，"
+       "但与调查数据关联时不计入",
+       "orders.csv: 1 event(s) of 1 customer(s) are not respondents of linxi_2025.csv (e.g. 'r3'); they are "
+       "kept but are left out when joined to the survey"),
+    _t("records_outside_period", "data",
+       "{file}: {n:int} event(s) outside the reference period {start} to {end} are not counted",
+       "{file}：参考期 {start} 至 {end} 以外的 {n} 条事件不计入",
+       "records: 1 event(s) outside the reference period 2025-01-01 to 2026-01-01 are not counted"),
+    _t("records_strangers", "data",
+       "{file}: {n:int} event(s) of {m:int} customer(s) who are not respondents are not counted (e.g. {ids})",
+       "{file}：{m} 个非受访客户的 {n} 条事件不计入（如 {ids}）",
+       "records: 4 event(s) of 2 customer(s) who are not respondents are not counted (e.g. 'x1', 'x2')"),
+    _t("records_few_dissatisfied", "segments",
+       "segment {segment}: {d:int} dissatisfied and {o:int} other customers; at least {k:int} of each are "
+       "needed to rank drivers, so none are ranked",
+       "客户群体 {segment}：不满意客户 {d} 个、其他客户 {o} 个；两类各需至少 {k} 个才能对驱动因素排序，"
+       "因此未排序",
+       "segment all: 2 dissatisfied and 4 other customers; at least 5 of each are needed to rank drivers, "
+       "so none are ranked"),
     # ---------------------------------------------------------------- rollup.py
     _t("rollup_missing_regions", "comparison",
        "wave {wave}: {k:int} region(s) of {unit} have no bundle ({regions}); its index is over the {n:int} "
