@@ -230,6 +230,15 @@ class CSIModel:
             )
         return self.target
 
+    def require_paths(self, method: str) -> None:
+        """Refuse a measurement-only model (several constructs, no path) for ``method``, which needs paths."""
+        if len(self.constructs) > 1 and not self.paths:
+            raise ModelSpecError(
+                f"{method} needs a structural model, but this model has {len(self.constructs)} constructs "
+                "and no path between them (a measurement-only model): add the paths, or fit the measurement "
+                "model by CB-SEM (fit_cbsem), which estimates it as a CFA with correlated constructs"
+            )
+
     # ------------------------------------------------------------------ structural algebra
     @property
     def order(self) -> list[str]:
@@ -450,7 +459,7 @@ def _validate(
         if (s, t) in seen:
             raise ModelSpecError(f"path {s} -> {t} is listed twice")
         seen.add((s, t))
-    if len(blocks) > 1:
+    if len(blocks) > 1 and paths:  # no paths at all: a measurement-only (CFA) model, for CB-SEM
         linked = {s for s, _ in paths} | {t for _, t in paths}
         isolated = [n for n in blocks if n not in linked]
         if isolated:

@@ -48,6 +48,7 @@ from semopy.utils import chol_inv
 from csi_research import options
 from csi_research.diagnostics import public
 from csi_research.errors import EstimationError, ModelSpecError
+from csi_research.estimation import fiml
 from csi_research.model import CSIModel
 from csi_research.sample import OnSample, Sample, em_moments, rows_received, sample_of
 
@@ -109,6 +110,7 @@ def fit_cbsem(
     single_item_reliability: float | Mapping[str, float] | None = None,
     start: CBSEMFit | None = None,
     covariances: Sequence[tuple[str, str]] = (),
+    information: str | None = None,
 ) -> CBSEMFit:
     """Fit ``model`` by covariance-based SEM and check that the solution is admissible.
 
@@ -121,8 +123,15 @@ def fit_cbsem(
     ``start`` is an earlier fit of the same model (e.g. the full sample when bootstrapping) whose
     estimates start the optimiser, which then needs only a few iterations.
     ``covariances`` lists item pairs whose residuals covary (e.g. the same question asked twice).
+    ``information`` chooses the standard errors as lavaan does: ``"expected"`` (ML default) or
+    ``"observed"`` (FIML default: the Hessian of the incomplete-data likelihood, which stays valid
+    when answers are missing at random, not only completely at random). ML offers expected only.
     """
     estimator = options.choice(estimator, options.ESTIMATORS, "estimator")
+    default_information = "observed" if estimator == "FIML" else "expected"
+    information = options.choice(information or default_information, ("observed", "expected"), "information")
+    if estimator == "ML" and information == "observed":
+        raise ValueError("information='observed' is offered for estimator='FIML' only; ML uses 'expected'")
     if (rows := rows_received(model, data)) is not None:  # before preparing: size is the real problem
         _check_names(model)
         dummy = pd.DataFrame(np.eye(len(model.items)), index=model.items, columns=model.items)
@@ -146,13 +155,15 @@ def fit_cbsem(
     n_free = sum(p.active for p in sem.parameters.values())
     _require_respondents(sample.n, n_free)
     sample.require_positive_definite()  # after the size check: too few respondents also make it singular
-    converged = _optimise(sem, sample, estimator, _start_vector(start, model, estimator, n_free))
+    start_values = _start_vector(start, model, estimator, n_free)
+    converged, hessian = _optimise(sem, model, sample, estimator, start_values)
     if not converged:
         diagnostics.append(
             "the optimiser did not converge: the estimates are not a maximum of the likelihood; "
             "check for near-duplicate items or constructs, or simplify the model"
         )
-    table, info_ok = _parameter_table(sem, model, estimator, sample)
+    info = hessian / 2.0 if information == "observed" else _information(sem, estimator, sample)
+    table, info_ok = _parameter_table(sem, model, info)
     if not info_ok:
         diagnostics.append(
             "the information matrix is singular: some parameters are not identified and their standard "
@@ -177,7 +188,8 @@ def fit_cbsem(
         paths=_paths(table),
         loadings=_loadings(table),
         r2=_r2(model, table, latent_cov),
-        fit_indices=_fit_indices(sem, sample, implied_cov.to_numpy(), n_free, estimator),
+        fit_indices=_fit_indices(sample, _implied_mean(sem, model), implied_cov.to_numpy(), n_free,
+                                 estimator),
         latent_cov=latent_cov,
         implied_cov=implied_cov,
         converged=converged,
@@ -393,17 +405,70 @@ def _description(
 
 
 # ----------------------------------------------------------------------------- optimisation
-def _optimise(sem: semopy.Model, sample: _Sample, estimator: str, start: np.ndarray | None) -> bool:
-    """Load the data, set the starting values and minimise; True when the optimiser converged."""
+def _optimise(
+    sem: semopy.Model, model: CSIModel, sample: _Sample, estimator: str, start: np.ndarray | None
+) -> tuple[bool, np.ndarray | None]:
+    """Load the data, set the starting values and minimise: whether the optimiser converged, and
+    for FIML the Hessian of −2 log L at the estimates (the observed information × 2)."""
     with _semopy_call():
         sem.load(sample.frame, cov=sample.cov)
         if start is not None:
             sem.param_vals = start.copy()
         if estimator == "ML":
-            return _minimise_mlw(sem, _MLWGradient(sem))
-        with np.errstate(all="ignore"):
-            result = sem.fit(obj="ML", options=dict(_SOLVER_OPTIONS))
-    return bool(result.success) and bool(np.isfinite(result.fun))
+            return _minimise_mlw(sem, _MLWGradient(sem)), None
+        structure = fiml.MeanStructure(sem)
+        observed = sem.vars["observed"]
+        if start is None:  # first fit the EM moments (one pattern: cheap), then the real patterns
+            order = [sample.frame.columns.get_loc(item) for item in observed]
+            mean, cov = sample.mean[order], sample.cov.to_numpy()[np.ix_(order, order)]
+            saturated = fiml.Patterns.complete(mean, cov, sample.n)
+            theta, ok = fiml.fit_complete(structure, saturated, _with_intercepts(sem, observed, mean))
+            if not ok:  # rare: then semopy's ML (SLSQP) fit of the EM covariance
+                theta = _saturated_start(sem, model, sample)
+            sem.param_vals = theta
+        data = fiml.Patterns.of(sample.frame[observed].to_numpy())
+        result = fiml.fit(structure, data, sem.param_vals)
+        sem.param_vals = result.theta
+    return result.converged, result.hessian
+
+
+def _with_intercepts(sem: semopy.ModelMeans, items: Sequence[str], mean: np.ndarray) -> np.ndarray:
+    """semopy's starting values with each free item intercept at the item's (EM) mean."""
+    values = np.array(sem.param_vals, dtype=float)
+    where = dict(zip(items, mean, strict=True))
+    rows = sem.names[sem.matrices_names.index("gamma2")][0]
+    k_free = 0
+    for param in sem.parameters.values():
+        if not param.active:
+            continue
+        loc = param.locations[0]
+        if loc.matrix is sem.mx_gamma2:
+            values[k_free] = where[rows[loc.indices[0]]]
+        k_free += 1
+    return values
+
+
+def _saturated_start(sem: semopy.ModelMeans, model: CSIModel, sample: _Sample) -> np.ndarray:
+    """Starting values from semopy's ML fit of the EM covariance, item intercepts at the EM means."""
+    values = np.array(sem.param_vals, dtype=float)
+    mean = dict(zip(sample.frame.columns, sample.mean, strict=True))
+    ml = semopy.Model(sem.description)
+    for param in ml.parameters.values():
+        param.bound = (None, None)
+    ml.load(sample.frame.fillna(0.0), cov=sample.cov)  # the frame only names the items; cov is fitted
+    ml_ok = _minimise_mlw(ml, _MLWGradient(ml))
+    ml_layout = _layout(ml, model)
+    ml_free = {(lhs, op, rhs): ml.param_vals[k] for lhs, op, rhs, k in zip(
+        ml_layout["lhs"], ml_layout["op"], ml_layout["rhs"], ml_layout["_free"], strict=True) if k >= 0}
+    layout = _layout(sem, model)
+    for lhs, op, rhs, k in zip(layout["lhs"], layout["op"], layout["rhs"], layout["_free"], strict=True):
+        if k < 0:
+            continue
+        if op == "~1" and lhs in mean:
+            values[k] = mean[lhs]
+        elif ml_ok and (lhs, op, rhs) in ml_free:
+            values[k] = ml_free[(lhs, op, rhs)]
+    return values
 
 
 @contextlib.contextmanager
@@ -517,13 +582,10 @@ def _read_estimates(sem: semopy.Model, layout: pd.DataFrame) -> pd.DataFrame:
     return layout[["lhs", "op", "rhs"]].assign(est=est, _free=layout["_free"].to_numpy())
 
 
-def _parameter_table(
-    sem: semopy.Model, model: CSIModel, estimator: str, sample: _Sample
-) -> tuple[pd.DataFrame, bool]:
+def _parameter_table(sem: semopy.Model, model: CSIModel, info: np.ndarray) -> tuple[pd.DataFrame, bool]:
     """lavaan-style table (lhs, op, rhs, est, se, z, p_value; private _free) and whether the
-    information matrix is regular."""
+    information matrix (of the whole sample) is regular."""
     table = _read_estimates(sem, _layout(sem, model))
-    info = _information(sem, estimator, sample)
     cov, info_ok = _invert_information(info)
     se_free = np.sqrt(np.where(np.diag(cov) > 0, np.diag(cov), np.nan))
     free = table["_free"].to_numpy()
@@ -543,7 +605,7 @@ def _information(sem: semopy.Model, estimator: str, sample: _Sample) -> np.ndarr
     p, k = sigma.shape[0], len(d_sigma)
     ds = np.array([g if np.ndim(g) else np.zeros((p, p)) for g in d_sigma])
     dm = np.array([g if g is not None else np.zeros(p) for g in d_mu])
-    observed = np.isfinite(sample.frame.to_numpy())
+    observed = np.isfinite(sample.frame[sem.vars["observed"]].to_numpy())  # Σ and μ are in semopy's order
     patterns, counts = np.unique(observed, axis=0, return_counts=True)
     info = np.zeros((k, k))
     for pattern, count in zip(patterns, counts, strict=True):
@@ -573,18 +635,30 @@ def _implied(sem: semopy.Model, model: CSIModel) -> tuple[pd.DataFrame, pd.DataF
 
 
 def _standardise(table: pd.DataFrame, phi: pd.DataFrame, implied: pd.DataFrame) -> None:
-    """Add lavaan's std.all column (latent and observed variances both set to 1)."""
+    """Add lavaan's std.all column (latent and observed variances both set to 1).
+
+    A covariance between two different variables is a residual (disturbance) covariance unless both
+    are exogenous; like lavaan it is standardised by the two residual variances, i.e. it becomes the
+    residual correlation. Variances are standardised by the total variances.
+    """
     with np.errstate(invalid="ignore"):
         sd = pd.concat([pd.Series(np.sqrt(np.diag(phi)), phi.index),
                         pd.Series(np.sqrt(np.diag(implied)), implied.index)])
+        own = table[(table["op"] == "~~") & (table["lhs"] == table["rhs"])].drop_duplicates("lhs")
+        residual_sd = pd.Series(np.sqrt(own["est"].to_numpy(dtype=float)), own["lhs"].to_numpy())
     lhs_sd = sd.reindex(table["lhs"]).to_numpy()
     rhs_sd = sd.reindex(table["rhs"]).to_numpy()
     op = table["op"].to_numpy()
     est = table["est"].to_numpy()
-    std = np.select(
-        [op == "=~", op == "~", op == "~~", op == "~1"],
-        [est * lhs_sd / rhs_sd, est * rhs_sd / lhs_sd, est / (lhs_sd * rhs_sd), est / lhs_sd],
-    )
+    between = (op == "~~") & (table["lhs"] != table["rhs"]).to_numpy()
+    lhs_rsd = residual_sd.reindex(table["lhs"]).to_numpy()
+    rhs_rsd = residual_sd.reindex(table["rhs"]).to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        std = np.select(
+            [op == "=~", op == "~", between, op == "~~", op == "~1"],
+            [est * lhs_sd / rhs_sd, est * rhs_sd / lhs_sd, est / (lhs_rsd * rhs_rsd),
+             est / (lhs_sd * rhs_sd), est / lhs_sd],
+        )
     table["std_all"] = std
 
 
@@ -690,10 +764,23 @@ def _r2(model: CSIModel, table: pd.DataFrame, phi: pd.DataFrame) -> pd.Series:
 
 
 # ----------------------------------------------------------------------------- fit indices
+def _implied_mean(sem: semopy.Model, model: CSIModel) -> np.ndarray | None:
+    """Model-implied item means in the model's item order (None without a mean structure)."""
+    if not isinstance(sem, semopy.ModelMeans):
+        return None
+    mean = sem.calc_mean(sem.calc_sigma()[1][0])[:, 0]
+    return pd.Series(mean, index=sem.vars["observed"]).reindex(model.items).to_numpy(dtype=float)
+
+
 def _fit_indices(
-    sem: semopy.Model, sample: _Sample, sigma: np.ndarray, n_free: int, estimator: str
+    sample: _Sample, mu: np.ndarray | None, sigma: np.ndarray, n_free: int, estimator: str
 ) -> pd.Series:
-    """χ², CFI, TLI, RMSEA (+90 % CI), SRMR, AIC, BIC with lavaan's definitions (N, not N − 1)."""
+    """χ², CFI, TLI, RMSEA (+90 % CI), SRMR, AIC, BIC with lavaan's definitions (N, not N − 1).
+
+    ``mu`` and ``sigma`` are the implied moments in the sample's item order. Under FIML the
+    saturated model is the EM estimate, the baseline has free means and variances (closed form),
+    and SRMR includes the standardised mean residuals, as lavaan's does with a mean structure.
+    """
     s, n = sample.cov.to_numpy(), sample.n
     p = s.shape[0]
     if estimator == "ML":
@@ -704,8 +791,9 @@ def _fit_indices(
         df = p * (p + 1) // 2 - n_free
     else:
         x = sample.frame.to_numpy()
-        minus2ll_h1 = _minus2ll(x, sample.mean, s)
-        minus2ll_h0 = _minus2ll(x, sem.calc_mean(sem.calc_sigma()[1][0])[:, 0], sigma)
+        data = fiml.Patterns.of(x)
+        minus2ll_h1 = fiml.minus2ll(data, sample.mean, s)
+        minus2ll_h0 = fiml.minus2ll(data, mu, sigma)
         # independence model: each item's own ML mean and variance, closed form under FIML
         n_obs = np.isfinite(x).sum(axis=0)
         minus2ll_base = np.sum(n_obs * (np.log(2 * np.pi) + np.log(np.nanvar(x, axis=0)) + 1.0))
@@ -720,7 +808,10 @@ def _fit_indices(
     lower, upper = _rmsea_ci(chi2, df, n)
     d = np.sqrt(np.diag(s))
     resid = (s - sigma) / np.outer(d, d)
-    srmr = float(np.sqrt(np.mean(resid[np.tril_indices(p)] ** 2)))
+    squares = resid[np.tril_indices(p)] ** 2
+    if estimator == "FIML":
+        squares = np.concatenate([squares, ((sample.mean - mu) / d) ** 2])
+    srmr = float(np.sqrt(np.mean(squares)))
     return pd.Series(
         {
             "chi2": chi2,
