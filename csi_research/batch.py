@@ -18,7 +18,24 @@ interrupted, a process can: on a stop the worker freezes the child (SIGSTOP, so 
 another kernel), sends SIGTERM to its descendants — the kernels, which jupyter_client starts in
 sessions of their own, so a process group would miss them — kills the child, and SIGKILLs
 whatever is still alive after a short grace. The per-study work is the plain function
-:func:`execute_study` (task in, :class:`NotebookRun` out), ready to become a Dask task.
+:func:`execute_study` (task in, :class:`NotebookRun` out).
+
+Dask. Each region chain is one Dask task: on a local cluster of ``workers`` processes (one thread
+each) started for the batch, or on a running cluster (``scheduler=``; its workers must import this
+package and see the same paths). A study's own failure is a result, never an exception, so it is
+never retried and never touches another chain; a task that raises, or whose worker dies, is tried
+again (``retries``, and the scheduler's allowed failures for lost workers) and picks up where the
+lost attempt stopped: studies that ended are kept, a partial one starts afresh in its folder. A
+stop sets a distributed Event named after the run id, which the running tasks poll like a local
+stop; tasks that do not report within :data:`STOP_WAIT` are cancelled and their folders marked
+here. Closing the local cluster ends its worker processes; a notebook process whose worker
+disappears ends itself and its kernel (see :mod:`csi_research._execute`).
+
+Resume. Each run folder records its inputs (``inputs.json``: hashes of study.yaml and the files
+it names, the package version, quick mode, languages, and the earlier wave's fingerprint). With
+``resume=True`` a study whose latest run folder finished well with the same fingerprint is not
+run again: its run is reported as reused (:attr:`NotebookRun.reused`) and the comparison reads
+its bundle. A changed wave makes every later wave of its region run again.
 
 Interruption. When called from the main thread, ``run_batch`` turns SIGINT and SIGTERM into a
 stop request (previous handlers are restored on return; from other threads, where Python allows
@@ -43,7 +60,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,7 +69,15 @@ import pandas as pd
 from csi_research._execute import report_path, write_error
 from csi_research.errors import ModelSpecError
 from csi_research.options import LANGUAGES
-from csi_research.output import claim_run_dir, mark_finished, mark_incomplete, reserve_run_dirs
+from csi_research.output import (
+    INCOMPLETE,
+    claim_run_dir,
+    dumps_json,
+    mark_finished,
+    mark_incomplete,
+    reserve_run_dirs,
+    write_atomic,
+)
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 REGIONAL = "regional_study.ipynb"
@@ -65,6 +89,9 @@ STATUSES = ("ok", "failed", "interrupted", "not started")
 POLL = 0.1  # seconds between a running study's checks for a stop request
 GRACE = 0.5  # seconds a kernel gets to exit on SIGTERM before it is killed
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_WAIT = 1.5  # seconds the batch waits for stopped tasks to report before it marks their folders itself
+RETRIES = 2  # a chain task that raised (not a study that failed: that is a result) is tried again
+INPUTS = "inputs.json"  # a run folder's input fingerprint, for --resume
 
 __all__ = ["BatchResult", "NotebookRun", "StopRequest", "StudyTask", "discover_studies", "execute_study",
            "report_path", "run_batch"]
@@ -84,6 +111,7 @@ class NotebookRun:
     seconds: float = 0.0
     error: str = ""
     languages: tuple[str, ...] = ("zh",)
+    reused: str = ""  # with --resume: the id of the earlier run whose folder this is
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -127,11 +155,18 @@ class BatchResult:
         return pd.DataFrame(
             {
                 "study": [r.name for r in runs],
-                "status": ["FAILED" if r.status == "failed" else r.status for r in runs],
+                "status": ["FAILED" if r.status == "failed" else "reused" if r.reused else r.status
+                           for r in runs],
                 "seconds": [round(r.seconds, 1) for r in runs],
-                "report or error": [", ".join(map(str, r.reports)) if r.ok else r.error for r in runs],
+                "report or error": [_shown(r) for r in runs],
             }
         )
+
+
+def _shown(run: NotebookRun) -> str:
+    if not run.ok:
+        return run.error
+    return (f"reused {run.reused}: " if run.reused else "") + ", ".join(map(str, run.reports))
 
 
 class StopRequest(threading.Event):
@@ -202,12 +237,17 @@ def run_batch(
     notebooks: str | Path = NOTEBOOKS,
     language: str | None = None,
     stop: StopRequest | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
 ) -> BatchResult:
     """Execute the regional notebook for every study under ``root``, then the comparison notebook.
 
     ``language``: "zh", "en", "both", or None for each study's own ``language:``. ``stop``: set it
     (from any thread) to stop the batch as SIGINT/SIGTERM do; the result is returned either way,
-    never raised (see the module docstring).
+    never raised (see the module docstring). ``scheduler``: the address of a running Dask
+    scheduler to send the studies to (its workers must see the same files); None starts a local
+    cluster of ``workers`` processes. ``resume``: reuse each study's last complete run when its
+    inputs are unchanged (see :mod:`csi_research.batch`).
     """
     root = Path(root).resolve()  # the notebooks get absolute paths: their kernels start elsewhere
     studies = discover_studies(root, only, exclude)
@@ -217,60 +257,257 @@ def run_batch(
         raise ModelSpecError(f"{root}: every study is excluded; nothing to run")
     chains = _region_chains(studies)
     notebooks = Path(notebooks).resolve()
-    workers = max(1, min(workers or os.cpu_count() or 1, len(chains)))
     stop = stop if stop is not None else StopRequest()
+    languages = {study: _languages(study, language) for study in studies}
+    prints = _chain_fingerprints(chains, quick, languages)
+    reused = _reusable(chains, prints) if resume else {}
 
     with _stop_on_signals(stop):
-        ordered = [study for chain in chains for study in chain]
+        ordered = [study for chain in chains for study in chain if study not in reused]
         run_id, folders = reserve_run_dirs([study / "output" for study in ordered])
         reserved = dict(zip(ordered, folders, strict=True))
-        bar = _progress(len(studies), progress, "studies")
-        lock = threading.Lock()
-
-        def advance() -> None:
-            if bar is not None:
-                with lock:
-                    bar.update(1)
-
-        def chain(region_studies: list[Path]) -> list[NotebookRun]:
-            done: list[NotebookRun] = []
-            previous: Path | None = None
-            for study in region_studies:
-                out, languages = reserved[study], _languages(study, language)
-                if isinstance(out, OSError):
-                    done.append(NotebookRun(study.name, study / "output" / run_id, "failed",
-                                            error=_folder_error(study / "output" / run_id, out),
-                                            languages=languages))
-                else:
-                    params = {"study_path": str(study / "study.yaml"), "quick": quick,
-                              "previous_bundle": str(previous) if previous else "auto"}
-                    task = StudyTask(study.name, notebooks / REGIONAL, out, params, languages)
-                    done.append(execute_study(task, stop))
-                    previous = out / "bundle" if done[-1].ok else None
-                advance()
-            return done
-
-        runs: list[NotebookRun] = []
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="csi-study") as pool:
-            pending = {pool.submit(chain, c) for c in chains}
-            while pending:  # short waits: the main thread stays free to run a signal handler
-                finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    runs.extend(future.result())
-        if bar is not None:
-            bar.close()
-        runs.sort(key=lambda r: r.name)
-
-        compared = None
-        bundles = [str(r.output_dir / "bundle") for r in runs if r.ok and r.output_dir is not None]
-        if comparison and bundles:
-            compared = _compare(root, run_id, notebooks, bundles, quick, _languages(None, language), stop)
+        for study, folder in reserved.items():
+            if isinstance(folder, Path):
+                _write_inputs(folder, prints[study])
+        specs = [_chain_spec(c, reserved, reused, run_id, notebooks, quick, languages) for c in chains]
+        runs = [NotebookRun(s.name, reused[s], "ok", languages=languages[s], reused=reused[s].name)
+                for s in studies if s in reused]
+        todo = [spec for spec in specs if spec]
+        needs_engine = any(isinstance(item[1], StudyTask) for spec in todo for item in spec)
+        if stop.is_set() or not needs_engine:
+            runs.extend(run for spec in todo for run in _run_chain(spec, stop))
+            runs.sort(key=lambda r: r.name)
+            compared = _maybe_compare(None, root, run_id, notebooks, runs, comparison, quick, language, stop)
+        else:
+            count = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+            with _engine(scheduler, count) as client:
+                runs.extend(_run_on_cluster(client, todo, run_id, stop, progress))
+                runs.sort(key=lambda r: r.name)
+                compared = _maybe_compare(client, root, run_id, notebooks, runs, comparison, quick, language,
+                                          stop)
     return BatchResult(run_id=run_id, studies=tuple(runs), comparison=compared, interrupted=stop.is_set(),
                        stopped_by=stop.reason)
 
 
+# A chain item: (study name, the task or the reason it cannot run, its languages); the first item's
+# previous bundle comes with the chain (a reused earlier wave), later ones follow from the chain.
+ChainItem = tuple[str, "StudyTask | str", tuple[str, ...], Path]
+
+
+def _chain_spec(chain: list[Path], reserved: dict[Path, Path | OSError], reused: dict[Path, Path],
+                run_id: str, notebooks: Path, quick: bool,
+                languages: dict[Path, tuple[str, ...]]) -> list[ChainItem]:
+    items: list[ChainItem] = []
+    previous: Path | None = None
+    for study in chain:
+        if study in reused:
+            previous = reused[study] / "bundle"
+            continue
+        out = reserved[study]
+        if isinstance(out, OSError):
+            folder = study / "output" / run_id
+            items.append((study.name, _folder_error(folder, out), languages[study], folder))
+            continue
+        params = {"study_path": str(study / "study.yaml"), "quick": quick,
+                  "previous_bundle": str(previous) if previous and not items else "auto"}
+        task = StudyTask(study.name, notebooks / REGIONAL, out, params, languages[study])
+        items.append((study.name, task, languages[study], out))
+    return items
+
+
+def _run_chain(items: list[ChainItem], stop: Any = None) -> list[NotebookRun]:
+    """One region's waves in order: a later wave reads the bundle an earlier one saved in this run.
+
+    Safe to run again after a worker was lost mid-chain: a study that ended in an earlier attempt
+    (its folder no longer marked) is reported as it ended, an interrupted one starts afresh.
+    """
+    done: list[NotebookRun] = []
+    previous: Path | None = None
+    for name, task, languages, folder in items:
+        if isinstance(task, str):
+            done.append(NotebookRun(name, folder, "failed", error=task, languages=languages))
+            continue
+        if previous is not None and task.params.get("previous_bundle") == "auto":
+            task = StudyTask(task.name, task.notebook, task.output_dir,
+                             {**task.params, "previous_bundle": str(previous)}, task.languages)
+        run = _ended(task) or execute_study(task, stop)
+        done.append(run)
+        previous = task.output_dir / "bundle" if run.ok else None
+    return done
+
+
+def _ended(task: StudyTask) -> NotebookRun | None:
+    """How an earlier attempt at ``task`` ended, if it did (a retried chain); None: run it."""
+    out = task.output_dir
+    if (out / INCOMPLETE).exists() or not out.is_dir():
+        if out.is_dir():
+            _clear_partial(out)
+        return None
+    error = out / "error.txt"
+    if error.is_file():
+        line = error.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        return NotebookRun(task.name, out, "failed", error=line[0] if line else "failed",
+                           languages=task.languages)
+    return NotebookRun(task.name, out, "ok", languages=task.languages)
+
+
+def _clear_partial(out: Path) -> None:
+    """Remove what a lost attempt of this very run left in its folder (never the marker)."""
+    import shutil
+
+    for path in out.iterdir():
+        if path.name in (INCOMPLETE, INPUTS):
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _engine(scheduler: str | None, workers: int) -> Iterator[Any]:
+    """A Dask client: on the cluster at ``scheduler``, or on a local cluster of ``workers`` processes."""
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler, set_as_default=False) as client:
+            yield client
+        return
+    from multiprocessing import resource_tracker
+
+    tracker = getattr(resource_tracker, "_resource_tracker", None)
+    tracked = tracker is not None and getattr(tracker, "_pid", None) is not None
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=logging.ERROR, worker_dashboard_address=None)
+    client = Client(cluster, set_as_default=False)
+    try:
+        yield client
+    finally:
+        with contextlib.suppress(Exception):
+            client.close(timeout=2)
+        with contextlib.suppress(Exception):
+            cluster.close(timeout=2)
+        if tracker is not None and not tracked:  # the helper process the cluster's start left: ours to end
+            with contextlib.suppress(Exception):
+                tracker._stop()
+
+
+def _stop_name(run_id: str) -> str:
+    return f"csi-research-stop-{run_id}"
+
+
+class _ClusterStop:
+    """The batch's stop request as seen on a Dask worker: a distributed Event named after the run."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.reason = ""
+        self._event: Any = None
+        self._set = False
+
+    def is_set(self) -> bool:
+        if self._set:
+            return True
+        from distributed import Event, Variable, get_client
+
+        if self._event is None:
+            self._event = Event(self.name, client=get_client())
+        if self._event.is_set():
+            with contextlib.suppress(Exception):
+                self.reason = str(Variable(self.name, client=get_client()).get(timeout=1))
+            self._set = True
+        return self._set
+
+
+def _chain_task(items: list[ChainItem], stop_name: str) -> list[NotebookRun]:
+    """The Dask task: one region chain, stopped through the run's distributed Event."""
+    return _run_chain(items, _ClusterStop(stop_name))
+
+
+def _run_on_cluster(client: Any, specs: list[list[ChainItem]], run_id: str, stop: StopRequest,
+                    progress: bool) -> list[NotebookRun]:
+    """Submit one task per chain, collect their runs; on a stop, tell the workers and wait briefly."""
+    from distributed import Event, Variable
+
+    name = _stop_name(run_id)
+    total = sum(len(spec) for spec in specs)
+    bar = _progress(total, progress, "studies")
+    futures = {client.submit(_chain_task, spec, name, key=f"csi-chain-{run_id}-{k}", pure=False,
+                             retries=RETRIES, priority=len(specs) - k): k for k, spec in enumerate(specs)}
+    results: dict[int, list[NotebookRun]] = {}
+    told_at: float | None = None
+    while futures:
+        if stop.is_set() and told_at is None:
+            Variable(name, client=client).set(stop.reason or "a stop request")
+            Event(name, client=client).set()
+            told_at = time.monotonic()
+        for future in [f for f in futures if f.done()]:
+            k = futures.pop(future)
+            results[k] = _collect(future, specs[k])
+            if bar is not None:
+                bar.update(len(specs[k]))
+        if told_at is not None and time.monotonic() - told_at > STOP_WAIT:
+            break
+        time.sleep(0.05)
+    for future, k in futures.items():  # still running after a stop: the worker did not answer in time
+        future.cancel()
+        results[k] = [_abandoned(item, stop) for item in specs[k]]
+    if bar is not None:
+        bar.close()
+    with contextlib.suppress(Exception):
+        Event(name, client=client).clear()
+    return [run for k in sorted(results) for run in results[k]]
+
+
+def _collect(future: Any, spec: list[ChainItem]) -> list[NotebookRun]:
+    try:
+        return future.result()
+    except Exception as exc:  # the worker died too often, or the task could not run there at all
+        error = f"the worker running it failed: {type(exc).__name__}: {exc}".splitlines()[0]
+        runs = []
+        for name, task, languages, folder in spec:
+            if isinstance(task, str):
+                runs.append(NotebookRun(name, folder, "failed", error=task, languages=languages))
+            else:
+                runs.append(_ended(task) or _failed(task, time.perf_counter(), error, error))
+        return runs
+
+
+def _abandoned(item: ChainItem, stop: StopRequest) -> NotebookRun:
+    """A study whose task did not report back after a stop: interrupted if it had begun, else not started."""
+    name, task, languages, folder = item
+    if isinstance(task, str):
+        return NotebookRun(name, folder, "failed", error=task, languages=languages)
+    ended = _ended_quietly(task)
+    if ended is not None:
+        return ended
+    began = any(p.name not in (INCOMPLETE, INPUTS) for p in task.output_dir.iterdir())
+    if began:
+        _mark(task.output_dir, f"interrupted by {_why(stop)}; its files are partial")
+        return NotebookRun(name, task.output_dir, "interrupted",
+                           error=f"interrupted by {_why(stop)}; {task.output_dir} is marked INCOMPLETE",
+                           languages=languages)
+    _mark(task.output_dir, f"not started: {_why(stop)} came first")
+    return NotebookRun(name, task.output_dir, "not started", error=_not_started(stop), languages=languages)
+
+
+def _ended_quietly(task: StudyTask) -> NotebookRun | None:
+    return None if (task.output_dir / INCOMPLETE).exists() else _ended(task)
+
+
+def _maybe_compare(client: Any, root: Path, run_id: str, notebooks: Path, runs: list[NotebookRun],
+                   comparison: bool, quick: bool, language: str | None,
+                   stop: StopRequest) -> NotebookRun | None:
+    bundles = [str(r.output_dir / "bundle") for r in runs if r.ok and r.output_dir is not None]
+    if not (comparison and bundles):
+        return None
+    return _compare(root, run_id, notebooks, bundles, quick, _languages(None, language), stop, client)
+
+
 def _compare(root: Path, run_id: str, notebooks: Path, bundles: list[str], quick: bool,
-             languages: tuple[str, ...], stop: StopRequest) -> NotebookRun:
+             languages: tuple[str, ...], stop: StopRequest, client: Any = None) -> NotebookRun:
     parent = root / COMPARISON_DIR / "output"
     if stop.is_set():
         return NotebookRun(COMPARISON_NAME, None, "not started", error=_not_started(stop),
@@ -282,7 +519,10 @@ def _compare(root: Path, run_id: str, notebooks: Path, bundles: list[str], quick
                            error=_folder_error(parent / run_id, exc), languages=languages)
     task = StudyTask(COMPARISON_NAME, notebooks / COMPARISON, out, {"bundle_dirs": bundles, "quick": quick},
                      languages)
-    return execute_study(task, stop)
+    if client is None:
+        return execute_study(task, stop)
+    spec = [(task.name, task, languages, out)]
+    return _run_on_cluster(client, [spec], f"{run_id}-comparison", stop, False)[0]
 
 
 def execute_study(task: StudyTask, stop: threading.Event | None = None) -> NotebookRun:
@@ -485,3 +725,94 @@ def _progress(total: int, enabled: bool, unit: str) -> Any:
     from tqdm import tqdm
 
     return tqdm(total=total, unit=unit, desc="csi-research")
+
+
+# ---------------------------------------------------------------- --resume
+def _file_digest(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def study_inputs(study: Path, quick: bool, languages: tuple[str, ...]) -> dict[str, Any]:
+    """What a study's results depend on: its files' hashes, the package version and the run options.
+
+    Files named in ``study.yaml`` (data, codebook, model, industry evaluation, internal indicators)
+    are hashed by content; "default" stands for the package's own file, covered by its version.
+    A study file that cannot be read gives only its own hash: such a study is never reused.
+    """
+    import csi_research
+    from csi_research.yamlfile import read_yaml
+
+    yaml_path = study / "study.yaml"
+    inputs: dict[str, Any] = {"study.yaml": _file_digest(yaml_path), "package": csi_research.__version__,
+                              "quick": quick, "languages": list(languages)}
+    try:
+        raw = read_yaml(yaml_path, "study file")
+    except Exception:
+        return {**inputs, "unreadable": True}
+    for key in ("data", "codebook", "model", "industry_evaluation", "internal_indicators"):
+        value = raw.get(key) if isinstance(raw, dict) else None
+        if isinstance(value, str) and value != "default":
+            path = (study / value).resolve()
+            inputs[key] = _file_digest(path) if path.is_file() else f"missing: {path}"
+    return inputs
+
+
+def _chain_fingerprints(chains: list[list[Path]], quick: bool,
+                        languages: dict[Path, tuple[str, ...]]) -> dict[Path, dict[str, Any]]:
+    """Each study's inputs and fingerprint; a later wave's includes the earlier one's."""
+    import hashlib
+
+    prints: dict[Path, dict[str, Any]] = {}
+    for chain in chains:
+        previous = ""
+        for study in chain:
+            inputs = {**study_inputs(study, quick, languages[study]), "previous_wave": previous}
+            digest = hashlib.sha256(dumps_json(inputs).encode("utf-8")).hexdigest()
+            prints[study] = {"fingerprint": digest, "inputs": inputs}
+            previous = digest
+    return prints
+
+
+def _write_inputs(folder: Path, record: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError):  # without it the run is only never reused
+        write_atomic(folder / INPUTS, dumps_json(record))
+
+
+def last_run(study: Path) -> tuple[Path | None, str]:
+    """A study's latest run folder and how it ended: "ok", "failed", "incomplete" (None, "none": no run)."""
+    parent = study / "output"
+    folders = sorted(p for p in parent.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+        if parent.is_dir() else []
+    if not folders:
+        return None, "none"
+    last = folders[-1]
+    if (last / INCOMPLETE).exists():
+        return last, "incomplete"
+    if (last / "error.txt").exists() or not (last / "bundle" / "results.json").is_file():
+        return last, "failed"
+    return last, "ok"
+
+
+def _reusable(chains: list[list[Path]], prints: dict[Path, dict[str, Any]]) -> dict[Path, Path]:
+    """Studies whose last run is complete with the same input fingerprint, and all earlier waves so too."""
+    reused: dict[Path, Path] = {}
+    for chain in chains:
+        for study in chain:
+            folder, state = last_run(study)
+            if folder is None or state != "ok" or _recorded(folder) != prints[study]["fingerprint"]:
+                break  # this wave and every later one run again
+            reused[study] = folder
+    return reused
+
+
+def _recorded(folder: Path) -> str | None:
+    try:
+        return str(json.loads((folder / INPUTS).read_text(encoding="utf-8"))["fingerprint"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

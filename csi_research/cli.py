@@ -100,11 +100,14 @@ def _run(args: argparse.Namespace) -> int:
     result = run_batch(
         args.studies, workers=args.workers, quick=args.quick, only=args.only, exclude=args.exclude,
         progress=not args.no_progress, comparison=not args.no_comparison, language=args.language,
+        scheduler=args.scheduler, resume=args.resume,
     )
     with pd.option_context("display.max_colwidth", 200, "display.width", 200):
         print(result.summary().to_string(index=False))
     counts = Counter(r.status for r in result.studies)
-    tally = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s] and s != "ok")
+    reused = sum(1 for r in result.studies if r.reused)
+    tally = ", ".join([*([f"{reused} reused"] if reused else []),
+                       *(f"{counts[s]} {s}" for s in STATUSES if counts[s] and s != "ok")])
     print(f"\nrun {result.run_id}: {counts['ok']} of {len(result.studies)} studies succeeded"
           + (f" ({tally})." if tally else "."))
     if result.comparison is not None and result.comparison.ok:
@@ -150,6 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-comparison", action="store_true", help="skip the cross-region comparison")
     run.add_argument("--language", choices=("zh", "en", "both"),
                      help="report language(s) (default: each study's `language:`, zh when unset)")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="send the studies to this running Dask scheduler, e.g. tcp://10.0.0.5:8786 (its "
+                          "workers need csi-research and the same paths); default: a local cluster")
+    run.add_argument("--resume", action="store_true",
+                     help="run only studies whose inputs changed or whose last run did not finish; "
+                          "reuse the others' last complete runs")
     run.set_defaults(handler=_run)
 
     sim = sub.add_parser("simulate", help="write synthetic regional surveys (known true parameters)")

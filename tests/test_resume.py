@@ -1,0 +1,140 @@
+"""``--resume``: a study is run again only when its inputs changed or its last run did not finish well.
+
+No notebook runs here: a batch stopped before it starts reserves its folders (with their input
+fingerprints) and reports which studies it would have run ("not started") and which it reused.
+A finished run is simulated by completing such a folder the way a study run leaves it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from csi_research import batch
+from csi_research.batch import StopRequest, last_run, run_batch
+from csi_research.output import INCOMPLETE, mark_finished
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def make_studies(root: Path, names: tuple[str, ...]) -> Path:
+    """Copies of the project's study files, each with its own copy of its data file (so it can change)."""
+    for name in names:
+        folder = root / name
+        folder.mkdir(parents=True)
+        data = folder / "survey.csv"
+        shutil.copyfile(REPO / "data" / (name.replace("-", "_") + ".csv"), data)
+        original = (REPO / "studies" / name / "study.yaml").read_text(encoding="utf-8")
+        lines = [("data: survey.csv" if line.startswith("data:") else line) for line in original.splitlines()]
+        (folder / "study.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+def planned(root: Path, resume: bool = True, **kwargs) -> batch.BatchResult:
+    """What a batch would do: stopped before its start, it runs nothing and reuses what it can."""
+    stop = StopRequest()
+    stop.request("a test")
+    return run_batch(root, quick=True, progress=False, comparison=False, resume=resume, stop=stop, **kwargs)
+
+
+def finish(result: batch.BatchResult) -> None:
+    """Complete every study folder of ``result`` as a successful run leaves it."""
+    for run in result.studies:
+        if run.reused:
+            continue
+        (run.output_dir / "bundle").mkdir()
+        (run.output_dir / "bundle" / "results.json").write_text("{}\n", encoding="utf-8")
+        for report in run.reports:
+            report.write_text("<html></html>", encoding="utf-8")
+        mark_finished(run.output_dir)
+
+
+def statuses(result: batch.BatchResult) -> dict[str, str]:
+    return {r.name: ("reused " + r.reused if r.reused else r.status) for r in result.studies}
+
+
+@pytest.fixture
+def studies(tmp_path) -> tuple[Path, str]:
+    """Three studies (two waves of one region) with one finished run each: the folder and its run id."""
+    root = make_studies(tmp_path / "studies", ("linxi-2025", "donggang-2025", "donggang-2026"))
+    first = planned(root, resume=False)
+    finish(first)
+    return root, first.run_id
+
+
+def test_unchanged_studies_are_reused_and_the_summary_says_so(studies):
+    root, first = studies
+    result = planned(root)
+    assert statuses(result) == {"donggang-2025": f"reused {first}", "donggang-2026": f"reused {first}",
+                                "linxi-2025": f"reused {first}"}
+    assert all(r.ok and r.output_dir.name == first for r in result.studies)
+    summary = result.summary()
+    assert set(summary["status"]) == {"reused"}
+    assert all(text.startswith(f"reused {first}: ") for text in summary["report or error"])
+    for name in ("linxi-2025", "donggang-2025", "donggang-2026"):  # no new run folder for a reused study
+        assert [p.name for p in (root / name / "output").iterdir()] == [first]
+
+
+def test_changed_data_runs_that_study_and_every_later_wave_of_its_region(studies):
+    root, first = studies
+    data = root / "donggang-2025" / "survey.csv"
+    data.write_bytes(data.read_bytes() + b"\n")  # one more byte: a different file
+    result = planned(root)
+    assert statuses(result) == {"donggang-2025": "not started", "donggang-2026": "not started",
+                                "linxi-2025": f"reused {first}"}
+    # the later wave reads the earlier wave's bundle: it cannot be reused when that one is redone
+
+
+def test_a_changed_later_wave_does_not_rerun_the_earlier_one(studies):
+    root, first = studies
+    study = root / "donggang-2026" / "study.yaml"
+    study.write_text(study.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
+    assert statuses(planned(root)) == {"donggang-2025": f"reused {first}",
+                                       "donggang-2026": "not started", "linxi-2025": f"reused {first}"}
+
+
+def test_other_options_are_inputs_too(studies):
+    """A quick run is not reused for a full one, nor a Chinese report for an English one."""
+    root = studies[0]
+    stop = StopRequest()
+    stop.request("a test")
+    full = run_batch(root, quick=False, progress=False, comparison=False, resume=True, stop=stop)
+    assert set(statuses(full).values()) == {"not started"}
+    assert set(statuses(planned(root, language="both")).values()) == {"not started"}
+
+
+def test_a_failed_last_run_is_run_again(studies):
+    root, first = studies
+    (root / "linxi-2025" / "output" / first / "error.txt").write_text("boom\n", encoding="utf-8")
+    assert last_run(root / "linxi-2025") == (root / "linxi-2025" / "output" / first, "failed")
+    assert statuses(planned(root))["linxi-2025"] == "not started"
+
+
+def test_an_incomplete_last_run_is_run_again_even_when_an_older_one_was_complete(studies):
+    root = studies[0]
+    second = planned(root, resume=False)  # newer runs, left unfinished (marked INCOMPLETE)
+    assert (root / "linxi-2025" / "output" / second.run_id / INCOMPLETE).is_file()
+    assert last_run(root / "linxi-2025")[1] == "incomplete"
+    assert set(statuses(planned(root)).values()) == {"not started"}
+
+
+def test_a_run_without_a_fingerprint_is_never_reused(studies):
+    root, first = studies
+    (root / "linxi-2025" / "output" / first / batch.INPUTS).unlink()
+    assert statuses(planned(root))["linxi-2025"] == "not started"
+
+
+def test_the_comparison_reads_the_reused_bundles(studies, monkeypatch):
+    root, first = studies
+    seen: list[list[str]] = []
+
+    def compare(root_, run_id, notebooks, bundles, quick, languages, stop, client=None):
+        seen.append(bundles)
+
+    monkeypatch.setattr(batch, "_compare", compare)
+    result = run_batch(root, quick=True, progress=False, resume=True)  # all reused: nothing to execute
+    assert result.ok and not result.interrupted
+    assert seen == [[str(root / name / "output" / first / "bundle")
+                     for name in ("donggang-2025", "donggang-2026", "linxi-2025")]]
