@@ -11,6 +11,10 @@ Layout of a bundle folder::
     tables.xlsx         the same tables for readers: one sheet each, Chinese and English names
                         and headers (csi_research.reporting.excel); absent when there are none
     figures/*.png       the plots, if the caller passes write_bundle a ``figures`` writer
+    sample.csv          the prepared sample the study estimated on: one row per respondent, the
+                        model's items (imputed where missing) and ``weight``; what the comparison
+                        needs to test whether regions measure alike (MICOM) and whose drivers differ
+    model.yaml          the model the study estimated (CSIModel.to_yaml)
 
 ``results.json`` must hold ``study.{region_id, region_zh, region_en, wave}``, ``ci`` (the level
 of the bundle's intervals), ``values.{n, target}`` (respondents, the target construct whose
@@ -45,6 +49,8 @@ from csi_research.reporting.excel import WORKBOOK, workbook_bytes
 
 RESULTS = "results.json"
 DRAWS = "index_draws.csv"
+SAMPLE = "sample.csv"
+MODEL = "model.yaml"
 TABLES = "tables"
 FIGURES = "figures"
 
@@ -57,7 +63,8 @@ STAGING = ".tmp-"  # in the name of a bundle being written: ``.<name>.tmp-<rando
 
 
 def write_bundle(folder: str | Path, results: dict[str, Any], draws: pd.DataFrame,
-                 tables: dict[str, pd.DataFrame], figures: Callable[[Path], object] | None = None) -> Path:
+                 tables: dict[str, pd.DataFrame], figures: Callable[[Path], object] | None = None,
+                 sample: pd.DataFrame | None = None, model: str | None = None) -> Path:
     """Write results.json, the index draws, every table (CSV) and the tables' workbook as ``folder``.
 
     ``folder`` must not exist: the bundle is written into a temporary sibling folder, ``figures``
@@ -74,6 +81,10 @@ def write_bundle(folder: str | Path, results: dict[str, Any], draws: pd.DataFram
         files[f"{TABLES}/{name}.csv"] = table.to_csv(index=False)
     if tables:
         files[WORKBOOK] = workbook_bytes(tables, "both")
+    if sample is not None:
+        files[SAMPLE] = sample.to_csv(index=False, float_format="%.10g")
+    if model is not None:
+        files[MODEL] = model
     files[RESULTS] = dumps_json(results)  # last: a folder counts as a bundle once it has results.json
     with staged(folder, within=[folder / name for name in files]) as staging:
         for name, content in files.items():

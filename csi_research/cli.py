@@ -112,8 +112,8 @@ def _run(args: argparse.Namespace) -> int:
           + (f" ({tally})." if tally else "."))
     if result.comparison is not None and result.comparison.ok:
         print(f"Cross-region comparison report: {result.comparison.report}")
-    finished = [r.output_dir for r in result.studies if r.ok and r.output_dir is not None]
-    if finished:  # <studies>/<study>/output/<run id>
+    finished = [r.output_dir for r in result.studies if r.ok and r.output_dir is not None and not r.reused]
+    if finished:  # <studies>/<study>/output/<run id>; a reused study's reports are listed in the table
         folder = finished[0].parents[2] / "<study>" / "output" / result.run_id
         print(f"Each study's reports: {folder / 'report.<language>.html'}")
     if result.interrupted:

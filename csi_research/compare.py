@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from csi_research.bundle import read_bundle
+from csi_research.bundle import MODEL, SAMPLE, read_bundle
 from csi_research.errors import ModelSpecError
 from csi_research.intervals import excludes_zero, percentile_interval
+from csi_research.model import CSIModel
 from csi_research.options import ci_level
 
 
@@ -52,6 +53,23 @@ class Bundle:
 
     def label(self, language: str = "en") -> str:
         return f"{self.name(language)} {self.wave}"
+
+    def has_sample(self) -> bool:
+        return (self.path / SAMPLE).is_file() and (self.path / MODEL).is_file()
+
+    def sample(self) -> pd.DataFrame:
+        """The prepared sample the study estimated on: items and ``weight`` (:mod:`csi_research.bundle`)."""
+        path = self.path / SAMPLE
+        if not path.is_file():
+            raise ModelSpecError(f"{self.path}: no {SAMPLE} (a bundle of an older version); rerun the study")
+        return pd.read_csv(path)
+
+    def model(self) -> CSIModel:
+        """The model the study estimated."""
+        path = self.path / MODEL
+        if not path.is_file():
+            raise ModelSpecError(f"{self.path}: no {MODEL} (a bundle of an older version); rerun the study")
+        return CSIModel.from_yaml(path)
 
 
 def load_bundle(path: str | Path) -> Bundle:
@@ -321,6 +339,9 @@ class Comparison:
     indices: pd.DataFrame
     pairwise: pd.DataFrame
     waves: pd.DataFrame
+    comparability: Any = None  # csi_research.comparability.Comparability, when asked for
+    national: dict[str, pd.DataFrame] | None = None  # csi_research.rollup.national_tables, when asked for
+    notes: tuple[str, ...] = ()
 
     @property
     def synthetic(self) -> bool:
@@ -329,12 +350,20 @@ class Comparison:
     @property
     def diagnostics(self) -> list[str]:
         """Notes a reader should see (e.g. too few draws for the adjusted intervals)."""
-        return list(self.pairwise.attrs.get("diagnostics", []))
+        found = [*self.pairwise.attrs.get("diagnostics", []), *self.notes]
+        if self.comparability is not None:
+            found += self.comparability.diagnostics
+        return list(dict.fromkeys(found))
 
     def tables(self) -> dict[str, pd.DataFrame]:
         indices = self.indices.reset_index(names="construct")
         indices.attrs["kinds"] = {"*": "index"}  # its columns are region-waves: every value is an index
-        return {"ranking": self.ranking, "indices": indices, "pairwise": self.pairwise, "waves": self.waves}
+        tables = {"ranking": self.ranking, "indices": indices, "pairwise": self.pairwise, "waves": self.waves}
+        if self.comparability is not None:
+            tables |= {"micom": self.comparability.verdicts, "mga": self.comparability.mga}
+        if self.national is not None:
+            tables |= {f"national_{name}": table for name, table in self.national.items()}
+        return tables
 
     def save(self, folder: str | Path, language: str = "both") -> Path:
         """Write ``<table>.csv`` for every table and ``tables.xlsx`` (headers in ``language``).
@@ -357,16 +386,31 @@ class Comparison:
 
 
 def compare(
-    bundles: Sequence[Bundle], construct: str | None = None, ci: float = 0.95, language: str = "en"
+    bundles: Sequence[Bundle], construct: str | None = None, ci: float = 0.95, language: str = "en",
+    *, n_perm: int | None = None, seed: int = 0, national: bool = False,
 ) -> Comparison:
     """Ranking, construct × region table, pairwise differences and wave changes in one value.
 
-    ``construct`` defaults to the bundles' common target construct (the overall CSI).
+    ``construct`` defaults to the bundles' common target construct (the overall CSI). ``n_perm``:
+    also test whether the regions' indices are comparable and whose drivers differ
+    (:mod:`csi_research.comparability`, that many permutations). ``national``: also roll the
+    regions up to provinces and the nation (:mod:`csi_research.rollup`) when every study declares
+    its ``place`` (and then its ``customers``: a missing one is an error naming the study).
     """
     if not bundles:
         raise ModelSpecError("no study bundles to compare")
     construct = construct or common_target(bundles)
     ci = ci_level(ci)
+    tested = None
+    if n_perm:
+        from csi_research.comparability import comparability
+
+        tested = comparability(bundles, n_perm=n_perm, seed=seed, language=language)
+    rolled, notes = None, []
+    if national and all(b.study.get("place") for b in bundles):
+        from csi_research.rollup import national_tables
+
+        rolled, notes = national_tables(bundles, language=language)
     return Comparison(
         bundles=tuple(bundles),
         construct=construct,
@@ -375,6 +419,9 @@ def compare(
         indices=index_table(bundles, language),
         pairwise=pairwise_differences(bundles, construct, ci, language),
         waves=wave_changes(bundles, ci, language),
+        comparability=tested,
+        national=rolled,
+        notes=tuple(notes),
     )
 
 

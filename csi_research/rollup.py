@@ -421,7 +421,9 @@ def national_ranking(
         parts.append(frame.assign(rank=np.arange(1, len(frame) + 1)))
     if not parts:
         raise ModelSpecError(f"no bundle of wave {wave!r}; waves: {', '.join(by_wave(bundles))}")
-    return pd.concat(parts, ignore_index=True)[RANKING_COLUMNS]
+    table = pd.concat(parts, ignore_index=True)[RANKING_COLUMNS]
+    table.attrs["construct"] = construct  # what was ranked: the strip plot marks that construct's aggregate
+    return table
 
 
 # ---------------------------------------------------------------------------- distribution
@@ -643,10 +645,9 @@ def province_strip(
         ax.scatter(v, k + rng.uniform(-0.22, 0.22, len(v)), s=6, alpha=0.6, color="#2c5d8f", linewidths=0,
                    zorder=3, gid=f"regions:{order[k]}")
     if aggregate is not None and not aggregate.empty:
-        target = part["construct"].iloc[0] if "construct" in part.columns else None
+        target = ranking.attrs.get("construct")
         rows = aggregate[(aggregate["level"] == "province") & (aggregate["wave"] == wave)]
-        if target is not None:
-            rows = rows[rows["construct"] == target]
+        rows = rows[rows["construct"] == target]  # none when the ranking does not say what it ranked
         weighted = rows.set_index("unit")["index"]
         at = [(k, weighted[p]) for k, p in enumerate(order) if p in weighted.index]
         if at:

@@ -156,8 +156,10 @@ class StudyResult:
         from csi_research.bundle import write_bundle
 
         tables = self.tables()
+        prepared = self.sample.x.assign(weight=self.sample.weights)
         return write_bundle(folder, self.results(tables), self.index_draws, tables,
-                            figures=self._save_figures if figures else None)
+                            figures=self._save_figures if figures else None, sample=prepared,
+                            model=self.model.to_yaml())
 
     def _save_figures(self, folder: Path) -> None:
         import matplotlib.pyplot as plt

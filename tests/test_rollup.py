@@ -357,3 +357,16 @@ def test_figures_of_300_regions(language):
     assert ("排名" in titles) == (language == "zh") and ("ranked" in titles) == (language == "en")
     for f in figures.values():
         assert to_png(f, dpi=40)[:4] == b"\x89PNG"
+
+
+def test_strip_plot_marks_the_ranked_constructs_aggregate_among_several():
+    """With several constructs rolled up, each province's diamond is the ranked construct's index."""
+    bundles = [make(f"r{k}", index={"Satisfaction": 70.0 + k, "Loyalty": 50.0 + k}, seed=k,
+                    province=YUNLING if k < 2 else {"zh": "海滨省", "en": "Haibin"}) for k in range(4)]
+    ranking = national_ranking(bundles)
+    aggregate = rollup.quiet(bundles)
+    figures = national_figures({"ranking": ranking, "rollup": aggregate})
+    weighted = [c for c in figures["provinces"].axes[0].collections if c.get_gid() == "weighted"]
+    x = sorted(weighted[0].get_offsets()[:, 0])
+    expected = aggregate[(aggregate["level"] == "province") & (aggregate["construct"] == "Satisfaction")]
+    np.testing.assert_allclose(x, sorted(expected["index"]))

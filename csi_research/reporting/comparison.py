@@ -152,3 +152,117 @@ def waves(comparison: Any, language: str = "zh") -> Block:
         construct=[DEFAULT_LABELS.get(c, (c, c))[0 if language == "zh" else 1] for c in table_["construct"]]
     )
     return Block(join([*parts, bullets(lines), table(reader_table(shown, language))]), language=language)
+
+
+_INVARIANCE = {"full": ("完全不变", "full"), "partial": ("部分不变", "partial"), "no": ("不具备", "none")}
+
+
+def comparable(comparability: Any, language: str = "zh") -> Block:
+    """Whether each pair's indices are built alike (MICOM step 2), said beside the ranking."""
+    parts: list[Any] = [heading(2, say("cmp_comparable", language))]
+    verdicts = comparability.verdicts
+    if verdicts.empty:
+        return Block(join([*parts, paragraph(say("cmp_comparable_none", language))]), language=language)
+    parts.append(paragraph(say("cmp_comparable_intro", language, n_perm=comparability.n_perm)))
+    lines = []
+    for (scope, unit), part in verdicts.groupby(["scope", "unit"], sort=False):
+        where = _unit(scope, unit, language)
+        failing = part[part["not_comparable"] != ""]
+        if failing.empty:
+            lines.append(say("cmp_comparable_all", language, unit=where, m=len(part)))
+        for r in failing.itertuples():
+            constructs = _labels(r.not_comparable.split(", "), language)
+            lines.append(say("cmp_comparable_not", language, unit=where, a=r.group_a, b=r.group_b,
+                             constructs=constructs))
+    shown = verdicts.assign(
+        unit=[_unit(s, u, language) for s, u in zip(verdicts["scope"], verdicts["unit"], strict=True)],
+        invariance=[_INVARIANCE[v][0 if language == "zh" else 1] for v in verdicts["invariance"]],
+        not_comparable=[_labels(v.split(", "), language) if v else "" for v in verdicts["not_comparable"]],
+    ).drop(columns=["scope", "reason"])
+    text = verdicts.drop(columns="reason").to_string(index=False)
+    html = join([*parts, bullets(lines), table(reader_table(shown, language))])
+    return Block(html, text, language=language)
+
+
+def drivers(comparability: Any, language: str = "zh") -> Block:
+    """Which structural paths differ between the compared regions (or waves), Holm-adjusted."""
+    parts: list[Any] = [heading(2, say("cmp_drivers", language))]
+    mga = comparability.mga
+    if mga.empty:
+        return Block(join([*parts, paragraph(say("cmp_comparable_none", language))]), language=language)
+    parts.append(paragraph(say("cmp_drivers_intro", language, n_perm=comparability.n_perm)))
+    lines = []
+    for (scope, unit), part in mga.groupby(["scope", "unit"], sort=False):
+        where = _unit(scope, unit, language)
+        real = part[part["significant"].astype(bool)]
+        if real.empty:
+            lines.append(say("cmp_drivers_none", language, unit=where))
+        for r in real.itertuples():
+            lines.append(say("cmp_drivers_line", language, unit=where, a=r.group_a, b=r.group_b,
+                             source=_labels([r.source], language), target=_labels([r.target], language),
+                             ea=num(r.estimate_a, 3), eb=num(r.estimate_b, 3), p=f"{r.p_adjusted:.3f}"))
+    parts.append(bullets(lines))
+    real = mga[mga["significant"].astype(bool)]
+    if not real.empty:
+        shown = real.assign(
+            unit=[_unit(s, u, language) for s, u in zip(real["scope"], real["unit"], strict=True)],
+            source=[_labels([c], language) for c in real["source"]],
+            target=[_labels([c], language) for c in real["target"]],
+        ).drop(columns=["scope", "significant"])
+        parts.append(table(reader_table(shown, language, kinds={"difference": "coefficient"})))
+    text = mga[mga["significant"].astype(bool)].to_string(index=False) if len(real) else "no path differs"
+    return Block(join(parts), text, language=language)
+
+
+def rollup(tables: Any, construct: str, language: str = "zh") -> Block:
+    """Provincial and national indices of ``construct``, and the regions missing from a wave."""
+    parts: list[Any] = [heading(2, say("cmp_rollup", language))]
+    aggregate = tables.get("rollup") if tables else None
+    if aggregate is None or aggregate.empty:
+        return Block(join([*parts, paragraph(say("cmp_rollup_none", language))]), language=language)
+    rows = aggregate[aggregate["construct"] == construct]
+    basis = "客户数" if language == "zh" else "customer count"
+    parts.append(paragraph(say("cmp_rollup_intro", language, basis=basis,
+                               level=level_text(float(rows["ci"].iloc[0])))))
+    shown = rows[["level", "unit", "wave", "index", "ci_lower", "ci_upper", "n_regions", "coverage"]]
+    shown = shown.assign(level=[_LEVELS[v][0 if language == "zh" else 1] for v in shown["level"]])
+    parts.append(table(reader_table(shown, language)))
+    missing = tables.get("missing")
+    if missing is not None and not missing.empty:
+        name = "region_zh" if language == "zh" else "region_en"
+        parts += [paragraph(say("cmp_rollup_missing", language)),
+                  table(reader_table(missing[["wave", name, "province", "last_wave"]], language))]
+    text = rows[["level", "unit", "wave", "index", "ci_lower", "ci_upper"]].round(1).to_string(index=False)
+    return Block(join(parts), text, language=language)
+
+
+def rollup_figures(tables: Any, language: str = "zh") -> Block:
+    from csi_research.rollup import national_figures
+
+    if not tables or tables["rollup"].empty:
+        return Block("", "", language=language)
+    figures = [fig for wave in dict.fromkeys(tables["ranking"]["wave"])
+               for fig in national_figures(tables, language, wave=wave).values()]
+    return Block(join([figure(fig, "") for fig in figures]), "[figures: roll-up]", language=language)
+
+
+_LEVELS = {"province": ("省级", "province"), "city": ("市级", "city"), "county": ("县级", "county"),
+           "nation": ("全国", "nation")}
+
+
+def _unit(scope: str, unit: str, language: str) -> str:
+    if scope == "wave":
+        return f"{unit} 年度" if language == "zh" else f"wave {unit}"
+    return f"{unit}（跨年度）" if language == "zh" else f"{unit} (across waves)"
+
+
+def _labels(constructs: Any, language: str) -> str:
+    names = [DEFAULT_LABELS.get(c, (c, c))[0 if language == "zh" else 1] for c in constructs]
+    return ("、" if language == "zh" else ", ").join(names)
+
+
+def diagnostics(comparison: Any, language: str = "zh") -> Block:
+    """The comparison's notes (adjusted intervals on few draws, regions missing from a roll-up...)."""
+    from csi_research.reporting.regional import diagnostics_section
+
+    return diagnostics_section(comparison.diagnostics, language, key="cmp_diagnostics")

@@ -242,6 +242,9 @@ def _unit(text: str) -> str:
     return f"{levels[level]}级单位 {name}" if name and level in levels else _mark(text)
 
 
+_scope = _phrase({"wave": "调查轮次", "region": "地区"})
+
+
 def _etc(text: str) -> str:
     return " 等" if text else ""
 
@@ -1011,6 +1014,31 @@ CATALOG: tuple[Template, ...] = (
        "因此未排序",
        "segment all: 2 dissatisfied and 4 other customers; at least 5 of each are needed to rank drivers, "
        "so none are ranked"),
+    # ---------------------------------------------------------------- comparability.py
+    _t("comparability_no_sample", "comparison",
+       "{scope} {unit}: comparability not tested: {paths} hold no sample.csv and model.yaml (bundles of an "
+       "older version); rerun those studies",
+       "{scope} {unit}：未检验可比性：{paths} 中没有 sample.csv 与 model.yaml（旧版本的结果包）；"
+       "请重新运行这些研究",
+       "wave 2025: comparability not tested: /runs/a/bundle hold no sample.csv and model.yaml (bundles of an "
+       "older version); rerun those studies",
+       convert={"scope": _scope}),
+    _t("comparability_models_differ", "comparison",
+       "{scope} {unit}: comparability not tested: the studies estimated different models, so MICOM step 1 "
+       "(configural invariance) fails and their indices are not comparable construct by construct",
+       "{scope} {unit}：未检验可比性：各研究估计的模型不同，MICOM 第 1 步（构形不变性）不成立，"
+       "各构面指数不能逐一比较",
+       "region Donggang (fictional): comparability not tested: the studies estimated different models, so "
+       "MICOM step 1 (configural invariance) fails and their indices are not comparable construct by "
+       "construct",
+       convert={"scope": _scope}),
+    _t("comparability_failed", "comparison",
+       "{scope} {unit}: comparability not tested: {reason:any}",
+       "{scope} {unit}：未检验可比性：{reason}",
+       "wave 2025: comparability not tested: PLS did not converge in group group = 东港 (100 iterations): "
+       "the group cannot be compared; raise max_iter of the fit, check that group's items, or merge it with "
+       "another group",
+       convert={"scope": _scope, "reason": _inner}),
     # ---------------------------------------------------------------- rollup.py
     _t("rollup_missing_regions", "comparison",
        "wave {wave}: {k:int} region(s) of {unit} have no bundle ({regions}); its index is over the {n:int} "

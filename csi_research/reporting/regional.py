@@ -729,12 +729,17 @@ def _node_label(result: Any, node: str, language: str) -> str:
 
 
 def diagnostics(result: Any, language: str = "zh") -> Block:
+    return diagnostics_section(result.diagnostics, language)
+
+
+def diagnostics_section(messages: Any, language: str = "zh", key: str = "appendix_diagnostics") -> Block:
+    """Messages once each, translated and grouped by category under the heading ``key``."""
     from csi_research.reporting.diagnostics import group
 
-    groups = group(list(result.diagnostics), language)
+    groups = group(list(messages), language)
     if not groups:
-        return _section("appendix_diagnostics", language, paragraph(say("diagnostics_none", language)))
+        return _section(key, language, paragraph(say("diagnostics_none", language)))
     parts = []
-    for name, messages in groups:
-        parts += [heading(3, name), bullets(messages)]
-    return _section("appendix_diagnostics", language, *parts)
+    for name, found in groups:
+        parts += [heading(3, name), bullets(found)]
+    return _section(key, language, *parts)

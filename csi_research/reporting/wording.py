@@ -216,6 +216,48 @@ TEXT: dict[str, tuple[str, str]] = {
     "cmp_wave_line": ("{region} {a}→{b}：{construct} {diff} 分（{level} 区间 {lo} 至 {hi}），{verdict}。",
                       "{region} {a}→{b}: {construct} {diff} points ({level} interval {lo} to {hi}), "
                       "{verdict}."),
+    # comparability (MICOM, MGA)
+    "cmp_comparable": ("各地区的指数可比吗？", "Are the regions' indices comparable?"),
+    "cmp_comparable_intro": ("比较指数的前提是各地区以相同方式构成每个构面（MICOM 第 2 步：合成不变性，置换检验"
+                             " {n_perm} 次，多对比较经 Bonferroni 校正）。均值或方差不同（第 3 步）正是排名所显示的差异，"
+                             "并不妨碍比较。",
+                             "Comparing indices presumes each construct is built alike in every region (MICOM "
+                             "step 2, compositional invariance: {n_perm} permutations, Bonferroni across "
+                             "pairs). Different means or variances (step 3) are what the ranking shows and do "
+                             "not prevent the comparison."),
+    "cmp_comparable_all": ("{unit}：{m} 对比较均具备合成不变性，各构面指数可以直接比较。",
+                           "{unit}: all {m} pairs are compositionally invariant; every construct's indices "
+                           "can be compared."),
+    "cmp_comparable_not": ("{unit}：{a} 与 {b} 的 {constructs} 不具备合成不变性，这些构面的指数不宜直接比较，"
+                           "排名中相应差异需谨慎解读。",
+                           "{unit}: {a} and {b} are not compositionally invariant for {constructs}; those "
+                           "indices are not directly comparable, so read their ranking with caution."),
+    "cmp_drivers": ("哪些驱动路径存在地区差异？", "Which drivers differ between regions?"),
+    "cmp_drivers_intro": ("置换多组分析（{n_perm} 次置换），路径 × 地区对整体经 Holm 校正，校正后 p < 0.05 "
+                          "视为差异显著。",
+                          "Permutation multi-group analysis ({n_perm} permutations), Holm-adjusted across "
+                          "all paths × pairs; a difference is real when the adjusted p < 0.05."),
+    "cmp_drivers_none": ("{unit}：没有一条路径在任何一对之间存在显著差异。",
+                         "{unit}: no path differs significantly between any pair."),
+    "cmp_drivers_line": ("{unit}：{a} 与 {b} 的 {source} → {target} 路径不同（{ea} 对 {eb}，校正后 p = {p}）。",
+                         "{unit}: {source} → {target} differs between {a} and {b} ({ea} vs {eb}, adjusted "
+                         "p = {p})."),
+    "cmp_comparable_none": ("没有可检验的地区对（同一年度或同一地区不同年度至少需要两份结果，且结果包含样本数据）。",
+                            "Nothing to test: no wave has two regions and no region two waves with samples "
+                            "in their bundles."),
+    "cmp_diagnostics": ("附录　诊断信息", "Appendix. Diagnostics"),
+    # roll-up
+    "cmp_rollup": ("省级与全国汇总指数", "Provincial and national indices"),
+    "cmp_rollup_intro": ("省级与全国指数为各地区指数按{basis}加权的平均（与 ACSI 按营收汇总企业得分的做法相同），"
+                         "{level} 区间由各地区独立的自助抽样结果合成。",
+                         "Provincial and national indices are the regions' indices weighted by {basis} (as "
+                         "the ACSI aggregates company scores by revenue); the {level} intervals combine the "
+                         "regions' independent bootstrap draws."),
+    "cmp_rollup_none": ("各研究未声明所属省份与客户数（study.yaml 的 place 与 customers），无法汇总。",
+                        "The studies do not declare their province and customer count (place and customers "
+                        "in study.yaml): nothing to roll up."),
+    "cmp_rollup_missing": ("缺少结果的地区（指数按现有地区计算，权重重新归一化）：",
+                           "Regions without a result (indices over the regions present, weights renormalised):"),
 }
 
 

@@ -1,0 +1,139 @@
+"""Are the compared regions (and waves) measured alike, and whose drivers differ?
+
+A ranking of regional indices presumes that every region's index is built the same way: the
+same items weighted alike into each construct. MICOM step 2 (compositional invariance) tests
+exactly that, pair by pair (:func:`csi_research.groups.micom`); when it fails for a construct,
+that construct's indices of the pair are not comparable and the report says so beside the
+ranking. Step 3 (equal composite means and variances) failing is not a defect here: different
+means are what a ranking shows. Which drivers differ is the permutation MGA of every path,
+Holm-adjusted across paths and pairs (:func:`csi_research.groups.permutation_mga`).
+
+Both need the respondents, so they read each bundle's prepared sample (``sample.csv``: the model
+items as estimated, imputed where missing, and the survey weights) and its ``model.yaml``. The
+regions of one wave are pooled into one PLS fit with a ``group`` column; a region's consecutive
+waves likewise. Imputed answers enter as values here (the regional fits used EM moments), which
+understates their variance a little; with the few imputations of a CSI survey this does not
+change a verdict. Everything is seeded, so the same bundles give the same tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+import pandas as pd
+
+from csi_research.compare import Bundle
+from csi_research.errors import CSIError
+from csi_research.estimation.pls import PLSFit
+from csi_research.model import CSIModel
+
+GROUP = "group"
+VERDICT_COLUMNS = ["scope", "unit", "group_a", "group_b", "invariance", "not_comparable", "reason"]
+MGA_COLUMNS = ["scope", "unit", "group_a", "group_b", "source", "target", "estimate_a", "estimate_b",
+               "difference", "p_value", "p_adjusted", "significant"]
+
+
+@dataclass(frozen=True)
+class Comparability:
+    """MICOM verdicts and MGA path differences per wave (across regions) and per region (across waves).
+
+    ``verdicts``: one row per pair; ``not_comparable`` lists the constructs failing compositional
+    invariance. ``mga``: one row per path and pair. ``scope`` is "wave" (``unit`` = the wave,
+    groups = regions) or "region" (``unit`` = the region, groups = waves).
+    """
+
+    verdicts: pd.DataFrame
+    mga: pd.DataFrame
+    n_perm: int
+    seed: int
+    diagnostics: list[str] = field(default_factory=list)
+
+    def not_comparable(self, scope: str = "wave") -> pd.DataFrame:
+        rows = self.verdicts[(self.verdicts["scope"] == scope) & (self.verdicts["not_comparable"] != "")]
+        return rows.reset_index(drop=True)
+
+    def differing_paths(self, scope: str = "wave") -> pd.DataFrame:
+        return self.mga[(self.mga["scope"] == scope) & self.mga["significant"]].reset_index(drop=True)
+
+
+def comparability(bundles: Sequence[Bundle], n_perm: int = 5000, seed: int = 0,
+                  language: str = "en") -> Comparability:
+    """MICOM and permutation MGA for the regions of each wave and the waves of each region."""
+    verdicts: list[pd.DataFrame] = []
+    mga: list[pd.DataFrame] = []
+    notes: list[str] = []
+    for scope, unit, members in _families(bundles, language):
+        labels = [b.name(language) if scope == "wave" else b.wave for b in members]
+        lacking = [str(b.path) for b in members if not b.has_sample()]
+        if lacking:
+            notes.append(f"{scope} {unit}: comparability not tested: {', '.join(lacking)} hold no sample.csv "
+                         "and model.yaml (bundles of an older version); rerun those studies")
+            continue
+        models = [b.model() for b in members]
+        if any(m != models[0] for m in models[1:]):
+            notes.append(f"{scope} {unit}: comparability not tested: the studies estimated different models, "
+                         "so MICOM step 1 (configural invariance) fails and their indices are not comparable "
+                         "construct by construct")
+            continue
+        try:
+            fit = _pooled_fit(members, labels, models[0])
+            from csi_research.groups import micom, permutation_mga
+
+            tested = micom(fit, GROUP, n_perm=n_perm, seed=seed)
+            paths = permutation_mga(fit, GROUP, n_perm=n_perm, seed=seed)
+        except CSIError as exc:  # e.g. a region too small for the model
+            notes.append(f"{scope} {unit}: comparability not tested: {exc}")
+            continue
+        notes += tested.diagnostics + paths.diagnostics
+        verdicts.append(_verdicts(tested, scope, unit))
+        mga.append(paths.estimates[paths.estimates["statistic"] == "path"]
+                   .assign(scope=scope, unit=unit)[MGA_COLUMNS])
+    return Comparability(
+        verdicts=_stack(verdicts, VERDICT_COLUMNS), mga=_stack(mga, MGA_COLUMNS),
+        n_perm=n_perm, seed=seed, diagnostics=list(dict.fromkeys(notes)),
+    )
+
+
+def _stack(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
+def _families(bundles: Sequence[Bundle], language: str) -> list[tuple[str, str, list[Bundle]]]:
+    """(scope, unit, bundles) to test: each wave's regions, and each region's consecutive waves."""
+    families: list[tuple[str, str, list[Bundle]]] = []
+    waves: dict[str, list[Bundle]] = {}
+    regions: dict[str, list[Bundle]] = {}
+    for b in sorted(bundles, key=lambda b: (b.wave, b.region)):
+        waves.setdefault(b.wave, []).append(b)
+        regions.setdefault(b.region, []).append(b)
+    families += [("wave", wave, members) for wave, members in waves.items() if len(members) > 1]
+    for members in regions.values():
+        families += [("region", after.name(language), [before, after]) for before, after in pairwise(members)]
+    return families
+
+
+def _pooled_fit(members: Sequence[Bundle], labels: Sequence[str], model: CSIModel) -> PLSFit:
+    """One PLS fit of the members' prepared samples, pooled, with their label in a ``group`` column."""
+    from csi_research.estimation.pls import fit_pls
+
+    frames = [m.sample().assign(**{GROUP: label}) for m, label in zip(members, labels, strict=True)]
+    pooled = pd.concat(frames, ignore_index=True)
+    weighted = not (pooled["weight"] == 1).all()
+    settings = members[0].results["study"].get("estimation") or {}
+    return fit_pls(model, pooled, scheme=settings.get("scheme", "path"), scaled=settings.get("scaled", True),
+                   missing="listwise", weights="weight" if weighted else None)
+
+
+def _verdicts(tested, scope: str, unit: str) -> pd.DataFrame:
+    comp = tested.compositional
+    failing = comp[~comp["invariant"].astype(bool)]
+    rows = []
+    for v in tested.verdict.itertuples():
+        bad = failing[(failing["group_a"] == v.group_a) & (failing["group_b"] == v.group_b)]
+        rows.append({"scope": scope, "unit": unit, "group_a": v.group_a, "group_b": v.group_b,
+                     "invariance": v.invariance, "not_comparable": ", ".join(map(str, bad["construct"])),
+                     "reason": v.reason})
+    return pd.DataFrame(rows, columns=VERDICT_COLUMNS)
+

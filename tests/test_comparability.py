@@ -1,0 +1,114 @@
+"""Comparability of regions in the comparison: planted truth for MICOM step 2 and MGA, read from bundles.
+
+Each region is a bundle holding a prepared sample drawn from a small common-factor population; the
+population is the same everywhere unless a test plants a difference: an item that measures
+another thing in one region (compositional invariance fails for its construct), or a structural
+path that is stronger in one region (the MGA finds it, the others do not differ).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from csi_research.bundle import write_bundle
+from csi_research.comparability import comparability
+from csi_research.compare import compare, load_bundles
+from csi_research.model import CSIModel
+
+MODEL = CSIModel(
+    {"Quality": ["q1", "q2", "q3"], "Satisfaction": ["s1", "s2", "s3"], "Loyalty": ["l1", "l2", "l3"]},
+    [("Quality", "Satisfaction"), ("Satisfaction", "Loyalty")],
+)
+LOADINGS = np.array([0.85, 0.8, 0.75])
+
+
+def survey(n: int, seed: int, path_qs: float = 0.5, item_noise: str | None = None) -> pd.DataFrame:
+    """Items λ·η + e for η: Q → S (``path_qs``) → L (0.5); ``item_noise`` is replaced by pure noise."""
+    rng = np.random.default_rng(seed)
+    q = rng.standard_normal(n)
+    s = path_qs * q + np.sqrt(1 - path_qs**2) * rng.standard_normal(n)
+    loyal = 0.5 * s + np.sqrt(0.75) * rng.standard_normal(n)
+    items = {}
+    for prefix, eta in (("q", q), ("s", s), ("l", loyal)):
+        for k, lam in enumerate(LOADINGS, start=1):
+            items[f"{prefix}{k}"] = lam * eta + np.sqrt(1 - lam**2) * rng.standard_normal(n)
+    frame = pd.DataFrame(items)
+    if item_noise:
+        frame[item_noise] = rng.standard_normal(n)
+    return frame.assign(weight=1.0)
+
+
+def bundle(folder, region: str, wave: str, sample: pd.DataFrame) -> str:
+    results = {
+        "study": {"region_id": region, "region_zh": f"{region}区", "region_en": region.title(), "wave": wave,
+                  "estimation": {"scheme": "path", "scaled": True}},
+        "ci": 0.95, "synthetic": True, "values": {"n": len(sample), "target": "Satisfaction"},
+        "tables": {"indices": [{"construct": "Satisfaction", "index": 70.0, "ci_lower": 68.0,
+                                "ci_upper": 72.0}]},
+    }
+    draws = pd.DataFrame({"Satisfaction": np.random.default_rng(0).normal(70, 1, 200)})
+    return str(write_bundle(folder / f"{region}-{wave}", results, draws, {}, sample=sample,
+                            model=MODEL.to_yaml()))
+
+
+def test_alike_regions_are_comparable_and_no_driver_differs(tmp_path):
+    paths = [bundle(tmp_path, r, "2025", survey(400, seed)) for seed, r in enumerate(("a", "b", "c"))]
+    tested = comparability(load_bundles(paths), n_perm=500, seed=1)
+    assert len(tested.verdicts) == 3 and (tested.verdicts["not_comparable"] == "").all()
+    assert not tested.mga["significant"].any()
+    assert tested.mga["p_adjusted"].min() > 0.05
+
+
+def test_an_item_measuring_something_else_makes_its_construct_not_comparable(tmp_path):
+    """In region b, s1 is noise: b's Satisfaction composite is built differently (MICOM step 2)."""
+    paths = [bundle(tmp_path, "a", "2025", survey(500, 1)),
+             bundle(tmp_path, "b", "2025", survey(500, 2, item_noise="s1"))]
+    tested = comparability(load_bundles(paths), n_perm=500, seed=1)
+    row = tested.verdicts.iloc[0]
+    assert row["invariance"] == "no" and row["not_comparable"] == "Satisfaction"
+    assert list(tested.not_comparable()["group_a"]) == ["A"]
+
+
+def test_a_planted_path_difference_is_found_and_only_it(tmp_path):
+    paths = [bundle(tmp_path, "a", "2025", survey(500, 3, path_qs=0.2)),
+             bundle(tmp_path, "b", "2025", survey(500, 4, path_qs=0.7))]
+    tested = comparability(load_bundles(paths), n_perm=500, seed=1)
+    found = tested.differing_paths()
+    assert list(zip(found["source"], found["target"], strict=True)) == [("Quality", "Satisfaction")]
+    assert found["difference"].iloc[0] == pytest.approx(0.2 - 0.7, abs=0.12)  # a − b, sampling error ~0.05
+
+
+def test_a_regions_two_waves_are_tested_and_the_result_is_reproducible(tmp_path):
+    paths = [bundle(tmp_path, "a", "2025", survey(400, 5)), bundle(tmp_path, "a", "2026", survey(400, 6))]
+    first = comparability(load_bundles(paths), n_perm=300, seed=7)
+    again = comparability(load_bundles(paths), n_perm=300, seed=7)
+    assert list(first.verdicts["scope"]) == ["region"] and list(first.verdicts["unit"]) == ["A"]
+    pd.testing.assert_frame_equal(first.mga, again.mga)
+    pd.testing.assert_frame_equal(first.verdicts, again.verdicts)
+
+
+def test_bundles_without_samples_or_with_other_models_are_said_not_tested(tmp_path):
+    old = bundle(tmp_path, "a", "2025", survey(300, 1))
+    (tmp_path / "a-2025" / "sample.csv").unlink()
+    other = write_bundle(tmp_path / "b-2025", *_parts("b"), sample=survey(300, 2),
+                         model=CSIModel({"Quality": ["q1", "q2", "q3"], "Satisfaction": ["s1", "s2", "s3"]},
+                                        [("Quality", "Satisfaction")]).to_yaml())
+    third = bundle(tmp_path, "c", "2025", survey(300, 3))
+    tested = comparability(load_bundles([old, third]), n_perm=100)
+    assert tested.verdicts.empty and "hold no sample.csv" in tested.diagnostics[0]
+    tested = comparability(load_bundles([other, third]), n_perm=100)
+    assert tested.verdicts.empty and "different models" in tested.diagnostics[0]
+    comparison = compare(load_bundles([other, third]), n_perm=100)
+    assert any("different models" in d for d in comparison.diagnostics)
+
+
+def _parts(region: str) -> tuple[dict, pd.DataFrame, dict]:
+    results = {
+        "study": {"region_id": region, "region_zh": region, "region_en": region.title(), "wave": "2025"},
+        "ci": 0.95, "synthetic": True, "values": {"n": 300, "target": "Satisfaction"},
+        "tables": {"indices": [{"construct": "Satisfaction", "index": 70.0, "ci_lower": 68.0,
+                                "ci_upper": 72.0}]},
+    }
+    return results, pd.DataFrame({"Satisfaction": np.linspace(68, 72, 200)}), {}
