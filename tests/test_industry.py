@@ -143,3 +143,54 @@ def test_fuzzy_table_of_the_industry_summary_keeps_node_and_both_grades(beiling)
     assert result.fuzzy.score == pytest.approx(table["score"].iloc[0])
     shown = table["max_grade"].notna()
     assert (table.loc[shown, "max_validity"] >= 0.5).all() and (table.loc[~shown, "max_validity"] < 0.5).all()
+
+
+CYCLE = ["Image", "Expectation", "Quality", "Value", "Satisfaction", "Complaints", "Loyalty"]
+
+
+def _ring(order: list[str]) -> dict:
+    """A network where each top-level indicator is shaped by itself and its predecessor on a ring."""
+    return {"clusters": {"criteria": order}, "evaluate": ["criteria"],
+            "comparisons": [{"wrt": b, "compare": "criteria", "elements": [b, a], "upper": [[3]]}
+                            for a, b in zip([order[-1], *order[:-1]], order, strict=True)]}
+
+
+def test_anp_weights_replace_the_top_level_and_feed_the_fuzzy_evaluation(beiling):
+    """A ring network: every column gives 3/4 to itself and 1/4 to its predecessor, so the
+    supermatrix is doubly stochastic and its limit (aperiodic: self-loops) is uniform, 1/7 each."""
+    survey, model, _ = beiling
+    sample = prepare(model, survey, missing="listwise")
+    result = industry_evaluation.quiet(sample, spec={"anp": _ring(CYCLE), "weighting": "ahp"})
+    top = result.weights[result.weights["level"] == 2].set_index("node")
+    np.testing.assert_allclose(top["local_weight"].reindex(CYCLE), 1 / 7, atol=1e-9)
+    assert set(top["source"]) == {"ANP"}
+    table = result.fuzzy.table.set_index("node")  # weighted operator: the root is the children's mix
+    assert result.fuzzy.score == pytest.approx(table.loc[CYCLE, "score"].mean(), abs=1e-9)
+    plain = industry_evaluation.quiet(sample, spec={"weighting": "ahp"})
+    assert result.fuzzy.score != pytest.approx(plain.fuzzy.score, abs=1e-6)  # AHP weights are not equal
+
+
+def test_an_anp_network_of_other_indicators_is_refused(beiling):
+    survey, model, _ = beiling
+    with pytest.raises(Exception, match="evaluate exactly the children of CSI"):
+        industry_evaluation.quiet(prepare(model, survey, missing="listwise"),
+                                  spec={"anp": _ring(CYCLE[:-1]), "weighting": "ahp"})
+
+
+def test_set_pair_analysis_sits_beside_the_fuzzy_grade(beiling):
+    from csi_research.evaluation.setpair import connection_coefficients
+
+    survey, model, _ = beiling
+    sample = prepare(model, survey, missing="listwise")
+    result = industry_evaluation.quiet(sample, spec={"weighting": "ahp", "set_pair": True}, external_csi=71.5)
+    table = result.methods.table
+    root = table[table["node"] == "CSI"].set_index("method")
+    shares = result.fuzzy.memberships.loc["CSI"].to_numpy()  # very dissatisfied … very satisfied
+    mu = float(shares @ connection_coefficients(len(shares)))
+    assert root.at["set_pair", "value"] == pytest.approx(mu, abs=1e-9)
+    assert root.at["acsi", "value"] == 71.5 and root.at["fuzzy", "value"] == pytest.approx(result.fuzzy.score)
+    assert {"set_pair", "method_comparison"} <= set(result.summary())
+    off = industry_evaluation.quiet(sample, spec={"weighting": "ahp", "set_pair": False})
+    assert off.methods is None
+    with pytest.raises(Exception, match="set_pair must be"):
+        industry_evaluation.quiet(sample, spec={"set_pair": "yes"})

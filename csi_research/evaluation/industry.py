@@ -9,8 +9,13 @@ supply-service quality index β · external CSI + (1 − β) · internal score.
 Spec keys (all optional; defaults in ``resources/industry_evaluation_default.yaml``; unknown keys
 are errors): ``weighting`` (ahp | rough_set | combined), ``alpha`` (share of the experts in the
 combined matrix), ``decision`` (rough-set decision item), ``bins`` (rough-set grades),
-``operator`` (weighted | maxmin), ``beta``, ``internal_weights`` (indicator → weight) and
-``hierarchy`` (see :mod:`csi_research.evaluation.hierarchy`).
+``operator`` (weighted | maxmin), ``beta``, ``internal_weights`` (indicator → weight),
+``hierarchy`` (see :mod:`csi_research.evaluation.hierarchy`), ``anp`` (a network of the
+hierarchy's top-level indicators with their mutual influence, :mod:`csi_research.evaluation.anp`:
+its limit weights replace the top level's weights, so the fuzzy evaluation becomes the ANP-fuzzy
+model) and ``set_pair`` (false, true or ``{bands: equal | nearest}``: set pair analysis of the
+same memberships and weights, set beside the fuzzy grade and the ACSI index,
+:mod:`csi_research.evaluation.setpair`).
 
 Rough-set input per node: an item's own grades; a sub-indicator's or construct's grade is the
 weighted mean of its children's values rounded to the nearest scale code. Nodes with the
@@ -33,14 +38,17 @@ import yaml
 
 from csi_research.diagnostics import collect, public
 from csi_research.errors import EstimationError, ModelSpecError
+from csi_research.evaluation.anp import ANPResult, anp_weights
 from csi_research.evaluation.combined import combined_weights, objective_matrix
 from csi_research.evaluation.fuzzy import FuzzyEvaluation, fuzzy_evaluation
 from csi_research.evaluation.hierarchy import Hierarchy, node_weights, weight_table
 from csi_research.evaluation.internal import InternalEvaluation, internal_evaluation, service_quality_index
 from csi_research.evaluation.roughset import RoughSetResult, rough_set_weights
+from csi_research.evaluation.setpair import BANDS, EvaluationComparison, compare_evaluations
 from csi_research.sample import respondents
 
-SPEC_KEYS = ("weighting", "alpha", "decision", "bins", "operator", "beta", "internal_weights", "hierarchy")
+SPEC_KEYS = ("weighting", "alpha", "decision", "bins", "operator", "beta", "internal_weights", "hierarchy",
+             "anp", "set_pair")
 WEIGHTINGS = ("ahp", "rough_set", "combined")
 
 
@@ -66,7 +74,23 @@ def resolve_industry_spec(spec: Mapping[str, Any] | None) -> dict[str, Any]:
     for key in ("alpha", "beta"):
         if not isinstance(out[key], int | float) or not 0 <= out[key] <= 1:
             raise ModelSpecError(f"industry_evaluation: {key} = {out[key]!r} must be a number in [0, 1]")
+    out["set_pair"] = _set_pair_spec(out.get("set_pair"))
+    if out.get("anp") is not None and not isinstance(out["anp"], Mapping):
+        raise ModelSpecError("industry_evaluation: anp must be a network (clusters, comparisons, evaluate), "
+                             f"not {out['anp']!r}")
     return out
+
+
+def _set_pair_spec(value: Any) -> dict[str, str] | None:
+    """``set_pair`` as ``{bands: ...}`` or None (off)."""
+    if value in (None, False):
+        return None
+    if value is True:
+        return {"bands": "equal"}
+    if isinstance(value, Mapping) and set(value) <= {"bands"} and value.get("bands", "equal") in BANDS:
+        return {"bands": value.get("bands", "equal")}
+    raise ModelSpecError(f"industry_evaluation: set_pair must be true, false or {{bands: equal | nearest}}, "
+                         f"not {value!r}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,6 +113,8 @@ class IndustryEvaluation:
     internal: InternalEvaluation | None
     quality_index: pd.DataFrame | None
     diagnostics: list[str] = field(default_factory=list)
+    anp: ANPResult | None = None  # the network behind the top level's weights, when ``anp`` is given
+    methods: EvaluationComparison | None = None  # fuzzy, set pair and ACSI side by side (``set_pair``)
 
     def summary(self) -> dict[str, pd.DataFrame]:
         out = {
@@ -100,6 +126,11 @@ class IndustryEvaluation:
             out.update(self.internal.summary())
         if self.quality_index is not None:
             out["service_quality_index"] = self.quality_index
+        if self.anp is not None:
+            out["anp_weights"] = self.anp.weights
+        if self.methods is not None:
+            out["set_pair"] = self.methods.set_pair.table
+            out["method_comparison"] = self.methods.table
         if self.diagnostics:
             out["diagnostics"] = pd.DataFrame({"diagnostic": self.diagnostics})
         return out
@@ -127,9 +158,20 @@ def industry_evaluation(
     tree = Hierarchy.from_spec(spec["hierarchy"], "industry_evaluation.hierarchy")
     frame, survey_weights, book = respondents(data)
     local, table_extra, rough, notes, found = _local_weights(tree, frame, spec)
-    fuzzy = fuzzy_evaluation.quiet(frame, (tree, local), codebook=codebook if codebook is not None else book,
-                                   operator=spec["operator"], survey_weights=survey_weights)
+    network = None
+    if spec.get("anp") is not None:
+        network = _anp_top_level(tree, spec["anp"], local, table_extra)
+        found.append(network)
+    book = codebook if codebook is not None else book
+    fuzzy = fuzzy_evaluation.quiet(frame, (tree, local), codebook=book, operator=spec["operator"],
+                                   survey_weights=survey_weights)
     csi = fuzzy.score if external_csi is None else float(external_csi)
+    methods = None
+    if spec["set_pair"] is not None:
+        methods = compare_evaluations.quiet(frame, (tree, local), codebook=book, operator=spec["operator"],
+                                            survey_weights=survey_weights, bands=spec["set_pair"]["bands"],
+                                            acsi_index=external_csi)
+        found.append(methods)
     internal_result, quality = None, None
     if internal is not None:
         internal_result = internal_evaluation.quiet(internal, spec["internal_weights"])
@@ -151,7 +193,24 @@ def industry_evaluation(
                                            for k in zip(parent, weights["node"], strict=True)])
     weights["source"] = [extra[k][3] if k in extra else "" for k in zip(parent, weights["node"], strict=True)]
     return IndustryEvaluation(MappingProxyType(spec), weights, MappingProxyType(rough), fuzzy, csi,
-                              internal_result, quality, diagnostics)
+                              internal_result, quality, diagnostics, network, methods)
+
+
+def _anp_top_level(tree: Hierarchy, spec: Mapping[str, Any], local: dict[str, pd.Series],
+                   extra: dict[str, tuple]) -> ANPResult:
+    """The ANP limit weights of the root's children, put in place of the root's local weights."""
+    network = anp_weights.quiet(spec, source="industry_evaluation.anp")
+    weights = network.evaluated_weights
+    kids = list(tree.children[tree.root])
+    if sorted(weights.index) != sorted(kids):
+        raise ModelSpecError(
+            f"industry_evaluation.anp: the network evaluates {list(weights.index)}, but the hierarchy's top "
+            f"level is {kids}: evaluate exactly the children of {tree.root}"
+        )
+    local[tree.root] = weights.reindex(kids)
+    subjective = extra[tree.root][0]
+    extra[tree.root] = (subjective, pd.Series(dtype=float), np.nan, "ANP")
+    return network
 
 
 def _local_weights(tree: Hierarchy, data: pd.DataFrame, spec: Mapping[str, Any]):

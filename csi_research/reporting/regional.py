@@ -711,9 +711,48 @@ def industry(result: Any, language: str = "zh") -> Block:
         heading(3, say("fuzzy_caption", language)),
         _readers(members, language),
     ]
+    if ind.anp is not None:
+        parts += _anp_parts(result, ind.anp, language)
+    if ind.methods is not None:
+        parts += _method_parts(result, ind.methods, language)
     if _internal_scores(result) is not None:
         parts += [heading(3, say("kpi_caption", language)), table(kpi_table(result, language))]
     return _section("appendix_industry", language, *parts)
+
+
+def _anp_parts(result: Any, network: Any, language: str) -> list[Any]:
+    """The top level's ANP weights: the limit supermatrix of the indicators' mutual influence."""
+    weights = network.weights[network.weights["evaluated"]]
+    shown = pd.DataFrame({"node": [_node_label(result, n, language) for n in weights["element"]],
+                          "weight": weights["weight"].to_numpy()})
+    comparisons = network.comparisons
+    worst = float(comparisons["cr"].max()) if comparisons["cr"].notna().any() else 0.0
+    text = say("anp_sentence", language, k=len(comparisons), cr=num(worst, 3),
+               period=network.period)
+    return [heading(3, say("anp_caption", language)), paragraph(text), _readers(shown, language)]
+
+
+def _method_parts(result: Any, methods: Any, language: str) -> list[Any]:
+    """Fuzzy grade, set pair connection degree and the ACSI-style index of the top nodes, side by side."""
+    zh = language == "zh"
+    label = "grade_label_zh" if zh else "grade_label_en"
+    table_ = methods.table[methods.table["level"] <= 2]
+    rows = []
+    for node, part in table_.groupby("node", sort=False):
+        by = part.set_index("method")
+        rows.append({"node": _node_label(result, node, language),
+                     "fuzzy": by.at["fuzzy", "value"], "fuzzy_grade": by.at["fuzzy", label],
+                     "set_pair": by.at["set_pair", "value"], "set_pair_grade": by.at["set_pair", label],
+                     "acsi": by.at["acsi", "value"], "acsi_grade": by.at["acsi", label]})
+    shown = pd.DataFrame(rows)
+    root = shown.iloc[0]
+    grades = {root["fuzzy_grade"], root["set_pair_grade"], root["acsi_grade"]}
+    key = "methods_agree" if len(grades) == 1 else "methods_differ"
+    text = say(key, language, fuzzy=root["fuzzy_grade"], spa=root["set_pair_grade"], acsi=root["acsi_grade"],
+               mu=num(root["set_pair"], 3))
+    kinds = {"fuzzy": "index", "set_pair": "coefficient", "acsi": "index"}
+    return [heading(3, say("methods_caption", language)), paragraph(say("spa_method", language)),
+            paragraph(text), table(reader_table(shown, language, kinds=kinds))]
 
 
 def _node_label(result: Any, node: str, language: str) -> str:

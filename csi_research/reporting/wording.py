@@ -185,6 +185,30 @@ TEXT: dict[str, tuple[str, str]] = {
                         "The first weak link is {first}: put its measures in place first."),
     "conc_admissible": ("协方差结构方程模型的解不可接受，结构关系以 PLS 结果为准。",
                         "The covariance-based SEM solution is not admissible; read the structure from PLS."),
+    "anp_caption": ("网络层次分析法（ANP）权重", "ANP weights"),
+    "anp_sentence": ("一级指标之间相互影响，其权重由网络层次分析法得到：{k} 个判断矩阵（最大一致性比率 CR = {cr}）"
+                     "构成超矩阵，取其极限（周期 {period}）；这些权重取代一级指标的 AHP 权重进入模糊综合评价（ANP-模糊模型）。",
+                     "The top-level indicators influence each other, so their weights come from the analytic "
+                     "network process: {k} judgement matrices (largest consistency ratio CR = {cr}) form a "
+                     "supermatrix raised to its limit (period {period}); these weights replace the top "
+                     "level's AHP weights in the fuzzy evaluation (the ANP-fuzzy model)."),
+    "methods_caption": ("模糊综合评价、集对分析与 ACSI 指数的比较", "Fuzzy evaluation, set pair analysis and the ACSI index"),
+    "spa_method": ("集对分析：联系度 μ = a + b₁i₁ + b₂i₂ + b₃i₃ + c·j，a 为“很满意”份额、c 为“很不满意”份额，"
+                   "差异系数 i 在 [−1, 1] 等距取值（1、0.5、0、−0.5、−1，j = −1），μ 按五等分区间定级；"
+                   "等距取值时 μ 与按等级份额计算的指数一一对应（指数 = 50(μ + 1)）；总体一行的 ACSI 指数为 PLS 估计的综合满意度指数。",
+                   "Set pair analysis: connection degree μ = a + b₁i₁ + b₂i₂ + b₃i₃ + c·j, a the share "
+                   "'very satisfied', c the share 'very dissatisfied', discrepancy coefficients evenly "
+                   "spaced in [−1, 1] (1, 0.5, 0, −0.5, −1; j = −1), graded by five equal bands of μ; "
+                   "with even spacing μ is the grade-share index in another unit (index = 50(μ + 1)); the "
+                   "overall row's ACSI index is the PLS-based CSI."),
+    "methods_agree": ("三种方法的总体评价一致：{fuzzy}（集对联系度 μ = {mu}）。",
+                      "The three methods agree on the overall grade: {fuzzy} (connection degree μ = {mu})."),
+    "methods_differ": ("三种方法的总体评价不完全一致：模糊评价为{fuzzy}，集对分析为{spa}（μ = {mu}），ACSI 指数为{acsi}；"
+                       "差异来自各方法对等级的赋值（模糊评价按 0/40/60/80/100 的等级分），而非数据。",
+                       "The three methods do not all agree on the overall grade: fuzzy evaluation {fuzzy}, set "
+                       "pair analysis {spa} (μ = {mu}), ACSI index {acsi}; the difference comes from how "
+                       "each method scores the grades (the fuzzy evaluation uses grade scores "
+                       "0/40/60/80/100), not from the data."),
     # ------------------------------------------------------------------ comparison
     "cmp_intro": ("共 {k} 份研究结果，覆盖 {regions} 个地区、{waves} 个调查年度。",
                   "{k} study results from {regions} regions and {waves} waves."),
