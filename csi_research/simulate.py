@@ -398,11 +398,24 @@ def write_bundled_data(out_dir: str | Path) -> list[Path]:
             sim = simulate_survey(region, seed=seed, wave=wave)
             path = out / f"{region.id}_{wave}.csv"
             sim.to_csv(path)
-            written.append(path)
-            rows.append(f"| `{path.name}` | {region.name_zh} {region.name_en} | {len(sim.frame)} | {seed} |")
+            records = out / f"{region.id}_{wave}_records.csv"
+            write_new(records, _records_csv(path, seed))
+            written += [path, records]
+            rows.append(f"| `{path.name}`, `{records.name}` | {region.name_zh} {region.name_en} | "
+                        f"{len(sim.frame)} | {seed} |")
     readme = out / "README.md"
     write_new(readme, _README.format(table="\n".join(rows)).encode("utf-8"))
     return [*written, readme]
+
+
+def _records_csv(survey_file: Path, seed: int) -> bytes:
+    """Synthetic service records of a bundled survey's respondents, with the default planted drivers."""
+    from csi_research.records import synthetic_records
+    from csi_research.survey import load_survey
+
+    survey = load_survey.quiet(survey_file)
+    frame = synthetic_records(survey, seed=seed).records.frame
+    return frame.to_csv(index=False, float_format="%.4f", lineterminator="\n").encode("utf-8")
 
 
 def write_new(path: str | Path, data: bytes) -> bool:
@@ -440,7 +453,12 @@ Regenerate (byte-identical for the same code) with
 
     csi-research simulate --all --out data/
 
-Each file is one region and survey wave, UTF-8 CSV, one row per respondent: `respondent_id`,
+`<region>_<wave>_records.csv` are synthetic service records (95598 work orders) of the same
+respondents, one row per event (`csi_research.records`): outages, repairs, complaints, hotline
+contacts... over the survey year, generated with known drivers of dissatisfaction
+(`csi_research.records.synthetic`), so the driver analysis of a report can be checked against them.
+
+Each survey file is one region and survey wave, UTF-8 CSV, one row per respondent: `respondent_id`,
 `region`, `wave`, `customer_class`, `area`, `voltage` and the 30 items of the built-in
 questionnaire (`csi_research/resources/codebook_default.yaml`) as raw codes of the 5-level semantic
 scale (1 很不满意 … 5 很满意), `9` = don't know. `CMP2` is stored reverse-coded, as asked.

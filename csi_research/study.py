@@ -46,6 +46,7 @@ class StudyResult:
     segments: pd.DataFrame
     industry: Any | None
     diagnostics: tuple[str, ...] = field(default_factory=tuple)
+    records: Any | None = None  # the service records' driver analysis (csi_research.records), if given
 
     # ------------------------------------------------------------------ numbers
     @property
@@ -98,6 +99,9 @@ class StudyResult:
             "segments": self.segments,
             "bootstrap": self.boot.estimates.assign(level=self.boot.ci),
         }
+        if self.records is not None:
+            out |= {"record_drivers": self.records.ranking, "record_pareto": self.records.pareto,
+                    "record_segments": self.records.segments}
         if self.cbsem is not None:
             out["cbsem_estimates"] = self.cbsem.estimates
             out["cbsem_fit"] = self.cbsem.fit_indices.rename("value").rename_axis("measure").reset_index()
@@ -228,13 +232,34 @@ def _run(config: StudyConfig | str | Path, quick: bool, workers: int | None, pro
     grades = grade_score_index.quiet(pls)
     segments = [_segment(pls, column) for column in config.segments]
     industry, industry_note = _industry(config, pls, float(point[model.target]))
+    records = _service_records(config, survey)
     diagnostics = collect(survey, pls, cbsem, measurement, boot, point, importance, grades, *segments,
-                          industry, extra=[*cbsem_note, *industry_note])
+                          industry, *(records or ()), extra=[*cbsem_note, *industry_note])
     return StudyResult(
         config=config, quick=quick, n_boot=n_boot, survey=survey, sample=sample, pls=pls, cbsem=cbsem,
         measurement=measurement, boot=boot, indices=indices, index_draws=draws, ipma=importance,
         grade_index=grades, segments=_segment_table(segments), industry=industry, diagnostics=diagnostics,
+        records=records[-1] if records else None,
     )
+
+
+def _service_records(config: StudyConfig, survey: Any) -> tuple[Any, Any, Any] | None:
+    """Records, per-customer features and driver analysis of the study's service records, if any.
+
+    Errors name the study file (the records file names itself in the loader's messages).
+    """
+    if config.service_records is None:
+        return None
+    from csi_research.errors import CSIError
+    from csi_research.records import customer_features, driver_analysis, load_records
+
+    try:
+        records = load_records.quiet(config.service_records, survey=survey)
+        features = customer_features.quiet(records, survey)
+        drivers = driver_analysis.quiet(features, survey, threshold=config.index_target, seed=config.seed)
+    except CSIError as exc:
+        raise type(exc)(f"{config.path}: service_records: {exc}") from None
+    return records, features, drivers
 
 
 def _fit_cbsem(sample: Any, config: StudyConfig) -> tuple[Any | None, list[str]]:

@@ -42,6 +42,7 @@ SCHEMA: dict[str, Any] = {
     "weighting": None,
     "industry_evaluation": None,
     "internal_indicators": None,
+    "service_records": None,  # 95598 work orders of the surveyed customers (csi_research.records), or null
     "description": "",
     "language": "zh",
     "place": None,  # the region's position in the province → city → county hierarchy (csi_research.rollup)
@@ -80,6 +81,7 @@ class StudyConfig:
     weighting: Mapping[str, Any] | None = None
     industry_evaluation: Mapping[str, Any] | None = None
     internal_indicators: Path | str | None = None
+    service_records: Path | None = None
     description: str | Mapping[str, str] = ""  # one text, or {zh: ..., en: ...}
     language: str = "zh"
     sheet: str | int | None = None
@@ -148,6 +150,7 @@ class StudyConfig:
             weighting=weighting,
             industry_evaluation=industry,
             internal_indicators=internal if internal in (None, "default") else resolve("internal_indicators"),
+            service_records=resolve("service_records"),
             description=_description(spec["description"], path),
             language=spec["language"],
             sheet=spec["sheet"],

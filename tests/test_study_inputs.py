@@ -141,3 +141,29 @@ def test_a_bad_industry_section_names_the_study_file(tmp_path):
     path = study(tmp_path, DATA / "linxi_2025.csv", synthetic=True, industry_evaluation={"weighting": "vote"})
     message = refused(path, ModelSpecError)
     assert str(path) in message and "vote" in message
+
+
+def test_bundled_service_records_lead_the_report_to_the_planted_drivers():
+    """The bundled records plant outages, complaints and fault repairs as drivers of dissatisfaction
+    (records.synthetic.DEFAULT_EFFECTS); the study's driver analysis ranks exactly those first."""
+    from csi_research.records.synthetic import DEFAULT_EFFECTS
+
+    result = run_study.quiet(REPO / "studies" / "beiling-2025", quick=True)
+    assert set(result.records.top(3)) == {f"{t}_count" for t in DEFAULT_EFFECTS}
+    assert {"record_drivers", "record_pareto", "record_segments"} <= set(result.tables())
+
+
+def test_a_bad_records_file_names_the_study_and_the_file(tmp_path):
+    records = tmp_path / "orders.csv"
+    records.write_text("event_id,customer_id,event_type,start,end,duration_hours,category,planned\n"
+                       "e1,beiling-2025-0001,teleport,2025-03-01 10:00,2025-03-01 11:00,1,,\n",
+                       encoding="utf-8")
+    snap = Snapshot(records)
+    spec = yaml.safe_load((REPO / "studies" / "beiling-2025" / "study.yaml").read_text(encoding="utf-8"))
+    spec.update(data=str(REPO / "data" / "beiling_2025.csv"), service_records=str(records))
+    study = tmp_path / "study.yaml"
+    study.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(SurveyDataError) as info:
+        run_study.quiet(study, quick=True)
+    assert str(study) in str(info.value) and "orders.csv" in str(info.value) and "teleport" in str(info.value)
+    snap.unchanged()

@@ -671,6 +671,66 @@ def change(result: Any, change_table: pd.DataFrame | None, language: str = "zh")
 
 
 # ---------------------------------------------------------------------------- appendices
+def records(result: Any, language: str = "zh") -> Block:
+    """What the service records (95598 work orders) say about dissatisfaction, overall and for
+    high-value customers: the drivers ranked, and the Pareto of critical-to-satisfaction events."""
+    analysis = result.records
+    if analysis is None:
+        return _section("sec_records", language, paragraph(say("records_none", language)))
+    zh = language == "zh"
+    segments = analysis.segments.set_index("segment")
+    parts: list[Any] = [paragraph(say("records_intro", language, threshold=num(result.config.index_target, 0),
+                                      high_value=_high_value_text(analysis.definitions["high_value"], zh)))]
+    lines = []
+    for segment in segments.index:
+        ranked = analysis.ranking[analysis.ranking["segment"] == segment].sort_values("rank")
+        harmful = ranked[ranked["direction"] == "raises"].head(3)
+        if harmful.empty:
+            continue
+        drivers = ("、" if zh else ", ").join(
+            f"{r.label_zh}（每增加 1 个标准差，不满意的几率 ×{num(r.odds_ratio_per_sd, 2)}）" if zh else
+            f"{r.label_en} (odds of dissatisfaction ×{num(r.odds_ratio_per_sd, 2)} per SD)"
+            for r in harmful.itertuples())
+        vital = analysis.pareto[(analysis.pareto["segment"] == segment) & analysis.pareto["vital_few"]]
+        few = ("、" if zh else ", ").join(vital["label_zh" if zh else "label_en"])
+        lines.append(say("records_line", language, segment=_segment_name(segment, zh),
+                         n=int(segments.at[segment, "customers"]),
+                         share=f"{segments.at[segment, 'share_dissatisfied'] * 100:.0f}%",
+                         drivers=drivers, few=few or "–"))
+    parts.append(bullets(lines))
+    from csi_research.records import plot_pareto
+
+    for segment in segments.index:
+        fig = plot_pareto(analysis, segment=segment, language=language)
+        parts.append(figure(fig, _segment_name(segment, zh)))
+    shown = analysis.ranking[analysis.ranking["rank"] <= 5].assign(
+        segment=[_segment_name(v, zh) for v in analysis.ranking["segment"][analysis.ranking["rank"] <= 5]])
+    shown = shown[["segment", "rank", "label_zh" if zh else "label_en", "odds_ratio_per_sd",
+                   "importance_mean"]]
+    parts += [heading(3, say("records_table", language)), _readers(shown, language)]
+    return _section("sec_records", language, *parts)
+
+
+def _segment_name(segment: str, zh: bool) -> str:
+    names = {"all": ("全部受访客户", "all respondents"), "high_value": ("高价值客户", "high-value customers")}
+    return names.get(segment, (segment, segment))[0 if zh else 1]
+
+
+def _high_value_text(definition: str, zh: bool) -> str:
+    """The high-value definition of the driver analysis, in the report's language."""
+    classes = {"industrial": "工业", "commercial": "商业", "residential": "居民"}
+    if definition.startswith("customer_class in {"):
+        names = [c.strip() for c in definition[19:-1].split(",")]
+        if not zh:
+            return f"{' or '.join(names)} customers (customer_class)"
+        return "客户类别为" + "或".join(classes.get(c, c) for c in names) + "的客户"
+    if not zh:
+        return definition
+    if definition.startswith("top "):
+        return "用电量最高的前 20% 客户（" + definition + "）"
+    return definition
+
+
 def industry(result: Any, language: str = "zh") -> Block:
     ind = result.industry
     if ind is None:

@@ -27,6 +27,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "sec_weak": ("六、薄弱环节与改进措施", "6. Weak links and improvement measures"),
     "sec_segments": ("七、客户细分", "7. Customer segments"),
     "sec_change": ("八、与上一轮调查相比", "8. Change since the previous wave"),
+    "sec_records": ("九、服务记录与客户满意度", "9. Service records and satisfaction"),
     "conclusion": ("结论", "Conclusion"),
     "appendix_industry": ("附录 A　行业评价方法：层次分析法、粗糙集、模糊综合评价与内部指标",
                           "Appendix A. Industry evaluation methods: AHP, rough sets, fuzzy evaluation, "
@@ -209,6 +210,22 @@ TEXT: dict[str, tuple[str, str]] = {
                        "pair analysis {spa} (μ = {mu}), ACSI index {acsi}; the difference comes from how "
                        "each method scores the grades (the fuzzy evaluation uses grade scores "
                        "0/40/60/80/100), not from the data."),
+    "records_none": ("本研究未提供服务记录（95598 工单）。", "The study has no service records (95598 work orders)."),
+    "records_intro": ("将受访客户在调查年度内的服务记录（95598 工单：停电、故障报修、投诉、来电咨询等）与其问卷答案关联，"
+                      "找出导致不满意的关键服务事件。满意度指数低于 {threshold} 分即视为不满意；驱动因素按逻辑回归"
+                      "（标准化的事件次数）与置换重要性排序；帕累托图按“受影响客户数 × 不满意率的增加”累计至 80%，"
+                      "得到“关键少数”事件。高价值客户定义为{high_value}。",
+                      "The service records of the surveyed customers over the survey year (95598 work "
+                      "orders: outages, fault repairs, complaints, hotline contacts...) are joined to their "
+                      "answers to find the service events that drive dissatisfaction. A customer is "
+                      "dissatisfied below a satisfaction index of {threshold}; drivers are ranked by a "
+                      "logistic regression on standardised event counts with permutation importance; the "
+                      "Pareto chart accumulates customers affected × excess dissatisfaction rate up to 80% "
+                      "to give the vital few events. High-value customers are {high_value}."),
+    "records_line": ("{segment}（{n} 人，不满意 {share}）：主要驱动因素为{drivers}；关键少数事件：{few}。",
+                     "{segment} ({n}, {share} dissatisfied): the main drivers are {drivers}; the vital few "
+                     "events: {few}."),
+    "records_table": ("服务事件对不满意的影响（前 5 位）", "Effect of service events on dissatisfaction (top 5)"),
     # ------------------------------------------------------------------ comparison
     "cmp_intro": ("共 {k} 份研究结果，覆盖 {regions} 个地区、{waves} 个调查年度。",
                   "{k} study results from {regions} regions and {waves} waves."),
