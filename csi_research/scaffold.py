@@ -519,5 +519,8 @@ def _study_text(path: Path, folder: Path, frame: pd.DataFrame, columns: list[_Co
         "index_target: 80",
         "industry_evaluation: null   # your experts' AHP matrices (e.g. experts.yaml), or null",
         "internal_indicators: null   # your company's indicator file (kpis.csv), or null",
+        "service_records: null       # the respondents' 95598 work orders (records.csv), or null",
+        "# place: {province: ..., city: ...}   # for provincial and national roll-ups",
+        "# customers: 100000                   # the region's weight in those roll-ups",
     ]
     return "\n".join(lines) + "\n"
