@@ -30,6 +30,9 @@ from csi_research.estimation.pls import PLSFit
 from csi_research.model import CSIModel
 
 GROUP = "group"
+# Every pair is tested, so the cost grows with the square of the regions: 12 regions are 66 pairs
+# (about half a minute at 1,000 permutations); a nation of 300 would be 44,850 pairs (hours).
+MAX_REGIONS = 12
 VERDICT_COLUMNS = ["scope", "unit", "group_a", "group_b", "invariance", "not_comparable", "reason"]
 MGA_COLUMNS = ["scope", "unit", "group_a", "group_b", "source", "target", "estimate_a", "estimate_b",
                "difference", "p_value", "p_adjusted", "significant"]
@@ -64,7 +67,13 @@ def comparability(bundles: Sequence[Bundle], n_perm: int = 5000, seed: int = 0,
     verdicts: list[pd.DataFrame] = []
     mga: list[pd.DataFrame] = []
     notes: list[str] = []
-    for scope, unit, members in _families(bundles, language):
+    families = _families(bundles, language)
+    for scope, unit, members in [f for f in families if len(f[2]) > MAX_REGIONS]:
+        notes.append(f"{scope} {unit}: comparability not tested: {len(members)} regions make "
+                     f"{len(members) * (len(members) - 1) // 2} pairs, too many to test each (at most "
+                     f"{MAX_REGIONS} regions); compare within a province with csi.micom and "
+                     "csi.permutation_mga")
+    for scope, unit, members in [f for f in families if len(f[2]) <= MAX_REGIONS]:
         labels = [b.name(language) if scope == "wave" else b.wave for b in members]
         lacking = [str(b.path) for b in members if not b.has_sample()]
         if lacking:

@@ -112,3 +112,12 @@ def _parts(region: str) -> tuple[dict, pd.DataFrame, dict]:
                                 "ci_upper": 72.0}]},
     }
     return results, pd.DataFrame({"Satisfaction": np.linspace(68, 72, 200)}), {}
+
+
+def test_a_wave_of_too_many_regions_is_said_not_tested(tmp_path, monkeypatch):
+    import csi_research.comparability as module
+
+    monkeypatch.setattr(module, "MAX_REGIONS", 2)
+    paths = [bundle(tmp_path, r, "2025", survey(200, seed)) for seed, r in enumerate(("a", "b", "c"))]
+    tested = comparability(load_bundles(paths), n_perm=100)
+    assert tested.verdicts.empty and "3 regions make 3 pairs, too many" in tested.diagnostics[0]

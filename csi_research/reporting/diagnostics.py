@@ -1032,6 +1032,14 @@ CATALOG: tuple[Template, ...] = (
        "MICOM step 1 (configural invariance) fails and their indices are not comparable construct by "
        "construct",
        convert={"scope": _scope}),
+    _t("comparability_too_many", "comparison",
+       "{scope} {unit}: comparability not tested: {n:int} regions make {m:int} pairs, too many to test each "
+       "(at most {k:int} regions); compare within a province with csi.micom and csi.permutation_mga",
+       "{scope} {unit}：未检验可比性：{n} 个地区共 {m} 对，逐对检验过多（至多 {k} 个地区）；"
+       "请在省内用 csi.micom 与 csi.permutation_mga 比较",
+       "wave 2025: comparability not tested: 300 regions make 44850 pairs, too many to test each (at most "
+       "12 regions); compare within a province with csi.micom and csi.permutation_mga",
+       convert={"scope": _scope}),
     _t("comparability_failed", "comparison",
        "{scope} {unit}: comparability not tested: {reason:any}",
        "{scope} {unit}：未检验可比性：{reason}",
