@@ -50,6 +50,8 @@ def make_studies(root: Path, names: tuple[str, ...] = ("linxi-2025",), quick_n_b
         for line in (REPO / "studies" / name / "study.yaml").read_text(encoding="utf-8").splitlines():
             if line.startswith("data:"):
                 line = f"data: {REPO / 'data' / (name.replace('-', '_') + '.csv')}"
+            elif line.startswith("service_records:"):
+                line = f"service_records: {REPO / 'data' / (name.replace('-', '_') + '_records.csv')}"
             elif line.startswith("language:"):
                 line = "language: en"
             elif line.strip().startswith("quick_n_boot:"):

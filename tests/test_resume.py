@@ -27,7 +27,10 @@ def make_studies(root: Path, names: tuple[str, ...]) -> Path:
         data = folder / "survey.csv"
         shutil.copyfile(REPO / "data" / (name.replace("-", "_") + ".csv"), data)
         original = (REPO / "studies" / name / "study.yaml").read_text(encoding="utf-8")
-        lines = [("data: survey.csv" if line.startswith("data:") else line) for line in original.splitlines()]
+        records = REPO / "data" / (name.replace("-", "_") + "_records.csv")
+        lines = ["data: survey.csv" if line.startswith("data:") else
+                 f"service_records: {records}" if line.startswith("service_records:") else line
+                 for line in original.splitlines()]
         (folder / "study.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return root
 
