@@ -31,12 +31,15 @@ INCOMPLETE = "INCOMPLETE"
 
 
 def new_run_id(now: datetime | None = None) -> str:
-    """A run id sortable by time and unique across processes, e.g. ``20261123-142501-3fa9c2``.
+    """A run id sortable by time and unique across processes, e.g. ``20261123-142501-123-3fa9``.
 
-    The second it was made, then 6 random hex digits: two batches started in the same second
-    (in one process or two) still draw different ids; :func:`reserve_run_dirs` makes sure.
+    The millisecond it was made, then 4 random hex digits: later runs sort after earlier ones
+    (``--resume`` reads a study's latest run by name), and two batches started in the same
+    millisecond (in one process or two) still draw different ids; :func:`reserve_run_dirs`
+    makes sure.
     """
-    return f"{(now or datetime.now()).strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+    now = now or datetime.now()
+    return f"{now.strftime('%Y%m%d-%H%M%S')}-{now.microsecond // 1000:03d}-{secrets.token_hex(2)}"
 
 
 def claim_run_dir(parent: str | Path, run_id: str, note: str = "") -> Path:

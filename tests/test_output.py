@@ -27,9 +27,14 @@ def strict_loads(text: str):
 
 # ---------------------------------------------------------------- run folders
 def test_run_id_is_a_sortable_timestamp_with_a_random_suffix():
-    assert re.fullmatch(r"20261103-040506-[0-9a-f]{6}", new_run_id(datetime(2026, 11, 3, 4, 5, 6)))
-    assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{6}", new_run_id())
+    assert re.fullmatch(r"20261103-040506-000-[0-9a-f]{4}", new_run_id(datetime(2026, 11, 3, 4, 5, 6)))
+    assert re.fullmatch(r"\d{8}-\d{6}-\d{3}-[0-9a-f]{4}", new_run_id())
     assert new_run_id(datetime(2026, 11, 3, 4, 5, 6)) < new_run_id(datetime(2026, 11, 3, 4, 5, 7))
+    # later runs of the same second sort after earlier ones (resume reads the latest run by name)
+    at = [datetime(2026, 11, 3, 4, 5, 6, 9000), datetime(2026, 11, 3, 4, 5, 6, 10000),
+          datetime(2026, 11, 3, 4, 5, 6, 998000), datetime(2026, 11, 3, 4, 5, 7, 1000)]
+    ids = [new_run_id(t) for t in at]
+    assert ids == sorted(ids)
     assert len({new_run_id() for _ in range(20)}) == 20  # same second, different ids
 
 
@@ -47,7 +52,7 @@ def test_same_run_id_twice_gives_two_folders(tmp_path):
 
 
 def test_default_run_id_is_a_timestamp(tmp_path):
-    assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{6}(-\d+)?", new_run_dir(tmp_path).name)
+    assert re.fullmatch(r"\d{8}-\d{6}-\d{3}-[0-9a-f]{4}(-\d+)?", new_run_dir(tmp_path).name)
 
 
 def test_concurrent_calls_never_share_a_folder(tmp_path):
