@@ -287,3 +287,79 @@ def _slow_matrix() -> np.ndarray:
     m = np.full((5, 5), 0.0025)
     np.fill_diagonal(m, 0.99)
     return m
+
+
+# Saaty's dam network (two clusters that only influence each other, so the supermatrix has period 2).
+# Source: T. L. Saaty, "The Essentials of the Analytic Network Process with Seven Examples (2): Decision
+# Making with Dependence and Feedback. The Super Decisions Software", Creative Decisions Foundation
+# tutorial notes, dam example: the judgement matrices of the uses wrt each dam level (with their
+# eigenvectors and CRs) and the 6 × 6 stochastic supermatrix, printed to 3 decimals.
+DAM_USES = ["Flood", "Recreation", "Hydro"]
+DAM_LEVELS = ["Low", "Intermediate", "High"]
+DAM_PUBLISHED_SUPERMATRIX = np.array([  # rows and columns: Flood, Recreation, Hydro, Low, Intermediate, High
+    [0, 0, 0, .637, .200, .060],
+    [0, 0, 0, .258, .600, .231],
+    [0, 0, 0, .105, .200, .709],
+    [.722, .072, .058, 0, 0, 0],
+    [.205, .649, .207, 0, 0, 0],
+    [.073, .279, .735, 0, 0, 0],
+])
+# Limit priorities within each cluster for this supermatrix, as given by the Creative Decisions
+# Foundation's AhpAnpLib example "ANP_Water_Reservoir" (WaterReservior_Full_results.xlsx, sheet
+# "limit matrix"), which rebuilds the same network with the same supermatrix.
+DAM_LIMIT_USES = [.241, .374, .385]
+DAM_LIMIT_LEVELS = [.223, .372, .405]
+
+
+def _dam_spec() -> dict:
+    """The published judgements for the three dam-level columns; the use columns are published only
+    as priority vectors (the supermatrix columns), so they enter as direct weights."""
+    comparisons = [
+        {"wrt": "Low", "compare": "Uses", "upper": [[3, 5], [3]]},
+        {"wrt": "Intermediate", "compare": "Uses", "upper": [["1/3", 1], [3]]},
+        {"wrt": "High", "compare": "Uses", "upper": [["1/5", "1/9"], ["1/4"]]},
+    ]
+    for k, use in enumerate(DAM_USES):
+        col = DAM_PUBLISHED_SUPERMATRIX[3:, k]
+        comparisons.append({"wrt": use, "compare": "Levels", "weights": dict(zip(DAM_LEVELS, col.tolist(),
+                                                                                  strict=True))})
+    return {"clusters": {"Uses": DAM_USES, "Levels": DAM_LEVELS}, "comparisons": comparisons}
+
+
+def test_published_dam_judgements_give_published_eigenvectors_and_cr():
+    """Saaty's three 3 × 3 matrices: eigenvectors (.637, .258, .105), (.200, .600, .200),
+    (.060, .231, .709) and CR .033, .000, .061 (RI(3) = 0.58), all to the printed 3 decimals; the
+    resulting unweighted supermatrix is the published one to its rounding."""
+    res = anp_weights(_dam_spec())
+    np.testing.assert_allclose(res.unweighted.to_numpy(), DAM_PUBLISHED_SUPERMATRIX, rtol=0, atol=5e-4)
+    cr = res.comparisons.set_index("name")["cr"]
+    np.testing.assert_allclose(cr[["Uses wrt Low", "Uses wrt Intermediate", "Uses wrt High"]],
+                               [.033, .000, .061], rtol=0, atol=5e-4)
+    # each cluster is fed by exactly one other cluster: cluster weights 1, weighted = unweighted
+    np.testing.assert_allclose(res.cluster_matrix.to_numpy(), [[0, 1], [1, 0]])
+    np.testing.assert_allclose(res.weighted.to_numpy(), res.unweighted.to_numpy(), atol=1e-15)
+
+
+def test_published_dam_supermatrix_limit_priorities():
+    """Uses and levels only influence each other, so W^k alternates between two block patterns and
+    never settles (period 2). Saaty's software reports the limit within each cluster from the odd/even
+    powers; our Cesàro limit has every column equal to (x_uses / 2, x_levels / 2), which gives the same
+    priorities once normalised within each cluster. Checked three ways: the published supermatrix
+    through limit_supermatrix, the whole network from the published judgements through anp_weights,
+    and an eigenvector solve of W x = x with numpy (independent of the power iteration)."""
+    lim, period, _ = limit_supermatrix(DAM_PUBLISHED_SUPERMATRIX)
+    assert period == 2
+    np.testing.assert_allclose(lim, np.outer(lim[:, 0], np.ones(6)), atol=1e-10)  # all columns agree
+    np.testing.assert_allclose(lim[:3, 0].sum(), 0.5, atol=1e-10)
+    np.testing.assert_allclose(lim[:3, 0] / lim[:3, 0].sum(), DAM_LIMIT_USES, rtol=0, atol=5e-4)
+    np.testing.assert_allclose(lim[3:, 0] / lim[3:, 0].sum(), DAM_LIMIT_LEVELS, rtol=0, atol=5e-4)
+
+    values, vectors = np.linalg.eig(DAM_PUBLISHED_SUPERMATRIX)
+    x = np.real(vectors[:, np.argmin(np.abs(values - 1))])
+    x = x / x.sum()
+    np.testing.assert_allclose(lim[:, 0], x, atol=1e-10)
+
+    res = anp_weights(_dam_spec())  # eigenvectors of the judgements instead of their 3-decimal print
+    assert res.period == 2 and res.read_from == "all columns"
+    np.testing.assert_allclose(res.weights["cluster_weight"], DAM_LIMIT_USES + DAM_LIMIT_LEVELS,
+                               rtol=0, atol=5e-4)
