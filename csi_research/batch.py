@@ -11,14 +11,19 @@ given back and another drawn, so concurrent batches never share an id or split o
 across ``<id>`` and ``<id>-2``, and a batch only ever reports the folders it made. A folder that
 cannot be created (read-only, a file in the way) fails its own study with one clear message.
 
-Child processes. Each study's notebooks run in a child process (``python -m
-csi_research._execute``, see there) in its own session; a worker thread per region only
-starts it and waits, polling a stop request every 0.1 s. papermill in a thread cannot be
-interrupted, a process can: on a stop the worker freezes the child (SIGSTOP, so it cannot start
-another kernel), sends SIGTERM to its descendants — the kernels, which jupyter_client starts in
-sessions of their own, so a process group would miss them — kills the child, and SIGKILLs
-whatever is still alive after a short grace. The per-study work is the plain function
-:func:`execute_study` (task in, :class:`NotebookRun` out).
+Child processes. Each study's notebooks run in a child process of their own, in its own session;
+a worker thread per region only starts it and waits, polling a stop request every 0.1 s.
+papermill in a thread cannot be interrupted, a process can. Starting Python, importing the
+scientific stack and starting a kernel cost several times what a quick study computes, so each
+process that runs studies (each Dask worker) keeps a warm "zygote" (see
+:mod:`csi_research._execute`), started with the batch, and the child is a fork of it that runs
+the notebook on an in-process kernel: every study still starts from the same clean state in a
+process of its own. Where fork is unavailable, or no zygote is ready, the child is ``python -m
+csi_research._execute`` with a kernel process, giving the same files. On a stop the worker
+freezes the child (SIGSTOP, so it cannot start another kernel), sends SIGTERM to its descendants
+— kernels, which jupyter_client starts in sessions of their own, so a process group would miss
+them — kills the child's process group, and SIGKILLs whatever is still alive after a short grace.
+The per-study work is the plain function :func:`execute_study` (task in, :class:`NotebookRun` out).
 
 Dask. Each region chain is one Dask task: on a local cluster of ``workers`` processes (one thread
 each) started for the batch, or on a running cluster (``scheduler=``; its workers must import this
@@ -49,11 +54,14 @@ ever read (:func:`csi_research.bundle.read_bundle`).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import difflib
 import json
 import os
+import select
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -66,7 +74,7 @@ from typing import Any
 
 import pandas as pd
 
-from csi_research._execute import report_path, write_error
+from csi_research._execute import WARM_ENV, report_path, write_error
 from csi_research.errors import ModelSpecError
 from csi_research.options import LANGUAGES
 from csi_research.output import (
@@ -92,6 +100,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 STOP_WAIT = 1.5  # seconds the batch waits for stopped tasks to report before it marks their folders itself
 RETRIES = 2  # a chain task that raised (not a study that failed: that is a result) is tried again
 INPUTS = "inputs.json"  # a run folder's input fingerprint, for --resume
+ZYGOTE_WAIT = 120.0  # seconds the batch waits for its workers' zygotes to warm up (then: the slow path)
 
 __all__ = ["BatchResult", "NotebookRun", "StopRequest", "StudyTask", "discover_studies", "execute_study",
            "report_path", "run_batch"]
@@ -280,7 +289,7 @@ def run_batch(
             compared = _maybe_compare(None, root, run_id, notebooks, runs, comparison, quick, language, stop)
         else:
             count = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-            with _engine(scheduler, count) as client:
+            with _engine(scheduler, count) as client, _warm_workers(client, stop, todo):
                 runs.extend(_run_on_cluster(client, todo, run_id, stop, progress))
                 runs.sort(key=lambda r: r.name)
                 compared = _maybe_compare(client, root, run_id, notebooks, runs, comparison, quick, language,
@@ -564,20 +573,202 @@ def _failed(task: StudyTask, start: float, error: str, details: str = "") -> Not
     return NotebookRun(task.name, task.output_dir, "failed", seconds, error, task.languages)
 
 
-def _spawn(task: StudyTask, stdout: Any, stderr: Any) -> subprocess.Popen:
+def _spawn(task: StudyTask, stdout: Any, stderr: Any) -> Any:
+    """The study's process: a fork of this process's idle warm zygote if there is one, else a new Python."""
     payload = json.dumps({"notebook": str(task.notebook), "output_dir": str(task.output_dir),
                           "params": task.params, "languages": list(task.languages)})
-    env = dict(os.environ)
-    package_root = str(Path(__file__).resolve().parents[1])  # the child imports this very package
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    zygote = _take_zygote()
+    if zygote is not None:
+        try:
+            return zygote.spawn(payload, stdout, stderr)
+        except (OSError, ValueError, subprocess.TimeoutExpired):  # it broke: this study takes the slow path
+            zygote.close()
     return subprocess.Popen(
         [sys.executable, "-m", "csi_research._execute", payload], stdin=subprocess.DEVNULL,
-        stdout=stdout, stderr=stderr, env=env,
+        stdout=stdout, stderr=stderr, env=_child_env(),
         start_new_session=True,  # a terminal's Ctrl-C reaches the batch only, which decides what stops
     )
 
 
-def _wait(child: subprocess.Popen, stop: threading.Event | None) -> bool:
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parents[1])  # the child imports this very package
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    return env
+
+
+# ---------------------------------------------------------------- warm zygotes
+class _Zygote:
+    """A warm process that forks one child per study (see :mod:`csi_research._execute`), one at a time.
+
+    It talks over a Unix socket pair: it says when it is ready, receives a task with the child's
+    stdout/stderr descriptors, answers with the child's pid and, when the child ends, its exit
+    code. Closing our end ends it (and a child it is running).
+    """
+
+    def __init__(self, rehearsal: dict[str, Any] | None = None) -> None:
+        ours, theirs = socket.socketpair()
+        extra = [json.dumps(rehearsal)] if rehearsal else []
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "csi_research._execute", "--zygote", str(theirs.fileno()), *extra],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, env={**_child_env(), **WARM_ENV}, start_new_session=True)
+        except OSError:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self.sock = ours
+        self.buffer = b""
+        self.state = "starting"  # then "ready" or "broken"
+        self.busy = False
+
+    def read(self, timeout: float | None) -> dict[str, Any] | None:
+        """The zygote's next message; None when it has gone (then it is "broken")."""
+        while b"\n" not in self.buffer:
+            try:
+                ready, _, _ = select.select([self.sock], [], [], timeout)
+                data = self.sock.recv(1 << 12) if ready else None
+            except (OSError, ValueError):
+                data = b""
+            if data is None:
+                raise subprocess.TimeoutExpired("zygote", timeout or 0)
+            if not data:
+                self.state = "broken"
+                return None
+            self.buffer += data
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return json.loads(line)
+
+    def settled(self, timeout: float = 0.0) -> bool:
+        """Whether it is past its warm-up (ready or broken), waiting up to ``timeout`` seconds."""
+        if self.state == "starting":
+            try:
+                message = self.read(timeout)
+            except subprocess.TimeoutExpired:
+                return False
+            self.state = "ready" if message and message.get("ready") else "broken"
+        return True
+
+    def spawn(self, payload: str, stdout: Any, stderr: Any) -> _ForkedChild:
+        socket.send_fds(self.sock, [payload.encode("utf-8") + b"\n"], [stdout.fileno(), stderr.fileno()])
+        reply = self.read(10.0)
+        if reply is None or "pid" not in reply:
+            raise OSError(f"the warm notebook process refused the study: {reply}")
+        return _ForkedChild(self, int(reply["pid"]))
+
+    def close(self) -> None:
+        self.state = "broken"
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        try:
+            self.process.wait(timeout=1.0)  # it kills a child it runs, then exits
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class _ForkedChild:
+    """A study process forked by a zygote, with the bits of ``subprocess.Popen`` the batch uses."""
+
+    def __init__(self, zygote: _Zygote, pid: int) -> None:
+        self.zygote = zygote
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            message = self.zygote.read(timeout)  # TimeoutExpired while the child runs
+            # the zygote gone, its child ended itself (it watches its parent): count it as killed
+            self.returncode = -signal.SIGKILL if message is None else int(message["code"])
+            self.zygote.busy = False
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)  # the child leads its own session and group
+
+
+_ZYGOTES: list[_Zygote] = []
+_ZYGOTE_LOCK = threading.Lock()
+_CAN_FORK = hasattr(os, "fork") and hasattr(socket, "send_fds") and hasattr(socket, "AF_UNIX")
+
+
+def _take_zygote() -> _Zygote | None:
+    """An idle ready zygote of this process, marked busy; None when there is none (take the slow path)."""
+    with _ZYGOTE_LOCK:
+        for zygote in _ZYGOTES:
+            if not zygote.busy and zygote.settled() and zygote.state == "ready":
+                zygote.busy = True
+                return zygote
+        return None
+
+
+def start_zygotes(count: int = 1, rehearsal: dict[str, Any] | None = None) -> int:
+    """Start warm zygotes in this process until ``count`` are alive; how many are (0 without fork).
+
+    ``rehearsal``: a study execution ({"notebook", "params", "languages"}) each new zygote runs
+    once while warming up (see :func:`csi_research._execute.warm_up`).
+    """
+    if not _CAN_FORK:
+        return 0
+    with _ZYGOTE_LOCK:
+        _ZYGOTES[:] = [z for z in _ZYGOTES if z.state != "broken"]
+        while len(_ZYGOTES) < count:
+            try:
+                _ZYGOTES.append(_Zygote(rehearsal))
+            except OSError:
+                break
+        return len(_ZYGOTES)
+
+
+def zygotes_settled(timeout: float = 0.0) -> bool:
+    """Whether every zygote of this process has finished warming up, waiting up to ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    with _ZYGOTE_LOCK:
+        pending = [z for z in _ZYGOTES if not z.busy]
+    return all(z.settled(max(0.0, deadline - time.monotonic())) for z in pending)
+
+
+def close_zygotes() -> None:
+    """End this process's zygotes (and any study one of them still runs)."""
+    with _ZYGOTE_LOCK:
+        zygotes, _ZYGOTES[:] = list(_ZYGOTES), []
+    for zygote in zygotes:
+        zygote.close()
+
+
+atexit.register(close_zygotes)
+
+
+@contextlib.contextmanager
+def _warm_workers(client: Any, stop: threading.Event, specs: list[list[ChainItem]]) -> Iterator[None]:
+    """A warm zygote on every worker before the studies are sent; all of them closed at the end.
+
+    Each rehearses the batch's first study once (into a temporary folder) to pay the first-call
+    costs up front. Waiting for them is start-up, like starting the workers: it ends at once on a
+    stop, and after :data:`ZYGOTE_WAIT` the studies go ahead on the slow path.
+    """
+    first = next((item[1] for spec in specs for item in spec if isinstance(item[1], StudyTask)), None)
+    rehearsal = None if first is None else {
+        "notebook": str(first.notebook), "params": {**first.params, "previous_bundle": None},
+        "languages": list(first.languages)}
+    try:
+        with contextlib.suppress(Exception):
+            client.run(start_zygotes, 1, rehearsal)
+            deadline = time.monotonic() + ZYGOTE_WAIT
+            while not stop.is_set() and time.monotonic() < deadline:
+                if all(client.run(zygotes_settled, POLL).values()):
+                    break
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            client.run(close_zygotes)
+
+
+def _wait(child: Any, stop: threading.Event | None) -> bool:
     """Wait for ``child``; True when it ended by itself, False when ``stop`` made us end it."""
     while True:
         try:
@@ -589,7 +780,7 @@ def _wait(child: subprocess.Popen, stop: threading.Event | None) -> bool:
                 return False
 
 
-def _end_process_tree(child: subprocess.Popen, grace: float = GRACE) -> None:
+def _end_process_tree(child: Any, grace: float = GRACE) -> None:
     """Stop ``child`` and every process it started (its kernels), killing what does not stop in time."""
     try:
         import psutil

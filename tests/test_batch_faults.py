@@ -77,13 +77,15 @@ def sample_draws() -> pd.DataFrame:
     return pd.DataFrame({"Satisfaction": [72.0 + k / 100 for k in range(120)]})
 
 
-def kernels_among(processes: list[psutil.Process]) -> list[psutil.Process]:
+def running_studies(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """Processes executing a notebook: a kernel process, or a study forked from a warm zygote."""
     out = []
     for p in processes:
         try:
-            if "ipykernel" in " ".join(p.cmdline()):
+            if "ipykernel" in " ".join(p.cmdline()) or (
+                    "--zygote" in p.cmdline() and "--zygote" in p.parent().cmdline()):
                 out.append(p)
-        except psutil.Error:
+        except (psutil.Error, AttributeError):
             continue
     return out
 
@@ -93,18 +95,18 @@ def alive(processes: list[psutil.Process]) -> list[int]:
     return [p.pid for p in processes if batch._running(p)]
 
 
-def wait_for_kernel(process: subprocess.Popen, timeout: float = 90) -> list[psutil.Process]:
-    """Wait until the batch ``process`` has a kernel running below it; return its descendants."""
+def wait_for_study(process: subprocess.Popen, timeout: float = 90) -> list[psutil.Process]:
+    """Wait until the batch ``process`` has a study's notebook running below it; return its descendants."""
     parent = psutil.Process(process.pid)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()
         family = parent.children(recursive=True)
-        if kernels_among(family):
+        if running_studies(family):
             time.sleep(0.5)  # let the kernel get to work, so the stop meets a busy one
             return parent.children(recursive=True)
         time.sleep(0.05)
-    raise AssertionError("no kernel started")
+    raise AssertionError("no study started")
 
 
 def markers(root: Path) -> dict[str, str]:
@@ -412,7 +414,7 @@ def test_sigint_stops_the_batch_promptly_with_a_summary_and_no_kernel_left(tmp_p
     snapshot = Snapshot(root)
     process = subprocess.Popen([PYTHON, "-c", BATCH, str(root)], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
-    family = wait_for_kernel(process)
+    family = wait_for_study(process)
     signalled = time.monotonic()
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=30)
@@ -436,7 +438,7 @@ def test_sigterm_to_the_command_prints_the_summary_of_what_finished(tmp_path):
     process = subprocess.Popen([str(CLI), "run", str(root), "--quick", "--no-progress", "--workers", "1",
                                 "--no-comparison", "--language", "en"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    family = wait_for_kernel(process)
+    family = wait_for_study(process)
     signalled = time.monotonic()
     process.send_signal(signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=30)
