@@ -202,6 +202,33 @@ def _language_in_fork(notebook: Path, out: Path, params: dict[str, Any], lang: s
     return bool(ok), str(error)
 
 
+def compute_once(params: dict[str, Any]) -> None:
+    """Compute the study the notebook will run, once for all its languages (see ``study.COMPUTED``).
+
+    Only a quiet computation is kept: if it raised, printed or warned, nothing is kept and each
+    language computes it in its notebook, where the error or warning shows as from a kernel process.
+    """
+    path = params.get("study_path")
+    if not path:
+        return
+    import contextlib
+    import io
+    import warnings
+
+    from csi_research import study
+
+    printed = io.StringIO()
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(printed), \
+            contextlib.redirect_stderr(printed):
+        warnings.simplefilter("always")
+        try:
+            result = study.run_study.quiet(path, quick=bool(params.get("quick")))
+        except Exception:
+            return
+    if not caught and not printed.getvalue():
+        study.COMPUTED[study._study_key(path, bool(params.get("quick")))] = result
+
+
 def _fresh_random_state() -> None:
     """A new process draws its global random seeds afresh; so does each fork, not sharing the zygote's."""
     import random
@@ -487,6 +514,7 @@ def _child(task: dict[str, Any], fds: list[int], sock: socket.socket) -> None:
             os.close(descriptor)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL if sig == signal.SIGTERM else signal.default_int_handler)
+        compute_once(task["params"])
         ok, error = execute(Path(task["notebook"]), Path(task["output_dir"]), task["params"],
                             tuple(task["languages"]), in_process=True)
         print(json.dumps({"ok": ok, "error": error}), flush=True)

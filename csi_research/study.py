@@ -195,7 +195,19 @@ def run_study(
     CSIWarning — never hidden; a report that prints the diagnostics itself calls
     ``run_study.quiet``.
     """
+    if isinstance(config, str | Path) and (computed := COMPUTED.get(_study_key(config, quick))) is not None:
+        return computed
     return _run(config, quick, workers, progress)
+
+
+# A study's reports in several languages all narrate one result. The batch's warm executor computes
+# it once, in the process its languages' notebooks are forked from, and leaves it here keyed by
+# the study file and mode; run_study then hands it back. Empty in every other process.
+COMPUTED: dict[tuple[str, bool], StudyResult] = {}
+
+
+def _study_key(path: str | Path, quick: bool) -> tuple[str, bool]:
+    return str(Path(path).resolve()), bool(quick)
 
 
 def _run(config: StudyConfig | str | Path, quick: bool, workers: int | None, progress: bool) -> StudyResult:

@@ -246,3 +246,24 @@ def test_the_zygote_and_its_study_end_when_the_batch_process_dies(tmp_path):
     while [p for p in family if batch._running(p)] and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not [p for p in family if batch._running(p)], "the zygote or its study outlived the batch"
+
+
+def test_a_study_is_computed_once_for_its_languages_only_when_it_computes_quietly(tmp_path, monkeypatch):
+    from csi_research import study
+    from csi_research._execute import compute_once
+
+    monkeypatch.setattr(study, "COMPUTED", {})
+    quiet = copy_study("linxi-2025", tmp_path / "quiet")
+    params = {"study_path": str(quiet / "study.yaml"), "quick": True}
+    compute_once(params)
+    kept = study.run_study.quiet(str(quiet / "study.yaml"), quick=True)
+    assert study.run_study(quiet / "study.yaml", quick=True) is kept  # the same study file, another spelling
+    assert study.run_study.quiet(str(quiet / "study.yaml"), quick=False) is not kept  # another mode: computed
+
+    warned = copy_study("linxi-2025", tmp_path / "warned")  # a study whose computation prints a warning
+    monkeypatch.setattr(study, "_run", lambda *a: (__import__("warnings").warn("careful"), kept)[1])
+    compute_once({"study_path": str(warned / "study.yaml"), "quick": True})
+    assert study._study_key(warned / "study.yaml", True) not in study.COMPUTED  # the notebook shows it
+    monkeypatch.setattr(study, "_run", lambda *a: 1 / 0)
+    compute_once({"study_path": str(warned / "study.yaml"), "quick": True})  # an error: left to the notebook
+    assert len(study.COMPUTED) == 1
