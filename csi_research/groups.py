@@ -548,17 +548,8 @@ def permutation_mga(
             f"{failed} of {n_perm * len(pairs)} permutations did not converge in a group and were left out "
             "of the permutation distributions; if many fail, raise max_iter of the fit"
         )
-    return MGAResult(
-        method="permutation (Chin & Dibbern 2010)" + (", PLSc" if engine.consistent else ""),
-        group=name,
-        groups=pd.DataFrame({"group": levels, "n": np.bincount(codes)}),
-        estimates=_mga_table(parts, kinds, alpha),
-        family=_family_text(kinds, len(pairs)),
-        n_resamples=n_perm,
-        seed=seed if isinstance(seed, int) else "generator",
-        alpha=alpha,
-        diagnostics=diagnostics,
-    )
+    return _mga_result("permutation (Chin & Dibbern 2010)", engine, name, levels, codes, parts, kinds,
+                       len(pairs), n_perm, seed, alpha, diagnostics)
 
 
 def henseler_probability(draws_a: np.ndarray, draws_b: np.ndarray) -> np.ndarray:
@@ -643,13 +634,20 @@ def bootstrap_mga(
             f"{failed} of {n_boot * len(levels)} group bootstrap resamples did not converge and were left "
             "out; if many fail, raise max_iter of the fit"
         )
+    return _mga_result("bootstrap PLS-MGA (Henseler 2009)", engine, name, levels, codes, parts, kinds,
+                       len(pairs), n_boot, seed, alpha, diagnostics)
+
+
+def _mga_result(method: str, engine: _Engine, name: str, levels: Any, codes: np.ndarray,
+                parts: list[pd.DataFrame], kinds: list[str], n_pairs: int, n_resamples: int, seed: Any,
+                alpha: float, diagnostics: list[str]) -> MGAResult:
     return MGAResult(
-        method="bootstrap PLS-MGA (Henseler 2009)" + (", PLSc" if engine.consistent else ""),
+        method=method + (", PLSc" if engine.consistent else ""),
         group=name,
         groups=pd.DataFrame({"group": levels, "n": np.bincount(codes)}),
         estimates=_mga_table(parts, kinds, alpha),
-        family=_family_text(kinds, len(pairs)),
-        n_resamples=n_boot,
+        family=_family_text(kinds, n_pairs),
+        n_resamples=n_resamples,
         seed=seed if isinstance(seed, int) else "generator",
         alpha=alpha,
         diagnostics=diagnostics,

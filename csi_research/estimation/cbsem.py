@@ -805,7 +805,7 @@ def _fit_indices(
     cfi = 1.0 - max(chi2 - df, 0.0) / cfi_den if cfi_den > 0 else 1.0
     tli = ((chi2_base / df_base) - (chi2 / df)) / ((chi2_base / df_base) - 1.0) if df > 0 else np.nan
     rmsea = np.sqrt(max(chi2 - df, 0.0) / (df * n)) if df > 0 else np.nan
-    lower, upper = _rmsea_ci(chi2, df, n)
+    lower, upper = rmsea_ci(chi2, df, n)
     d = np.sqrt(np.diag(s))
     resid = (s - sigma) / np.outer(d, d)
     squares = resid[np.tril_indices(p)] ** 2
@@ -830,7 +830,7 @@ def _fit_indices(
     )
 
 
-def _rmsea_ci(chi2: float, df: int, n: int, level: float = 0.90) -> tuple[float, float]:
+def rmsea_ci(chi2: float, df: int, n: int, level: float = 0.90) -> tuple[float, float]:
     """Bounds from the non-centrality λ at which χ² is the upper/lower (1 − level)/2 quantile (lavaan)."""
     if df <= 0:
         return np.nan, np.nan
@@ -846,7 +846,7 @@ def _rmsea_ci(chi2: float, df: int, n: int, level: float = 0.90) -> tuple[float,
         hi = max(chi2, 1.0)
         while f(hi) > 0:
             hi *= 2.0
-        return float(np.sqrt(optimize.brentq(f, 0.0, hi, xtol=1e-10) / (df * n)))
+        return float(np.sqrt(optimize.brentq(f, 0.0, hi, xtol=1e-12) / (df * n)))
 
     return bound(1.0 - tail), bound(tail)
 

@@ -41,6 +41,7 @@ from scipy import optimize, stats
 
 from csi_research.diagnostics import public
 from csi_research.errors import EstimationError, ModelSpecError, SurveyDataError
+from csi_research.estimation.cbsem import rmsea_ci
 from csi_research.model import CSIModel
 from csi_research.sample import Sample, as_frame
 
@@ -654,7 +655,7 @@ def _fit_indices(problem: _Problem, theta: np.ndarray) -> pd.Series:
     cfi = 1.0 - max(chi2 - df, 0.0) / cfi_den if cfi_den > 0 else 1.0
     tli = ((chi2_base / df_base) - (chi2 / df)) / ((chi2_base / df_base) - 1.0) if df > 0 else np.nan
     rmsea = np.sqrt(max(chi2 - df, 0.0) / (df * n)) * np.sqrt(n_groups) if df > 0 else np.nan
-    lower, upper = _rmsea_ci(chi2, df, n)
+    lower, upper = rmsea_ci(chi2, df, n)
     return pd.Series(
         {
             "npar": float(problem.n_par),
@@ -672,27 +673,6 @@ def _fit_indices(problem: _Problem, theta: np.ndarray) -> pd.Series:
         },
         name="fit_indices",
     )
-
-
-def _rmsea_ci(chi2: float, df: int, n: int, level: float = 0.90) -> tuple[float, float]:
-    """Bounds from the non-centrality λ at which χ² is the upper/lower (1 − level)/2 quantile (lavaan)."""
-    if df <= 0:
-        return np.nan, np.nan
-    tail = (1.0 - level) / 2.0
-
-    def bound(prob: float) -> float:
-        def f(lam: float) -> float:
-            cdf = stats.ncx2.cdf(chi2, df, lam) if lam > 0 else stats.chi2.cdf(chi2, df)
-            return float(cdf) - prob
-
-        if f(0.0) < 0:
-            return 0.0
-        hi = max(chi2, 1.0)
-        while f(hi) > 0:
-            hi *= 2.0
-        return float(np.sqrt(optimize.brentq(f, 0.0, hi, xtol=1e-12) / (df * n)))
-
-    return bound(1.0 - tail), bound(tail)
 
 
 # ----------------------------------------------------------------------------- invariance sequence
