@@ -98,6 +98,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     # service records
     "feature": ("特征", "Feature"),
     "event_type": ("事件类型", "Event type"),
+    "service_event": ("服务事件", "Service event"),
     "coefficient": ("回归系数", "Coefficient"),
     "importance_sd": ("重要性标准差", "Importance SD"),
     "customers": ("客户数", "Customers"),

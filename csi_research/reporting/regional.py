@@ -705,8 +705,8 @@ def records(result: Any, language: str = "zh") -> Block:
         parts.append(figure(fig, _segment_name(segment, zh)))
     shown = analysis.ranking[analysis.ranking["rank"] <= 5].assign(
         segment=[_segment_name(v, zh) for v in analysis.ranking["segment"][analysis.ranking["rank"] <= 5]])
-    shown = shown[["segment", "rank", "label_zh" if zh else "label_en", "odds_ratio_per_sd",
-                   "importance_mean"]]
+    shown = shown.assign(service_event=shown["label_zh" if zh else "label_en"])[
+        ["segment", "rank", "service_event", "odds_ratio_per_sd", "importance_mean"]]
     parts += [heading(3, say("records_table", language)), _readers(shown, language)]
     return _section("sec_records", language, *parts)
 
@@ -745,6 +745,8 @@ def industry(result: Any, language: str = "zh") -> Block:
         say("weighting", language, method=method, alpha=ind.spec["alpha"]),
         say("fuzzy_sentence", language, operator=operator, score=num(fuzzy.score), grade=grade),
     ]
+    if ind.anp is not None:
+        lines.insert(1, say("weighting_anp", language))
     alpha = root.get("max_validity")
     max_label = root.get("max_grade_label_zh" if zh else "max_grade_label_en", "")
     if alpha is not None and pd.notna(alpha):

@@ -29,9 +29,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "sec_change": ("八、与上一轮调查相比", "8. Change since the previous wave"),
     "sec_records": ("九、服务记录与客户满意度", "9. Service records and satisfaction"),
     "conclusion": ("结论", "Conclusion"),
-    "appendix_industry": ("附录 A　行业评价方法：层次分析法、粗糙集、模糊综合评价与内部指标",
-                          "Appendix A. Industry evaluation methods: AHP, rough sets, fuzzy evaluation, "
-                          "internal indicators"),
+    "appendix_industry": ("附录 A　行业评价方法：层次分析法与网络层次分析法、粗糙集、模糊综合评价、集对分析与内部指标",
+                          "Appendix A. Industry evaluation methods: AHP and ANP, rough sets, fuzzy evaluation, "
+                          "set pair analysis, internal indicators"),
     "appendix_diagnostics": ("附录 B　诊断信息", "Appendix B. Diagnostics"),
     # ------------------------------------------------------------------ summary
     "synthetic": ("模拟数据：本地区及其调查数据均为虚构，由 csi_research.simulate 生成，仅用于演示方法，"
@@ -152,6 +152,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "weighting": ("权重方法：{method}（组合判断矩阵中专家判断的比重 α = {alpha}）。",
                   "Weighting: {method} (α = {alpha}, the experts' share in the combined rough-set + AHP "
                   "judgement matrix)."),
+    "weighting_anp": ("一级指标的权重改由网络层次分析法（ANP）得到，见下文“网络层次分析法（ANP）权重”。",
+                      "The top level's weights come from the analytic network process instead (see “ANP "
+                      "weights” below)."),
     "fuzzy_sentence": ("模糊综合评价（{operator}算子）：得分 {score} 分，按加权平均（分值区间）原则评为"
                        "“{grade}”。",
                        "Fuzzy comprehensive evaluation ({operator} operator): score {score}, graded "
