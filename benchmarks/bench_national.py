@@ -13,7 +13,7 @@ surveyed twice, so about 400 studies) into a temporary folder, then measures
 * the speed-up of a local Dask cluster of several worker processes over one worker, on a subset.
 
 Targets on a 2-core machine: quick ≤ 5 min, full ≤ 15 min for 300 regions.
-Run: ``python benchmarks/bench_national.py [--regions N] [--quick-only] [--workers N] [--keep]
+Run: ``python benchmarks/bench_national.py [--regions N] [--quick-only | --full-only] [--workers N] [--keep]
 [--scheduler ADDRESS]``; try ``--regions 6`` first.
 """
 
@@ -194,7 +194,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--regions", type=int, default=300)
     parser.add_argument("--respondents", type=int, default=450, help="mean sample size per region")
-    parser.add_argument("--quick-only", action="store_true", help="skip the full (2,000 resamples) batch")
+    modes = parser.add_mutually_exclusive_group()
+    modes.add_argument("--quick-only", action="store_true", help="skip the full (2,000 resamples) batch")
+    modes.add_argument("--full-only", action="store_true", help="skip the quick batch")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--scheduler", default=None, help="address of a running Dask scheduler")
     parser.add_argument("--keep", action="store_true", help="keep the simulated folder and print its path")
@@ -217,7 +219,7 @@ def main() -> None:
         root = folder / "studies"
         print(f"workers: {args.workers}" + (f", scheduler {args.scheduler}" if args.scheduler else ""))
         walls = {}
-        for quick in (True, False)[: 1 if args.quick_only else 2]:
+        for quick in (True,) if args.quick_only else (False,) if args.full_only else (True, False):
             label = "quick batch" if quick else "full batch (2,000 resamples)"
             result, walls[quick], memory = batch(root, quick=quick, workers=args.workers,
                                                  scheduler=args.scheduler)
