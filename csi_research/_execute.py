@@ -203,30 +203,46 @@ def _language_in_fork(notebook: Path, out: Path, params: dict[str, Any], lang: s
 
 
 def compute_once(params: dict[str, Any]) -> None:
-    """Compute the study the notebook will run, once for all its languages (see ``study.COMPUTED``).
+    """Compute what the notebook will compute, once for all its languages, before they are forked.
 
-    Only a quiet computation is kept: if it raised, printed or warned, nothing is kept and each
-    language computes it in its notebook, where the error or warning shows as from a kernel process.
+    A regional study (``study_path``): the study itself (see ``study.COMPUTED``). A comparison
+    (``bundle_dirs``): the comparability tests (see ``comparability.COMPUTED``), which do not depend
+    on the language. Only a quiet computation is kept: if it raised, printed or warned, nothing is
+    kept and each language computes it in its notebook, where it shows as from a kernel process.
     """
-    path = params.get("study_path")
-    if not path:
-        return
     import contextlib
     import io
     import warnings
 
-    from csi_research import study
+    from csi_research import comparability, compare, study
 
+    quick = bool(params.get("quick"))
+    if params.get("study_path"):
+        def work() -> Any:
+            return study.run_study.quiet(params["study_path"], quick=quick)
+    elif params.get("bundle_dirs"):
+        def work() -> Any:  # the notebook's tests: its permutations, seed 0
+            n_perm = compare.permutations(params.get("n_perm"), quick)
+            bundles = compare.load_bundles(params["bundle_dirs"])
+            return comparability.comparability(bundles, n_perm=n_perm, seed=0)
+    else:
+        return
+    memos = (study.COMPUTED, comparability.COMPUTED)
+    before = [dict(memo) for memo in memos]
     printed = io.StringIO()
     with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(printed), \
             contextlib.redirect_stderr(printed):
         warnings.simplefilter("always")
         try:
-            result = study.run_study.quiet(path, quick=bool(params.get("quick")))
+            result = work()
         except Exception:
-            return
-    if not caught and not printed.getvalue():
-        study.COMPUTED[study._study_key(path, bool(params.get("quick")))] = result
+            result = None
+    if result is None or caught or printed.getvalue():  # forget it: the notebook shows what happened
+        for memo, kept in zip(memos, before, strict=True):
+            memo.clear()
+            memo.update(kept)
+    elif params.get("study_path"):
+        study.COMPUTED[study._study_key(params["study_path"], quick)] = result
 
 
 def _fresh_random_state() -> None:

@@ -63,18 +63,46 @@ class Comparability:
 
 def comparability(bundles: Sequence[Bundle], n_perm: int = 5000, seed: int = 0,
                   language: str = "en") -> Comparability:
-    """MICOM and permutation MGA for the regions of each wave and the waves of each region."""
+    """MICOM and permutation MGA for the regions of each wave and the waves of each region.
+
+    The tests group the respondents by region id (or wave), never by a display name, so every
+    language reports the same numbers; they are computed once per set of bundles, permutations
+    and seed in a process (see :data:`COMPUTED`), and each language only names the groups.
+    """
+    key = _key(bundles, n_perm, seed)
+    if key not in COMPUTED:
+        COMPUTED[key] = _tested(bundles, n_perm, seed)
+    return _named(COMPUTED[key], bundles, language)
+
+
+# Tested bundles, by their folders and contents, permutations and seed. Bundles are written once
+# and never changed in place, so a comparison in a second language reuses the first one's tests
+# (the batch computes them before its languages' notebooks are forked, see csi_research._execute).
+COMPUTED: dict[tuple, Comparability] = {}
+
+
+def _key(bundles: Sequence[Bundle], n_perm: int, seed: int) -> tuple:
+    import hashlib
+    import json
+
+    contents = [hashlib.sha256(json.dumps(b.results, sort_keys=True, default=str).encode()).hexdigest()
+                for b in bundles]
+    return tuple(str(b.path.resolve()) for b in bundles), tuple(contents), n_perm, seed
+
+
+def _tested(bundles: Sequence[Bundle], n_perm: int, seed: int) -> Comparability:
+    """The tests, with regions as their ids and waves as themselves (``unit`` too)."""
     verdicts: list[pd.DataFrame] = []
     mga: list[pd.DataFrame] = []
     notes: list[str] = []
-    families = _families(bundles, language)
+    families = _families(bundles)
     for scope, unit, members in [f for f in families if len(f[2]) > MAX_REGIONS]:
         notes.append(f"{scope} {unit}: comparability not tested: {len(members)} regions make "
                      f"{len(members) * (len(members) - 1) // 2} pairs, too many to test each (at most "
                      f"{MAX_REGIONS} regions); compare within a province with csi.micom and "
                      "csi.permutation_mga")
     for scope, unit, members in [f for f in families if len(f[2]) <= MAX_REGIONS]:
-        labels = [b.name(language) if scope == "wave" else b.wave for b in members]
+        labels = [b.region if scope == "wave" else b.wave for b in members]
         lacking = [str(b.path) for b in members if not b.has_sample()]
         if lacking:
             notes.append(f"{scope} {unit}: comparability not tested: {', '.join(lacking)} hold no sample.csv "
@@ -105,11 +133,27 @@ def comparability(bundles: Sequence[Bundle], n_perm: int = 5000, seed: int = 0,
     )
 
 
+def _named(tested: Comparability, bundles: Sequence[Bundle], language: str) -> Comparability:
+    """``tested`` with regions called by their names in ``language`` (groups of a wave, units of a region)."""
+    names = {b.region: b.name(language) for b in bundles}
+
+    def name(table: pd.DataFrame) -> pd.DataFrame:
+        table = table.copy()
+        wave = table["scope"] == "wave"
+        for column in ("group_a", "group_b"):
+            table.loc[wave, column] = table.loc[wave, column].map(names)
+        table.loc[~wave, "unit"] = table.loc[~wave, "unit"].map(names)
+        return table
+
+    return Comparability(verdicts=name(tested.verdicts), mga=name(tested.mga), n_perm=tested.n_perm,
+                         seed=tested.seed, diagnostics=list(tested.diagnostics))
+
+
 def _stack(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
-def _families(bundles: Sequence[Bundle], language: str) -> list[tuple[str, str, list[Bundle]]]:
+def _families(bundles: Sequence[Bundle]) -> list[tuple[str, str, list[Bundle]]]:
     """(scope, unit, bundles) to test: each wave's regions, and each region's consecutive waves."""
     families: list[tuple[str, str, list[Bundle]]] = []
     waves: dict[str, list[Bundle]] = {}
@@ -119,7 +163,7 @@ def _families(bundles: Sequence[Bundle], language: str) -> list[tuple[str, str, 
         regions.setdefault(b.region, []).append(b)
     families += [("wave", wave, members) for wave, members in waves.items() if len(members) > 1]
     for members in regions.values():
-        families += [("region", after.name(language), [before, after]) for before, after in pairwise(members)]
+        families += [("region", after.region, [before, after]) for before, after in pairwise(members)]
     return families
 
 

@@ -385,6 +385,11 @@ class Comparison:
         return folder
 
 
+def permutations(n_perm: int | None, quick: bool) -> int:
+    """The comparability tests' permutations: ``n_perm`` if given, else 1,000 quick and 5,000 full."""
+    return int(n_perm) if n_perm else 1000 if quick else 5000
+
+
 def compare(
     bundles: Sequence[Bundle], construct: str | None = None, ci: float = 0.95, language: str = "en",
     *, n_perm: int | None = None, seed: int = 0, national: bool = False,

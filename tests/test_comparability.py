@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from csi_research.bundle import write_bundle
-from csi_research.comparability import comparability
+from csi_research.comparability import COMPUTED, comparability
 from csi_research.compare import compare, load_bundles
 from csi_research.model import CSIModel
 
@@ -83,10 +83,37 @@ def test_a_planted_path_difference_is_found_and_only_it(tmp_path):
 def test_a_regions_two_waves_are_tested_and_the_result_is_reproducible(tmp_path):
     paths = [bundle(tmp_path, "a", "2025", survey(400, 5)), bundle(tmp_path, "a", "2026", survey(400, 6))]
     first = comparability(load_bundles(paths), n_perm=300, seed=7)
+    COMPUTED.clear()  # computed afresh, not reused
     again = comparability(load_bundles(paths), n_perm=300, seed=7)
     assert list(first.verdicts["scope"]) == ["region"] and list(first.verdicts["unit"]) == ["A"]
     pd.testing.assert_frame_equal(first.mga, again.mga)
     pd.testing.assert_frame_equal(first.verdicts, again.verdicts)
+
+
+def test_every_language_reports_the_same_tests_whatever_the_order_of_the_names(tmp_path):
+    """Regions whose Chinese and English names sort in opposite orders: groups are region ids."""
+    paths = [bundle(tmp_path, r, "2025", survey(300, seed, path_qs=q))
+             for seed, r, q in ((1, "north", 0.3), (2, "south", 0.6), (3, "west", 0.45))]
+    names = {"north": ("乙区", "Zeta"), "south": ("甲区", "Alpha"), "west": ("丙区", "Mu")}
+    for r, (zh, en) in names.items():
+        results = tmp_path / f"{r}-2025" / "results.json"
+        results.write_text(results.read_text(encoding="utf-8").replace(f'"{r}区"', f'"{zh}"')
+                           .replace(f'"{r.title()}"', f'"{en}"'), encoding="utf-8")
+    bundles = load_bundles(paths)
+    shown = {}
+    for language in ("zh", "en"):
+        COMPUTED.clear()  # each language computed on its own, as in two processes
+        shown[language] = comparability(bundles, n_perm=200, seed=3, language=language)
+    numbers = ["group_a", "group_b", "unit"]
+    for table in ("verdicts", "mga"):
+        zh, en = getattr(shown["zh"], table), getattr(shown["en"], table)
+        pd.testing.assert_frame_equal(zh.drop(columns=numbers), en.drop(columns=numbers))
+        ids = {v: k for k, pair in names.items() for v in pair}
+        assert [ids[g] for g in zh["group_a"]] == [ids[g] for g in en["group_a"]]
+    assert set(shown["zh"].verdicts["group_a"]) <= {"乙区", "甲区", "丙区"}
+    assert set(shown["en"].mga["group_b"]) <= {"Zeta", "Alpha", "Mu"}
+    again = comparability(bundles, n_perm=200, seed=3, language="zh")  # reused: the same tables
+    pd.testing.assert_frame_equal(again.mga, shown["zh"].mga)
 
 
 def test_bundles_without_samples_or_with_other_models_are_said_not_tested(tmp_path):
@@ -121,3 +148,17 @@ def test_a_wave_of_too_many_regions_is_said_not_tested(tmp_path, monkeypatch):
     paths = [bundle(tmp_path, r, "2025", survey(200, seed)) for seed, r in enumerate(("a", "b", "c"))]
     tested = comparability(load_bundles(paths), n_perm=100)
     assert tested.verdicts.empty and "3 regions make 3 pairs, too many" in tested.diagnostics[0]
+
+
+def test_a_batch_comparison_tests_once_for_all_its_languages(tmp_path, monkeypatch):
+    from csi_research import comparability as module
+    from csi_research._execute import compute_once
+
+    monkeypatch.setattr(module, "COMPUTED", {})
+    paths = [bundle(tmp_path, r, "2025", survey(300, seed)) for seed, r in enumerate(("a", "b"))]
+    compute_once({"bundle_dirs": paths, "quick": True})  # before the languages' notebooks are forked
+    assert [tested.n_perm for tested in module.COMPUTED.values()] == [1000]  # the notebook's quick default
+    monkeypatch.setattr(module, "_tested", lambda *a: pytest.fail("tested again"))
+    for language in ("zh", "en"):
+        shown = compare(load_bundles(paths), language=language, n_perm=1000, seed=0).comparability
+        assert len(shown.verdicts) == 1
