@@ -49,7 +49,8 @@ MIN_DRAWS = 100  # as for the differences between regions (csi_research.compare)
 
 ROLLUP_COLUMNS = ["level", "unit", "parent", "wave", "construct", "index", "ci_lower", "ci_upper", "ci",
                   "n_regions", "weight_total", "coverage", "n_missing", "missing_regions"]
-MISSING_COLUMNS = ["wave", "region", "region_zh", "region_en", "province", "place", "last_wave"]
+MISSING_COLUMNS = ["wave", "region", "region_zh", "region_en", "province", "province_en", "place",
+                   "last_wave"]
 RANKING_COLUMNS = ["wave", "rank", "region", "name", "province", "index", "ci_lower", "ci_upper",
                    "rank_lower", "rank_upper", "ci", "n"]
 DISTRIBUTION_COLUMNS = ["level", "unit", "wave", "construct", "n_regions", "min", "q10", "q25", "median",
@@ -243,6 +244,7 @@ def _missing(ms: Sequence[Member], expected: Iterable[str] | None) -> pd.DataFra
             rows.append({
                 "wave": wave, "region": region, "region_zh": study.get("region_zh", region),
                 "region_en": study.get("region_en", region), "province": place[0]["zh"] if place else "",
+                "province_en": place[0]["en"] if place else "",
                 "place": " / ".join(p["zh"] for p in place),
                 "last_wave": max((w for w in seen if _wave_key(w) < _wave_key(wave)), key=_wave_key,
                                  default=""),
@@ -253,8 +255,8 @@ def _missing(ms: Sequence[Member], expected: Iterable[str] | None) -> pd.DataFra
 def missing_regions(bundles: Sequence[Bundle], expected: Iterable[str] | None = None) -> pd.DataFrame:
     """The regions missing from each wave: in another wave's bundles (or ``expected``) but not this one's.
 
-    Columns: wave, region (id), region_zh, region_en, province, place (zh names, top down, from
-    the region's latest bundle), last_wave (its latest earlier wave, "" if none).
+    Columns: wave, region (id), region_zh, region_en, province (zh), province_en, place (zh names,
+    top down, from the region's latest bundle), last_wave (its latest earlier wave, "" if none).
     """
     return _missing(members(bundles, "equal"), expected)
 

@@ -370,3 +370,22 @@ def test_strip_plot_marks_the_ranked_constructs_aggregate_among_several():
     x = sorted(weighted[0].get_offsets()[:, 0])
     expected = aggregate[(aggregate["level"] == "province") & (aggregate["construct"] == "Satisfaction")]
     np.testing.assert_allclose(x, sorted(expected["index"]))
+
+
+def test_the_report_counts_missing_regions_by_province_and_names_the_first_few():
+    from csi_research.reporting.comparison import MISSING_NAMED, _missing_by_province
+
+    n = MISSING_NAMED + 3
+    missing = pd.DataFrame({
+        "wave": ["2025"] * (n + 1), "region": [f"r{k}" for k in range(n + 1)],
+        "region_zh": [f"区{k}" for k in range(n + 1)], "region_en": [f"R{k}" for k in range(n + 1)],
+        "province": ["甲省"] * n + ["乙省"], "province_en": ["Jia"] * n + ["Yi"],
+    })
+    zh = _missing_by_province(missing, "zh")
+    assert zh.to_dict("records") == [
+        {"wave": "2025", "province": "乙省", "n_missing": 1, "missing_regions": f"区{n}"},
+        {"wave": "2025", "province": "甲省", "n_missing": n,
+         "missing_regions": "、".join(f"区{k}" for k in range(MISSING_NAMED)) + f" 等 {n} 个"},
+    ]
+    en = _missing_by_province(missing, "en").set_index("province")
+    assert en.loc["Jia", "missing_regions"].endswith(", R7 and 3 more") and en.loc["Yi", "n_missing"] == 1

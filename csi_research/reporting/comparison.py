@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from csi_research import plots
 from csi_research.model import DEFAULT_LABELS
 from csi_research.options import level_text
@@ -229,11 +231,31 @@ def rollup(tables: Any, construct: str, language: str = "zh") -> Block:
     parts.append(table(reader_table(shown, language)))
     missing = tables.get("missing")
     if missing is not None and not missing.empty:
-        name = "region_zh" if language == "zh" else "region_en"
         parts += [paragraph(say("cmp_rollup_missing", language)),
-                  table(reader_table(missing[["wave", name, "province", "last_wave"]], language))]
+                  table(reader_table(_missing_by_province(missing, language), language))]
     text = rows[["level", "unit", "wave", "index", "ci_lower", "ci_upper"]].round(1).to_string(index=False)
     return Block(join(parts), text, language=language)
+
+
+MISSING_NAMED = 8  # regions named per province and wave; the rest are counted (national_missing lists all)
+
+
+def _missing_by_province(missing: pd.DataFrame, language: str) -> pd.DataFrame:
+    """One row per wave and province: how many regions lack a result, naming the first few.
+
+    A national programme can miss hundreds of regions in a wave (new ones not yet surveyed), so
+    a row per region would bury the roll-up; the full list is the national_missing table.
+    """
+    zh = language == "zh"
+    name, province = ("region_zh", "province") if zh else ("region_en", "province_en")
+    rows = []
+    for (wave, place), part in missing.groupby(["wave", province], sort=True):
+        names = list(part[name])
+        shown = ("、" if zh else ", ").join(names[:MISSING_NAMED])
+        if len(names) > MISSING_NAMED:
+            shown += f" 等 {len(names)} 个" if zh else f" and {len(names) - MISSING_NAMED} more"
+        rows.append({"wave": wave, "province": place, "n_missing": len(names), "missing_regions": shown})
+    return pd.DataFrame(rows, columns=["wave", "province", "n_missing", "missing_regions"])
 
 
 def rollup_figures(tables: Any, language: str = "zh") -> Block:

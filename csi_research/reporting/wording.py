@@ -300,8 +300,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "cmp_rollup_none": ("各研究未声明所属省份与客户数（study.yaml 的 place 与 customers），无法汇总。",
                         "The studies do not declare their province and customer count (place and customers "
                         "in study.yaml): nothing to roll up."),
-    "cmp_rollup_missing": ("缺少结果的地区（指数按现有地区计算，权重重新归一化）：",
-                           "Regions without a result (indices over the regions present, weights renormalised):"),
+    "cmp_rollup_missing": ("缺少结果的地区（指数按现有地区计算，权重重新归一化；完整名单见本次比较的 "
+                           "national_missing 表）：",
+                           "Regions without a result (indices over the regions present, weights renormalised; "
+                           "the full list is the comparison's national_missing table):"),
 }
 
 
