@@ -808,3 +808,23 @@ def test_lists_inside_messages_use_chinese_separators():
                         "construct, collinear constructs or a misspecified model); fix the item or "
                         "construct, or use PLS (fit_pls)")
     assert "VAL（-0.012）、SAT（-0.003）" in heywood
+
+
+def test_chinese_lines_call_evaluation_nodes_by_the_studys_labels():
+    from csi_research.reporting.diagnostics import group
+
+    messages = [
+        "rough set at node image: 13 of 500 respondents have a missing grade on SAT1 or a condition "
+        "attribute and are left out of the decision table",
+        "rough set at node supply_quality: 5 of 500 respondents have a missing grade on SAT1 or a condition "
+        "attribute and are left out of the decision table",
+        "industry evaluation: node supply_quality: rough set: only 1 complete respondents; at least 2 are "
+        "needed; the experts' weights are used",
+    ]
+    names = {"image": "企业形象", "supply_quality": "供电质量"}
+    lines = [line for _, found in group(messages, "zh", names) for line in found]
+    assert "企业形象（500 名中 13 名）" in lines[0] and "供电质量（500 名中 5 名）" in lines[0]
+    assert "供电质量" in lines[1]
+    assert not any("image" in line or "supply_quality" in line for line in lines)
+    english = [line for _, found in group(messages, "en", names) for line in found]
+    assert "supply_quality" in english[-1]  # English lines are the messages themselves

@@ -95,16 +95,27 @@ class Template:
         object.__setattr__(self, "pattern", _compile(self.en))
         object.__setattr__(self, "convert", MappingProxyType(dict(self.convert)))
 
-    def values(self, match: re.Match[str], language: str) -> dict[str, str]:
+    def values(self, match: re.Match[str], language: str,
+               names: Mapping[str, str] | None = None) -> dict[str, str]:
         raw = {k: v or "" for k, v in match.groupdict().items()}
         if language == "en":
             return raw
+        if names:
+            raw = {k: _named(v, names) for k, v in raw.items()}
         return {k: self.convert.get(k, _same)(v) for k, v in raw.items()}
 
-    def render(self, match: re.Match[str], language: str) -> str:
+    def render(self, match: re.Match[str], language: str, names: Mapping[str, str] | None = None) -> str:
         if language == "en":
             return match.string
-        return _sentence(self.zh.format(**self.values(match, language)))
+        return _sentence(self.zh.format(**self.values(match, language, names)))
+
+
+def _named(text: str, names: Mapping[str, str]) -> str:
+    """A node key, alone or after "node " / "rough set at node ", as the study's label for it."""
+    for prefix in ("", "node ", "rough set at node "):
+        if text.startswith(prefix) and text[len(prefix):] in names:
+            return prefix + names[text[len(prefix):]]
+    return text
 
 
 # placeholder kinds: how much text a placeholder may take (lazy by default)
@@ -1116,12 +1127,14 @@ def translate(message: str, language: str = "zh") -> str:
     return template.render(m, language)
 
 
-def group(messages: Iterable[str], language: str = "zh") -> list[tuple[str, list[str]]]:
+def group(messages: Iterable[str], language: str = "zh",
+          names: Mapping[str, str] | None = None) -> list[tuple[str, list[str]]]:
     """The messages by category: ``[(category title, [lines]), ...]`` in :data:`CATEGORIES` order.
 
     Each message appears once; messages of one template that a :class:`Collapse` merges (e.g.
     the rough-set note of every node) become one line when there are several; categories
-    without a message are left out. Lines are in ``language`` (English lines are the messages).
+    without a message are left out. Lines are in ``language`` (English lines are the messages);
+    ``names`` gives Chinese lines the study's labels for the keys of its evaluation nodes.
     """
     language = check_language(language)
     unique = list(dict.fromkeys(messages))
@@ -1142,9 +1155,9 @@ def group(messages: Iterable[str], language: str = "zh") -> list[tuple[str, list
             if key in done:
                 continue
             done.add(key)
-            line = _collapsed(buckets[key], language)
+            line = _collapsed(buckets[key], language, names)
         else:
-            line = template.render(m, language)
+            line = template.render(m, language, names)
         lines[template.category].append(line)
     return [(c.title(language), list(dict.fromkeys(lines[c.key]))) for c in CATEGORIES if lines[c.key]]
 
@@ -1154,12 +1167,13 @@ def _bucket(template: Template, m: re.Match[str]) -> tuple[str, tuple[str, ...]]
     return template.key, tuple(m[name] or "" for name in template.collapse.same)
 
 
-def _collapsed(found: list[tuple[Template, re.Match[str]]], language: str) -> str:
+def _collapsed(found: list[tuple[Template, re.Match[str]]], language: str,
+               names: Mapping[str, str] | None = None) -> str:
     template = found[0][0]
     rule = template.collapse
     assert rule is not None
     k = 0 if language == "zh" else 1
-    items = [rule.item[k].format(**template.values(m, language)) for _, m in found]
-    same = {name: v for name, v in template.values(found[0][1], language).items() if name in rule.same}
+    items = [rule.item[k].format(**template.values(m, language, names)) for _, m in found]
+    same = {name: v for name, v in template.values(found[0][1], language, names).items() if name in rule.same}
     line = rule.line[k].format(parts=rule.sep[k].join(dict.fromkeys(items)), **same)
     return _sentence(line) if language == "zh" else line

@@ -8,6 +8,7 @@ the result, the words from :mod:`csi_research.reporting.wording`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -830,14 +831,20 @@ def _node_label(result: Any, node: str, language: str) -> str:
 
 
 def diagnostics(result: Any, language: str = "zh") -> Block:
-    return diagnostics_section(result.diagnostics, language)
+    nodes = [] if result.industry is None else list(dict.fromkeys(result.industry.weights["node"]))
+    names = {node: _node_label(result, node, language) for node in [*result.model.constructs, *nodes]}
+    return diagnostics_section(result.diagnostics, language, names=names)
 
 
-def diagnostics_section(messages: Any, language: str = "zh", key: str = "appendix_diagnostics") -> Block:
-    """Messages once each, translated and grouped by category under the heading ``key``."""
+def diagnostics_section(messages: Any, language: str = "zh", key: str = "appendix_diagnostics",
+                        names: Mapping[str, str] | None = None) -> Block:
+    """Messages once each, translated and grouped by category under the heading ``key``.
+
+    ``names``: labels for the keys of the study's constructs and evaluation nodes (Chinese lines).
+    """
     from csi_research.reporting.diagnostics import group
 
-    groups = group(list(messages), language)
+    groups = group(list(messages), language, names)
     if not groups:
         return _section(key, language, paragraph(say("diagnostics_none", language)))
     parts = []
