@@ -16,7 +16,7 @@ a worker thread per region only starts it and waits, polling a stop request ever
 papermill in a thread cannot be interrupted, a process can. Starting Python, importing the
 scientific stack and starting a kernel cost several times what a quick study computes, so each
 process that runs studies (each Dask worker) keeps a warm "zygote" (see
-:mod:`csi_research._execute`), started with the batch, and the child is a fork of it that runs
+:mod:`csi_research._zygote`), started with the batch, and the child is a fork of it that runs
 the notebook on an in-process kernel: every study still starts from the same clean state in a
 process of its own. Where fork is unavailable, or no zygote is ready, the child is ``python -m
 csi_research._execute`` with a kernel process, giving the same files. On a stop the worker
@@ -54,14 +54,11 @@ ever read (:func:`csi_research.bundle.read_bundle`).
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import difflib
 import json
 import os
-import select
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -74,7 +71,8 @@ from typing import Any
 
 import pandas as pd
 
-from csi_research._execute import WARM_ENV, report_path, write_error
+from csi_research import _zygote
+from csi_research._execute import child_env, report_path, write_error
 from csi_research.errors import ModelSpecError
 from csi_research.options import LANGUAGES
 from csi_research.output import (
@@ -577,7 +575,7 @@ def _spawn(task: StudyTask, stdout: Any, stderr: Any) -> Any:
     """The study's process: a fork of this process's idle warm zygote if there is one, else a new Python."""
     payload = json.dumps({"notebook": str(task.notebook), "output_dir": str(task.output_dir),
                           "params": task.params, "languages": list(task.languages)})
-    zygote = _take_zygote()
+    zygote = _zygote.take_zygote()
     if zygote is not None:
         try:
             return zygote.spawn(payload, stdout, stderr)
@@ -585,162 +583,9 @@ def _spawn(task: StudyTask, stdout: Any, stderr: Any) -> Any:
             zygote.close()
     return subprocess.Popen(
         [sys.executable, "-m", "csi_research._execute", payload], stdin=subprocess.DEVNULL,
-        stdout=stdout, stderr=stderr, env=_child_env(),
+        stdout=stdout, stderr=stderr, env=child_env(),
         start_new_session=True,  # a terminal's Ctrl-C reaches the batch only, which decides what stops
     )
-
-
-def _child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    package_root = str(Path(__file__).resolve().parents[1])  # the child imports this very package
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    return env
-
-
-# ---------------------------------------------------------------- warm zygotes
-class _Zygote:
-    """A warm process that forks one child per study (see :mod:`csi_research._execute`), one at a time.
-
-    It talks over a Unix socket pair: it says when it is ready, receives a task with the child's
-    stdout/stderr descriptors, answers with the child's pid and, when the child ends, its exit
-    code. Closing our end ends it (and a child it is running).
-    """
-
-    def __init__(self, rehearsal: dict[str, Any] | None = None) -> None:
-        ours, theirs = socket.socketpair()
-        extra = [json.dumps(rehearsal)] if rehearsal else []
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "csi_research._execute", "--zygote", str(theirs.fileno()), *extra],
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, env={**_child_env(), **WARM_ENV}, start_new_session=True)
-        except OSError:
-            ours.close()
-            raise
-        finally:
-            theirs.close()
-        self.sock = ours
-        self.buffer = b""
-        self.state = "starting"  # then "ready" or "broken"
-        self.busy = False
-
-    def read(self, timeout: float | None) -> dict[str, Any] | None:
-        """The zygote's next message; None when it has gone (then it is "broken")."""
-        while b"\n" not in self.buffer:
-            try:
-                ready, _, _ = select.select([self.sock], [], [], timeout)
-                data = self.sock.recv(1 << 12) if ready else None
-            except (OSError, ValueError):
-                data = b""
-            if data is None:
-                raise subprocess.TimeoutExpired("zygote", timeout or 0)
-            if not data:
-                self.state = "broken"
-                return None
-            self.buffer += data
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        return json.loads(line)
-
-    def settled(self, timeout: float = 0.0) -> bool:
-        """Whether it is past its warm-up (ready or broken), waiting up to ``timeout`` seconds."""
-        if self.state == "starting":
-            try:
-                message = self.read(timeout)
-            except subprocess.TimeoutExpired:
-                return False
-            self.state = "ready" if message and message.get("ready") else "broken"
-        return True
-
-    def spawn(self, payload: str, stdout: Any, stderr: Any) -> _ForkedChild:
-        socket.send_fds(self.sock, [payload.encode("utf-8") + b"\n"], [stdout.fileno(), stderr.fileno()])
-        reply = self.read(10.0)
-        if reply is None or "pid" not in reply:
-            raise OSError(f"the warm notebook process refused the study: {reply}")
-        return _ForkedChild(self, int(reply["pid"]))
-
-    def close(self) -> None:
-        self.state = "broken"
-        with contextlib.suppress(OSError):
-            self.sock.close()
-        try:
-            self.process.wait(timeout=1.0)  # it kills a child it runs, then exits
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-class _ForkedChild:
-    """A study process forked by a zygote, with the bits of ``subprocess.Popen`` the batch uses."""
-
-    def __init__(self, zygote: _Zygote, pid: int) -> None:
-        self.zygote = zygote
-        self.pid = pid
-        self.returncode: int | None = None
-
-    def wait(self, timeout: float | None = None) -> int:
-        if self.returncode is None:
-            message = self.zygote.read(timeout)  # TimeoutExpired while the child runs
-            # the zygote gone, its child ended itself (it watches its parent): count it as killed
-            self.returncode = -signal.SIGKILL if message is None else int(message["code"])
-            self.zygote.busy = False
-        return self.returncode
-
-    def kill(self) -> None:
-        if self.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.pid, signal.SIGKILL)  # the child leads its own session and group
-
-
-_ZYGOTES: list[_Zygote] = []
-_ZYGOTE_LOCK = threading.Lock()
-_CAN_FORK = hasattr(os, "fork") and hasattr(socket, "send_fds") and hasattr(socket, "AF_UNIX")
-
-
-def _take_zygote() -> _Zygote | None:
-    """An idle ready zygote of this process, marked busy; None when there is none (take the slow path)."""
-    with _ZYGOTE_LOCK:
-        for zygote in _ZYGOTES:
-            if not zygote.busy and zygote.settled() and zygote.state == "ready":
-                zygote.busy = True
-                return zygote
-        return None
-
-
-def start_zygotes(count: int = 1, rehearsal: dict[str, Any] | None = None) -> int:
-    """Start warm zygotes in this process until ``count`` are alive; how many are (0 without fork).
-
-    ``rehearsal``: a study execution ({"notebook", "params", "languages"}) each new zygote runs
-    once while warming up (see :func:`csi_research._execute.warm_up`).
-    """
-    if not _CAN_FORK:
-        return 0
-    with _ZYGOTE_LOCK:
-        _ZYGOTES[:] = [z for z in _ZYGOTES if z.state != "broken"]
-        while len(_ZYGOTES) < count:
-            try:
-                _ZYGOTES.append(_Zygote(rehearsal))
-            except OSError:
-                break
-        return len(_ZYGOTES)
-
-
-def zygotes_settled(timeout: float = 0.0) -> bool:
-    """Whether every zygote of this process has finished warming up, waiting up to ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    with _ZYGOTE_LOCK:
-        pending = [z for z in _ZYGOTES if not z.busy]
-    return all(z.settled(max(0.0, deadline - time.monotonic())) for z in pending)
-
-
-def close_zygotes() -> None:
-    """End this process's zygotes (and any study one of them still runs)."""
-    with _ZYGOTE_LOCK:
-        zygotes, _ZYGOTES[:] = list(_ZYGOTES), []
-    for zygote in zygotes:
-        zygote.close()
-
-
-atexit.register(close_zygotes)
 
 
 @contextlib.contextmanager
@@ -757,15 +602,15 @@ def _warm_workers(client: Any, stop: threading.Event, specs: list[list[ChainItem
         "languages": list(first.languages)}
     try:
         with contextlib.suppress(Exception):
-            client.run(start_zygotes, 1, rehearsal)
+            client.run(_zygote.start_zygotes, 1, rehearsal)
             deadline = time.monotonic() + ZYGOTE_WAIT
             while not stop.is_set() and time.monotonic() < deadline:
-                if all(client.run(zygotes_settled, POLL).values()):
+                if all(client.run(_zygote.zygotes_settled, POLL).values()):
                     break
         yield
     finally:
         with contextlib.suppress(Exception):
-            client.run(close_zygotes)
+            client.run(_zygote.close_zygotes)
 
 
 def _wait(child: Any, stop: threading.Event | None) -> bool:

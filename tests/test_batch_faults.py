@@ -77,13 +77,16 @@ def sample_draws() -> pd.DataFrame:
     return pd.DataFrame({"Satisfaction": [72.0 + k / 100 for k in range(120)]})
 
 
+ZYGOTE = "csi_research._zygote"  # a study forked from a warm zygote has the zygote's command line
+
+
 def running_studies(processes: list[psutil.Process]) -> list[psutil.Process]:
     """Processes executing a notebook: a kernel process, or a study forked from a warm zygote."""
     out = []
     for p in processes:
         try:
             if "ipykernel" in " ".join(p.cmdline()) or (
-                    "--zygote" in p.cmdline() and "--zygote" in p.parent().cmdline()):
+                    ZYGOTE in " ".join(p.cmdline()) and ZYGOTE in " ".join(p.parent().cmdline())):
                 out.append(p)
         except (psutil.Error, AttributeError):
             continue

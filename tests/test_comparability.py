@@ -152,7 +152,7 @@ def test_a_wave_of_too_many_regions_is_said_not_tested(tmp_path, monkeypatch):
 
 def test_a_batch_comparison_tests_once_for_all_its_languages(tmp_path, monkeypatch):
     from csi_research import comparability as module
-    from csi_research._execute import compute_once
+    from csi_research._zygote import compute_once
 
     monkeypatch.setattr(module, "COMPUTED", {})
     paths = [bundle(tmp_path, r, "2025", survey(300, seed)) for seed, r in enumerate(("a", "b"))]

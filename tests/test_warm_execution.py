@@ -20,13 +20,13 @@ import nbformat
 import psutil
 import pytest
 
-from csi_research import batch
+from csi_research import _zygote, batch
 from csi_research.batch import StopRequest, StudyTask, execute_study
 from csi_research.output import INCOMPLETE, claim_run_dir
 
 REPO = Path(__file__).resolve().parents[1]
 
-pytestmark = pytest.mark.skipif(not batch._CAN_FORK, reason="the warm path needs fork and Unix sockets")
+pytestmark = pytest.mark.skipif(not _zygote.CAN_FORK, reason="the warm path needs fork and Unix sockets")
 
 THREADS_ONE = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")  # as on a Dask worker
 
@@ -34,12 +34,12 @@ THREADS_ONE = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")  # 
 @pytest.fixture
 def zygote():
     """One warm zygote in this process for the test; closed (with whatever it runs) afterwards."""
-    batch.close_zygotes()
-    assert batch.start_zygotes(1) == 1
-    assert batch.zygotes_settled(120)
-    assert [z.state for z in batch._ZYGOTES] == ["ready"]
-    yield batch._ZYGOTES[0]
-    batch.close_zygotes()
+    _zygote.close_zygotes()
+    assert _zygote.start_zygotes(1) == 1
+    assert _zygote.zygotes_settled(120)
+    assert [z.state for z in _zygote.ZYGOTES] == ["ready"]
+    yield _zygote.ZYGOTES[0]
+    _zygote.close_zygotes()
 
 
 def copy_study(name: str, folder: Path) -> Path:
@@ -62,14 +62,14 @@ def copy_study(name: str, folder: Path) -> Path:
 
 def counted_spawns(monkeypatch) -> list[int]:
     pids: list[int] = []
-    original = batch._Zygote.spawn
+    original = _zygote.Zygote.spawn
 
     def spawn(self, payload, stdout, stderr):
         child = original(self, payload, stdout, stderr)
         pids.append(child.pid)
         return child
 
-    monkeypatch.setattr(batch._Zygote, "spawn", spawn)
+    monkeypatch.setattr(_zygote.Zygote, "spawn", spawn)
     return pids
 
 
@@ -121,7 +121,7 @@ def test_a_forked_study_writes_the_same_files_as_a_kernel_process(tmp_path, monk
     pids = counted_spawns(monkeypatch)
     for path in ("warm", "cold"):
         if path == "cold":
-            batch.close_zygotes()  # no zygote: the slow path, today's kernel process
+            _zygote.close_zygotes()  # no zygote: the slow path, today's kernel process
         out = claim_run_dir(tmp_path / path / "output", "r1")
         runs[path] = execute_study(StudyTask("linxi-2025", batch.NOTEBOOKS / batch.REGIONAL, out, params,
                                              ("en", "zh")))
@@ -153,7 +153,7 @@ def test_printed_output_warnings_and_errors_come_out_as_from_a_kernel_process(tm
     runs = {}
     for path in ("warm", "cold"):
         if path == "cold":
-            batch.close_zygotes()
+            _zygote.close_zygotes()
         runs[path] = [execute_study(task_for(notebook, tmp_path / path, action, action))
                       for action in ("none", "fail")]
     assert len(pids) == 2
@@ -215,15 +215,15 @@ def test_a_stop_kills_the_forked_study_at_once_and_the_zygote_serves_on(tmp_path
 ORPHAN = """\
 import sys, threading, time
 from pathlib import Path
-from csi_research import batch
+from csi_research import _zygote
 from csi_research.batch import StudyTask, execute_study
 from csi_research.output import claim_run_dir
-batch.start_zygotes(1)
-assert batch.zygotes_settled(120)
+_zygote.start_zygotes(1)
+assert _zygote.zygotes_settled(120)
 out = claim_run_dir(Path(sys.argv[2]) / "output", "r1")
 task = StudyTask("x", Path(sys.argv[1]), out, {"action": "sleep"}, ("en",))
 threading.Thread(target=execute_study, args=(task,), daemon=True).start()
-print(batch._ZYGOTES[0].process.pid, flush=True)
+print(_zygote.ZYGOTES[0].process.pid, flush=True)
 time.sleep(120)
 """
 
@@ -250,7 +250,7 @@ def test_the_zygote_and_its_study_end_when_the_batch_process_dies(tmp_path):
 
 def test_a_study_is_computed_once_for_its_languages_only_when_it_computes_quietly(tmp_path, monkeypatch):
     from csi_research import study
-    from csi_research._execute import compute_once
+    from csi_research._zygote import compute_once
 
     monkeypatch.setattr(study, "COMPUTED", {})
     quiet = copy_study("linxi-2025", tmp_path / "quiet")
