@@ -177,7 +177,7 @@ def compute_once(params: dict[str, Any]) -> None:
             memo.clear()
             memo.update(kept)
     elif params.get("study_path"):
-        study.COMPUTED[study._study_key(params["study_path"], quick)] = result
+        study.COMPUTED[study.study_key(params["study_path"], quick)] = result
 
 
 def _fresh_random_state() -> None:

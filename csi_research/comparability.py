@@ -77,7 +77,7 @@ def comparability(bundles: Sequence[Bundle], n_perm: int = 5000, seed: int = 0,
 
 # Tested bundles, by their folders and contents, permutations and seed. Bundles are written once
 # and never changed in place, so a comparison in a second language reuses the first one's tests
-# (the batch computes them before its languages' notebooks are forked, see csi_research._execute).
+# (the batch computes them before its languages' notebooks are forked, see csi_research._zygote).
 COMPUTED: dict[tuple, Comparability] = {}
 
 

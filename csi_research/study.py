@@ -195,7 +195,7 @@ def run_study(
     CSIWarning — never hidden; a report that prints the diagnostics itself calls
     ``run_study.quiet``.
     """
-    if isinstance(config, str | Path) and (computed := COMPUTED.get(_study_key(config, quick))) is not None:
+    if isinstance(config, str | Path) and (computed := COMPUTED.get(study_key(config, quick))) is not None:
         return computed
     return _run(config, quick, workers, progress)
 
@@ -206,7 +206,7 @@ def run_study(
 COMPUTED: dict[tuple[str, bool], StudyResult] = {}
 
 
-def _study_key(path: str | Path, quick: bool) -> tuple[str, bool]:
+def study_key(path: str | Path, quick: bool) -> tuple[str, bool]:
     return str(Path(path).resolve()), bool(quick)
 
 

@@ -263,7 +263,7 @@ def test_a_study_is_computed_once_for_its_languages_only_when_it_computes_quietl
     warned = copy_study("linxi-2025", tmp_path / "warned")  # a study whose computation prints a warning
     monkeypatch.setattr(study, "_run", lambda *a: (__import__("warnings").warn("careful"), kept)[1])
     compute_once({"study_path": str(warned / "study.yaml"), "quick": True})
-    assert study._study_key(warned / "study.yaml", True) not in study.COMPUTED  # the notebook shows it
+    assert study.study_key(warned / "study.yaml", True) not in study.COMPUTED  # the notebook shows it
     monkeypatch.setattr(study, "_run", lambda *a: 1 / 0)
     compute_once({"study_path": str(warned / "study.yaml"), "quick": True})  # an error: left to the notebook
     assert len(study.COMPUTED) == 1
