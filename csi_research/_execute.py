@@ -15,8 +15,10 @@ in use"). Socket files in a folder of our own cannot be taken by anyone else.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -91,8 +93,9 @@ def execute_language(notebook: Path, out: Path, params: dict[str, Any], lang: st
         import papermill
 
         with kernel() as options:
-            node = papermill.execute_notebook(
+            node = papermill.execute_notebook(  # the notebook is written once, when it has run
                 str(notebook), str(executed), parameters=run_params, progress_bar=False,
+                request_save_on_cell_execute=False,
                 kernel_name="python3", extra_arguments=["--log-level=ERROR"], **options,
             )
         from csi_research.output import write_atomic
@@ -130,7 +133,6 @@ def html(executed: Any, language: str, name: str | None = None) -> str:
     import copy
 
     import nbformat
-    from nbconvert import HTMLExporter
 
     if isinstance(executed, (str, Path)):
         nb = nbformat.read(str(executed), as_version=4)
@@ -140,10 +142,37 @@ def html(executed: Any, language: str, name: str | None = None) -> str:
     titles = [o.get("metadata", {}).get("csi_report", {}).get("title")
               for cell in nb.cells for o in cell.get("outputs", [])]
     nb.metadata["title"] = next((t for t in titles if t), name or "report")
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
-                            exclude_markdown=True, language_code="zh-CN" if language == "zh" else "en")
-    body, _ = exporter.from_notebook_node(nb)
-    return body
+    figures: list[str] = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "text/html" in data:
+                data["text/html"] = _set_aside(data["text/html"], figures)
+    body, _ = _exporter(language).from_notebook_node(nb)
+    return _EMBEDDED.sub(lambda m: m.group(1) + figures[int(m.group(2))], body)
+
+
+# Embedded figures are set aside while nbconvert parses the page (megabytes of base64 it has no
+# use for, and most of its parsing time) and put back, unchanged, in the HTML it returns.
+_FIGURE = re.compile(r"(data:image/[a-z+]+;base64,)([A-Za-z0-9+/=]{64,})")
+_EMBEDDED = re.compile(r"(data:image/[a-z+]+;base64,)csi-figure-(\d+)-set-aside")
+
+
+def _set_aside(text: str | list[str], figures: list[str]) -> str:
+    def keep(match: re.Match[str]) -> str:
+        figures.append(match.group(2))
+        return f"{match.group(1)}csi-figure-{len(figures) - 1}-set-aside"
+
+    return _FIGURE.sub(keep, text if isinstance(text, str) else "".join(text))
+
+
+@functools.cache
+def _exporter(language: str) -> Any:
+    """nbconvert's HTML exporter for ``language``, made once: its templates compile on first use."""
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+                        exclude_markdown=True, language_code=language if language in ("zh", "en") else "en")
 
 
 def watch_parent(parent: int) -> None:

@@ -238,9 +238,10 @@ def warm_up(rehearsal: dict[str, Any] | None = None) -> None:
     axes.bar(["a", "b"], [1, 2])
     figure.savefig(io.BytesIO(), format="png")
     plt.close(figure)
-    result = nbformat.v4.new_output("execute_result", {"text/html": "<b>1</b>"}, execution_count=1)
+    result = nbformat.v4.new_output("execute_result", {"text/html": "<b>1 &amp; 2</b>"}, execution_count=1)
     cell = nbformat.v4.new_code_cell("1", outputs=[result])
-    html(nbformat.v4.new_notebook(cells=[cell]), "en", "warm-up")  # templates, pygments, mistune
+    for language in ("zh", "en"):  # each language's exporter and templates; pygments, mistune, entities
+        html(nbformat.v4.new_notebook(cells=[cell]), language, "warm-up")
     if rehearsal:
         with warnings.catch_warnings():  # leaves the filters as they were, which resets the registries
             warnings.simplefilter("ignore")

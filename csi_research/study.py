@@ -47,6 +47,7 @@ class StudyResult:
     industry: Any | None
     diagnostics: tuple[str, ...] = field(default_factory=tuple)
     records: Any | None = None  # the service records' driver analysis (csi_research.records), if given
+    _pngs: dict[tuple[str, str], bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ------------------------------------------------------------------ numbers
     @property
@@ -154,32 +155,62 @@ class StudyResult:
             "tables": {name: frame_records(t) for name, t in tables.items()},
         }
 
+    # ------------------------------------------------------------------ figures
+    def figure(self, name: str, language: str) -> bytes:
+        """Figure ``name`` (one of :data:`FIGURES`) in ``language`` as PNG bytes.
+
+        Rendered once per language and kept: the report embeds the very bytes the bundle saves.
+        """
+        key = (name, language)
+        if key not in self._pngs:
+            from csi_research import plots
+
+            self._pngs[key] = plots.to_png(FIGURES[name](self, language))
+        return self._pngs[key]
+
     # ------------------------------------------------------------------ bundle
-    def save(self, folder: str | Path, figures: bool = True) -> Path:
-        """Write the bundle as ``folder``, which must not exist; it appears only once complete."""
+    def save(self, folder: str | Path, figures: bool = True, language: str | None = None) -> Path:
+        """Write the bundle as ``folder``, which must not exist; it appears only once complete.
+
+        Its figures are the report's, in ``language`` (default: the study's).
+        """
         from csi_research.bundle import write_bundle
 
         tables = self.tables()
         prepared = self.sample.x.assign(weight=self.sample.weights)
+        language = language or self.config.language
+
+        def write_figures(folder: Path) -> None:
+            folder.mkdir(parents=True, exist_ok=True)  # in the staging folder: no one reads it yet
+            for name in FIGURES:
+                (folder / f"{name}.png").write_bytes(self.figure(name, language))
+
         return write_bundle(folder, self.results(tables), self.index_draws, tables,
-                            figures=self._save_figures if figures else None, sample=prepared,
+                            figures=write_figures if figures else None, sample=prepared,
                             model=self.model.to_yaml())
 
-    def _save_figures(self, folder: Path) -> None:
-        import matplotlib.pyplot as plt
 
-        from csi_research import plots
+def _path_diagram(result: StudyResult, language: str) -> Any:
+    from csi_research import plots
 
-        figures = {
-            "path_diagram": plots.path_diagram(self.model, self.pls),
-            "indices": plots.index_bars(self.indices.reset_index(), threshold=self.config.index_target),
-            "ipma": plots.ipma_map(self.ipma),
-        }
-        folder.mkdir(parents=True, exist_ok=True)  # inside the bundle's staging folder: no one reads it yet
-        for name, fig in figures.items():
-            fig.savefig(folder / f"{name}.png", dpi=110, bbox_inches="tight", format="png",
-                        metadata={"Software": None})
-            plt.close(fig)
+    return plots.path_diagram(result.model, result.pls, significance=result.paths(), language=language)
+
+
+def _index_bars(result: StudyResult, language: str) -> Any:
+    from csi_research import plots
+
+    return plots.index_bars(result.indices.reset_index(), threshold=result.config.index_target,
+                            language=language)
+
+
+def _ipma_map(result: StudyResult, language: str) -> Any:
+    from csi_research import plots
+
+    return plots.ipma_map(result.ipma, language=language)
+
+
+# The study's figures by name (the bundle's ``figures/<name>.png``): (result, language) -> Figure.
+FIGURES = {"path_diagram": _path_diagram, "indices": _index_bars, "ipma": _ipma_map}
 
 
 @public

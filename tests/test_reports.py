@@ -3,6 +3,7 @@ since the previous wave, the page title — checked on a real batch of executed 
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -80,6 +81,39 @@ def test_every_study_has_a_report_per_language(batch):
     assert len(list(root.glob("*/output/*/bundle/results.json"))) == 2
 
 
+def test_the_bundle_saves_the_figures_its_report_shows_rendered_once(batch):
+    """The bundle is saved by the first language's run, with that report's figures, byte for byte."""
+    root, _ = batch
+    folders = [p.parents[1] for p in root.glob("*/output/*/bundle/results.json")]
+    assert len(folders) == 2
+    for folder in folders:
+        zh = (folder / "report.zh.html").read_text(encoding="utf-8")
+        en = (folder / "report.en.html").read_text(encoding="utf-8")
+        pngs = sorted((folder / "bundle" / "figures").glob("*.png"))
+        assert [p.stem for p in pngs] == ["indices", "ipma", "path_diagram"]
+        for png in pngs:
+            data = base64.b64encode(png.read_bytes()).decode("ascii")
+            assert zh.count(data) == 1, f"{png.name} is not the zh report's figure"
+            assert data not in en  # the English report draws its own, with English labels
+
+
+def test_a_figure_is_rendered_once_per_language(monkeypatch, tmp_path):
+    from csi_research import plots
+
+    calls: list[int] = []
+    render = plots.to_png
+    monkeypatch.setattr(plots, "to_png", lambda fig, dpi=110: calls.append(1) or render(fig, dpi))
+    result = run_study(make_study(tmp_path, "donggang-2026", 2026, 5) / "study.yaml", quick=True)
+    result.save(tmp_path / "bundle", language="en")
+    assert len(calls) == 3
+    for section in (regional.structure, regional.index_figure, regional.weak_links):
+        section(result, "en")
+    assert len(calls) == 3
+    regional.weak_links(result, "zh")
+    assert len(calls) == 4
+    assert result.figure("ipma", "zh") != result.figure("ipma", "en")
+
+
 def test_no_executed_notebook_or_report_shows_a_problem(batch):
     root, _ = batch
     notebooks = sorted(root.glob("*/output/*/*.ipynb"))
@@ -129,6 +163,9 @@ def test_reports_name_region_and_wave_and_speak_their_language(batch):
     for word in ("Measurement quality", "Weak links", "Appendix"):
         assert word not in zh and word in en
     assert "Notebook" not in re.search(r"<title>(.*?)</title>", en, re.S).group(1)
+    for path in _reports(root):  # the page's language, which browsers and screen readers go by
+        language = path.name.split(".")[1]
+        assert re.search(r"<html[^>]*>", path.read_text(encoding="utf-8"))[0] == f'<html lang="{language}">'
 
 
 def test_later_wave_reports_the_change_since_the_earlier_one(batch):

@@ -127,17 +127,9 @@ def _numeric_looking(column: pd.Series) -> bool:
 
 
 def figure(fig: Any, alt: str, dpi: int = 110) -> Markup:
-    """A figure rendered once to PNG and embedded, so the report needs no other file."""
+    """A figure (a Figure, or PNG bytes rendered already) embedded: the report needs no other file."""
     from csi_research import plots
 
-    png = plots.to_png(fig, dpi=dpi) if hasattr(plots, "to_png") else _png(fig, dpi)
+    png = fig if isinstance(fig, bytes) else plots.to_png(fig, dpi=dpi)
     data = base64.b64encode(png).decode("ascii")
     return Markup('<img class="figure" alt="{}" src="data:image/png;base64,{}">').format(alt, data)
-
-
-def _png(fig: Any, dpi: int) -> bytes:
-    from io import BytesIO
-
-    buffer = BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-    return buffer.getvalue()

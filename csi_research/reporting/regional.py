@@ -499,7 +499,6 @@ def measurement(result: Any, language: str = "zh") -> Block:
 
 def structure(result: Any, language: str = "zh") -> Block:
     paths = result.paths()
-    fig = plots.path_diagram(result.model, result.pls, significance=paths, language=language)
     shown = paths.assign(
         source=[_label(result, s, language) for s in paths["source"]],
         target=[_label(result, t, language) for t in paths["target"]],
@@ -510,7 +509,7 @@ def structure(result: Any, language: str = "zh") -> Block:
         "sec_structure",
         language,
         paragraph(say("structure_intro", language, level=level_text(result.boot.ci))),
-        figure(fig, say("sec_structure", language)),
+        figure(result.figure("path_diagram", language), say("sec_structure", language)),
         _readers(shown, language),
         _readers(r2, language),
     )
@@ -566,10 +565,8 @@ def indices(result: Any, language: str = "zh") -> Block:
 
 
 def index_figure(result: Any, language: str = "zh") -> Block:
-    fig = plots.index_bars(
-        result.indices.reset_index(), threshold=result.config.index_target, language=language
-    )
-    return Block(figure(fig, say("sec_indices", language)), "[figure: indices]", language=language)
+    png = result.figure("indices", language)
+    return Block(figure(png, say("sec_indices", language)), "[figure: indices]", language=language)
 
 
 def weak_links(result: Any, language: str = "zh") -> Block:
@@ -577,7 +574,6 @@ def weak_links(result: Any, language: str = "zh") -> Block:
 
     ipma = result.ipma
     target = _label(result, ipma.target, language)
-    fig = plots.ipma_map(ipma, language=language)
     priorities = ipma.priorities.head(10)
     zh = language == "zh"
     shown = priorities[
@@ -606,7 +602,7 @@ def weak_links(result: Any, language: str = "zh") -> Block:
         heading(3, say("context_title", language)),
         _readers(context, language),
         paragraph(say("ipma_constructs", language, target=target), "muted"),
-        figure(fig, say("sec_weak", language)),
+        figure(result.figure("ipma", language), say("sec_weak", language)),
         _readers(constructs, language),
     )
 
