@@ -251,6 +251,9 @@ def warm_up(rehearsal: dict[str, Any] | None = None) -> None:
     import gc
 
     gc.collect()
+    # Everything warmed up is kept for good: the collector of each fork need not walk it again (and,
+    # walking it, write to each object's header, copying the pages the fork shares with us).
+    gc.freeze()
 
 
 def _stop_tqdm_monitor() -> None:

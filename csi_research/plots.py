@@ -27,6 +27,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import Colormap, ListedColormap, Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.path import Path
 from matplotlib.text import Text
 
 from csi_research import fonts, options
@@ -38,6 +39,7 @@ from csi_research.options import level_text
 from csi_research.sample import as_frame
 
 BOX_W, BOX_H, LAYER_DX, ROW_DY = 2.3, 0.95, 3.4, 1.9
+BOX_GAP = 0.09  # from a box's centre line to an arrow's end: its rounded padding and a small gap
 # DejaVu Sans ships with matplotlib: a fallback for any glyph the CJK face lacks
 FONT_FAMILY = [fonts.register(), "DejaVu Sans"]
 # table columns that become axis or legend titles: (zh, en)
@@ -72,9 +74,13 @@ def _finish(fig: Figure, ax: Axes, own: bool, *extra: Axes) -> Figure:
 
 def to_png(fig: Figure, dpi: int = 110) -> bytes:
     """The figure as PNG bytes, rendered once; the same figure gives the same bytes (no
-    software-version stamp). Nothing global is touched or closed: the Figure is not pyplot's."""
+    software-version stamp). Nothing global is touched or closed: the Figure is not pyplot's.
+
+    Not cropped to a tight box, which would draw the figure twice: every figure here has a
+    constrained layout that fits its labels and legends inside it (a test checks each one).
+    """
     buffer = BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
     return buffer.getvalue()
 
 
@@ -150,6 +156,24 @@ def _curve(a: np.ndarray, b: np.ndarray, rad: float, t: np.ndarray | None = None
     return (1 - t) ** 2 * a + 2 * (1 - t) * t * control + t**2 * b
 
 
+def _between_boxes(a: np.ndarray, b: np.ndarray, rad: float) -> Path:
+    """The arc from box ``a`` to box ``b`` (centres) without the parts inside them, as a Path.
+
+    The piece of a quadratic Bézier between parameters t0 and t1 is a quadratic Bézier again
+    (control point by blossoming), so the arrow is cut where it leaves and meets the boxes here,
+    in closed form, rather than by matplotlib's search along the curve at every draw.
+    """
+    t = np.linspace(0.0, 1.0, 2001)[:, None]
+    points = _curve(a, b, rad, t)
+    half = np.array([BOX_W / 2 + BOX_GAP, BOX_H / 2 + BOX_GAP])
+    outside = (np.abs(points - a) > half).any(axis=1) & (np.abs(points - b) > half).any(axis=1)
+    t0, t1 = t[outside][[0, -1], 0]
+    d = b - a
+    control = (a + b) / 2 + rad * np.array([d[1], -d[0]])
+    middle = (1 - t0) * (1 - t1) * a + ((1 - t0) * t1 + t0 * (1 - t1)) * control + t0 * t1 * b
+    return Path([points[outside][0], middle, points[outside][-1]], [Path.MOVETO, Path.CURVE3, Path.CURVE3])
+
+
 def _significance(paths: pd.DataFrame, significance: pd.DataFrame | None) -> dict[tuple[str, str], str]:
     """Stars per path: from p-values, else '*' when a bootstrap CI excludes zero."""
     table = significance if significance is not None else paths
@@ -212,8 +236,8 @@ def path_diagram(
         a, b = np.array(pos[s]), np.array(pos[t])
         rad = arcs[(s, t)]
         ax.add_patch(FancyArrowPatch(
-            a, b, patchA=boxes[s], patchB=boxes[t], arrowstyle="-|>", mutation_scale=12,
-            connectionstyle=f"arc3,rad={rad}", color="#444444", linewidth=1.0, gid=f"path:{s}->{t}",
+            path=_between_boxes(a, b, rad), arrowstyle="-|>", mutation_scale=12, color="#444444",
+            linewidth=1.0, gid=f"path:{s}->{t}",
         ))
         mid = _curve(a, b, rad, np.array([[0.42]]))[0]  # off-centre: crossing arrows keep apart
         value = coef.get((s, t), np.nan)
@@ -355,10 +379,13 @@ def ipma_map(result: Any, level: str = "construct", ax: Axes | None = None, lang
     ax.axhline(mean_perf, color="#888888", linestyle="--", linewidth=1, gid="mean-performance")
     key = "construct" if level == "construct" else "item"
     names = _category_labels(table, key, lang) if level == "construct" else {}
+    lo, hi = table["importance"].min(), table["importance"].max()
     for row in table.itertuples(index=False):
         name = getattr(row, key)
-        ax.annotate(names.get(name, name), (row.importance, row.performance), xytext=(4, 4),
-                    textcoords="offset points", fontsize=8, gid=f"point:{name}")
+        left = row.importance > lo + 0.7 * (hi - lo)  # the rightmost labels go left, inside the axes
+        ax.annotate(names.get(name, name), (row.importance, row.performance), xytext=(-4 if left else 4, 4),
+                    textcoords="offset points", ha="right" if left else "left", fontsize=8,
+                    gid=f"point:{name}")
     for quadrant in QUADRANTS.values():
         x, y, ha, va = _CORNERS[quadrant]
         text = QUADRANTS_ZH[quadrant] if lang == "zh" else quadrant.capitalize()

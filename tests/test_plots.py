@@ -16,8 +16,10 @@ from io import BytesIO
 import numpy as np
 import pandas as pd
 import pytest
+from figure_checks import assert_fits
 from matplotlib import colormaps, font_manager
 from matplotlib.patches import FancyArrowPatch
+from matplotlib.path import Path
 from matplotlib.text import Text
 
 from csi_research import Codebook, CSIModel, ModelSpecError, fonts, plots
@@ -379,3 +381,48 @@ def test_to_png_is_reproducible(fitted):
     fig = path_diagram(model, fit, language="zh")
     assert plots.to_png(fig) == plots.to_png(fig)  # rendering does not change the figure
     assert len(plots.to_png(fig, dpi=50)) < len(first)
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize("name", FIGURES)
+def test_every_text_is_inside_the_figure(fitted, name, language):
+    """PNGs are not cropped to a tight box (that would draw every figure twice): the layout must fit."""
+    assert_fits(make(name, language, fitted))
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_ipma_point_labels_stay_inside_the_axes(language):
+    """The point furthest right (and every other) keeps its label inside the plot, long names too."""
+    names = ["Image", "Expectation", "Quality", "Value", "Complaints"]
+    table = pd.DataFrame({"construct": names, "importance": [0.05, 0.1, 0.2, 0.3, 0.6],
+                          "performance": [70, 75, 80, 85, 90], "label_zh": ["企业形象（长名称测试）"] * 5,
+                          "label_en": [f"{n}: a long construct name" for n in names]})
+
+    class Result:
+        constructs = table
+        target_labels = ("客户满意度", "Satisfaction")
+
+    fig = ipma_map(Result(), language=language)
+    fig.draw_without_rendering()
+    ax = fig.axes[0]
+    for text in ax.texts:
+        if str(text.get_gid()).startswith("point:"):
+            extent = text.get_window_extent()
+            assert ax.bbox.x0 <= extent.x0 and extent.x1 <= ax.bbox.x1, text.get_text()
+
+
+def test_path_arrows_run_from_box_edge_to_box_edge(fitted):
+    model, _, fit = fitted
+    ax = path_diagram(model, fit).axes[0]
+    centre = {n: (x + plots.BOX_W / 2, y + plots.BOX_H / 2) for n, (x, y) in boxes(ax).items()}
+    half = np.array([plots.BOX_W, plots.BOX_H]) / 2
+    for arrow in (p for p in ax.patches if isinstance(p, FancyArrowPatch)):
+        source, target = arrow.get_gid().removeprefix("path:").split("->")
+        path = arrow.get_path()  # the drawn outline, line and head, in data units
+        points = path.vertices[path.codes != Path.CLOSEPOLY]
+        start = points[0]
+        end = points[np.argmin(np.abs(points - centre[target]).sum(axis=1))]  # the head's tip
+        for point, box in ((start, centre[source]), (end, centre[target])):
+            gap = np.abs(point - box) - half  # > 0 on an axis: beyond the box's side
+            assert gap.max() > 0, (arrow.get_gid(), point)  # outside the box ...
+            assert gap.max() < 0.15, (arrow.get_gid(), point)  # ... and just off its edge

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from faults import Snapshot
+from figure_checks import assert_fits
 from sklearn.linear_model import PoissonRegressor
 
 import csi_research as csi
@@ -362,6 +363,6 @@ def test_plot_pareto_in_both_languages(donggang: csi.Survey) -> None:
         warnings.simplefilter("error")  # a missing CJK glyph would warn
         for language in ("zh", "en"):
             fig = plot_pareto(result, "high_value", language=language)
-            fig.canvas.draw()
+            assert_fits(fig)
             title = fig.axes[0].get_title()
             assert ("高价值客户" in title) == (language == "zh")

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from figure_checks import assert_fits
 from scipy import stats
 
 from csi_research import bundle as bundle_format
@@ -356,6 +357,7 @@ def test_figures_of_300_regions(language):
     titles = " ".join(t.get_text() for f in figures.values() for t in f.findobj(Text))
     assert ("排名" in titles) == (language == "zh") and ("ranked" in titles) == (language == "en")
     for f in figures.values():
+        assert_fits(f)
         assert to_png(f, dpi=40)[:4] == b"\x89PNG"
 
 

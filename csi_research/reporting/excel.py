@@ -146,7 +146,10 @@ def _shown(value: Any, kind: str) -> str:
 
 def _width(text: str) -> int:
     """Display width: wide (CJK) characters count twice."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(text))
+    text = str(text)
+    if text.isascii():
+        return len(text)
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _letter(position: int) -> str:
