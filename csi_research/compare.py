@@ -11,7 +11,7 @@ consecutive waves is a single comparison and keeps its unadjusted interval.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations, pairwise
 from pathlib import Path
@@ -217,24 +217,33 @@ def _crossing(s: np.ndarray, k: int, last: int) -> float:
     return (k - 1) + (0.0 - lo) / (hi - lo)
 
 
-def _difference_draws(a: Bundle, b: Bundle, construct: str) -> np.ndarray:
-    """a − b, the k-th draws paired (independent samples pair arbitrarily), finite ones only."""
-    k = min(len(a.draws), len(b.draws))
+def _difference_draws(a: Bundle, b: Bundle, construct: str,
+                      draws: Mapping[int, np.ndarray] | None = None) -> np.ndarray:
+    """a − b, the k-th draws paired (independent samples pair arbitrarily), finite ones only.
+
+    ``draws``: each bundle's draws of ``construct`` by ``id``, taken once for many pairs.
+    """
+    first, second = (draws[id(a)], draws[id(b)]) if draws is not None else \
+        (_construct_draws(a, construct), _construct_draws(b, construct))
+    k = min(len(first), len(second))
     if k < 100:
         raise ModelSpecError(
             f"{a.path} / {b.path}: only {k} bootstrap draws; differences need at least 100 "
             "(run without quick mode)"
         )
-    for bundle in (a, b):
-        if construct not in bundle.draws.columns or construct not in bundle.indices.index:
-            raise ModelSpecError(f"{bundle.path}: no index or bootstrap draws for construct {construct!r}")
-    d = a.draws[construct].to_numpy(dtype=float)[:k] - b.draws[construct].to_numpy(dtype=float)[:k]
+    d = first[:k] - second[:k]
     d = d[np.isfinite(d)]
     if len(d) < 100:
         raise ModelSpecError(
             f"{a.path} / {b.path}: only {len(d)} finite bootstrap draws of {construct}; need at least 100"
         )
     return d
+
+
+def _construct_draws(bundle: Bundle, construct: str) -> np.ndarray:
+    if construct not in bundle.draws.columns or construct not in bundle.indices.index:
+        raise ModelSpecError(f"{bundle.path}: no index or bootstrap draws for construct {construct!r}")
+    return bundle.draws[construct].to_numpy(dtype=float)
 
 
 def difference(a: Bundle, b: Bundle, construct: str, ci: float = 0.95) -> dict[str, float]:
@@ -277,14 +286,17 @@ def pairwise_differences(
         tail = (1 - ci) / m
         adjusted = 1 - tail
         fewest = np.inf
+        draws = {id(b): _construct_draws(b, construct) for b in group}  # once per region, not per pair
+        index = {id(b): b.indices.at[construct, "index"] for b in group}
+        names = {id(b): b.name(language) for b in group}
         for a, b in pairs:
-            d = _difference_draws(a, b, construct)
+            d = _difference_draws(a, b, construct, draws)
             fewest = min(fewest, len(d))
             p = percentile_p_value(d)
             lo, hi = percentile_interval(d, adjusted)
             rows.append({
-                "wave": wave, "region_a": a.name(language), "region_b": b.name(language),
-                "difference": float(a.indices.at[construct, "index"] - b.indices.at[construct, "index"]),
+                "wave": wave, "region_a": names[id(a)], "region_b": names[id(b)],
+                "difference": float(index[id(a)] - index[id(b)]),
                 "ci_lower": float(lo), "ci_upper": float(hi), "level": ci, "adjusted_level": adjusted,
                 "p_value": p, "p_adjusted": min(1.0, m * p),
                 "distinguishable": bool(excludes_zero(lo, hi)),

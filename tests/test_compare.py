@@ -527,3 +527,31 @@ def add_index_record(construct: str):
 ])
 def test_incomplete_bundle_says_what_is_missing(tmp_path, edit, expected):
     assert expected in broken(tmp_path, edit)
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_the_report_counts_pairs_of_a_large_wave_and_lists_those_of_a_small_one(language):
+    """300 regions make 44,850 pairs: the report counts the real ones and points at the table."""
+    from types import SimpleNamespace
+
+    from csi_research.compare import PAIRWISE_COLUMNS
+    from csi_research.reporting.comparison import PAIRS_LISTED, pairwise
+
+    def wave(name: str, regions: int) -> pd.DataFrame:
+        pairs = list(combinations([f"{name}-r{k}" for k in range(regions)], 2))
+        real = [k % 7 == 0 for k in range(len(pairs))]
+        return pd.DataFrame({"wave": name, "region_a": [a for a, _ in pairs],
+                             "region_b": [b for _, b in pairs], "difference": 1.0, "ci_lower": 0.5,
+                             "ci_upper": 1.5, "level": 0.95,
+                             "adjusted_level": 0.999, "p_value": 0.001, "p_adjusted": 0.01,
+                             "distinguishable": real})[PAIRWISE_COLUMNS]
+
+    big, small = wave("2026", PAIRS_LISTED + 1), wave("2025", 3)
+    html = pairwise(SimpleNamespace(pairwise=pd.concat([small, big])), language).html
+    later = html.split(">2026<")[1]
+    assert "<table" not in later and "2026-r0 −" not in later
+    real = int(big["distinguishable"].sum())
+    assert (f"{real} / {len(big)} 对" if language == "zh" else f"{real} of {len(big)} pairs") in later
+    assert "pairwise.csv" in later
+    earlier = html.split(">2026<")[0]
+    assert earlier.count("<table") == 1 and "2025-r0 − 2025-r1" in earlier

@@ -96,6 +96,11 @@ def heatmap(comparison: Any, language: str = "zh") -> Block:
     return Block(figure(fig, caption.unescape()), "[figure: heatmap]", language=language)
 
 
+# Waves of more regions than this get the count of real differences, not every pair: 13 regions
+# are 78 pairs already; the ranking with rank intervals is the readable comparison at that size.
+PAIRS_LISTED = 12
+
+
 def pairwise(comparison: Any, language: str = "zh") -> Block:
     pairs = comparison.pairwise
     parts: list[Any] = [heading(2, say("cmp_pairs", language))]
@@ -115,6 +120,9 @@ def pairwise(comparison: Any, language: str = "zh") -> Block:
             ),
         ]
         real = part[part["distinguishable"]]
+        if len(set(part["region_a"]) | set(part["region_b"])) > PAIRS_LISTED:  # counted, not listed
+            parts.append(paragraph(say("cmp_pairs_many", language, k=len(real), m=m, regions=PAIRS_LISTED)))
+            continue
         if real.empty:
             parts.append(paragraph(say("cmp_pairs_noreal", language)))
         else:

@@ -253,6 +253,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "cmp_pairs_none": ("同一年度内没有可比较的地区对。", "No two regions share a wave: nothing to compare."),
     "cmp_pairs_real": ("{k} / {m} 对差异超出抽样误差：{pairs}。", "{k} of {m} pairs differ beyond sampling "
                        "noise: {pairs}."),
+    "cmp_pairs_many": ("{k} / {m} 对差异超出抽样误差。地区超过 {regions} 个时报告不逐对列出，请看上文带名次区间的排名；"
+                       "每一对的结果见比较结果表 pairwise.csv（及工作簿）。",
+                       "{k} of {m} pairs differ beyond sampling noise. With more than {regions} regions the "
+                       "report does not list the pairs: the ranking with rank intervals above reads better; "
+                       "every pair is in the comparison's table pairwise.csv (and the workbook)."),
     "cmp_pairs_noreal": ("没有一对地区的差异超出抽样误差。",
                          "No pair of regions differs beyond what sampling alone could produce."),
     "cmp_waves": ("跨年度变化", "Wave over wave"),
