@@ -555,3 +555,21 @@ def test_the_report_counts_pairs_of_a_large_wave_and_lists_those_of_a_small_one(
     assert "pairwise.csv" in later
     earlier = html.split(">2026<")[0]
     assert earlier.count("<table") == 1 and "2025-r0 − 2025-r1" in earlier
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_the_heatmap_gives_way_to_a_note_beyond_what_it_can_show(language):
+    from types import SimpleNamespace
+
+    from csi_research.reporting.comparison import HEATMAP_COLUMNS, heatmap
+
+    def comparison(columns: int) -> SimpleNamespace:
+        indices = pd.DataFrame(np.linspace(60, 90, 2 * columns).reshape(2, columns),
+                               index=["Satisfaction", "Loyalty"],
+                               columns=[f"r{k} 2026" for k in range(columns)])
+        bundle = SimpleNamespace(results={"values": {"index_target": 80.0}})
+        return SimpleNamespace(indices=indices, bundles=[bundle])
+
+    assert "<img" in heatmap(comparison(HEATMAP_COLUMNS), language).html
+    many = heatmap(comparison(HEATMAP_COLUMNS + 1), language).html
+    assert "<img" not in many and "indices.csv" in many and str(HEATMAP_COLUMNS + 1) in many

@@ -86,12 +86,18 @@ def ranking_figures(comparison: Any, language: str = "zh") -> Block:
     return Block(join(figures), "[figures: rankings]", language=language)
 
 
+HEATMAP_COLUMNS = 40  # region-waves the construct × region heatmap shows; beyond, the tables hold them
+
+
 def heatmap(comparison: Any, language: str = "zh") -> Block:
     goal = target(comparison)
     indices = comparison.indices.rename(
         index=lambda c: DEFAULT_LABELS.get(c, (c, c))[0 if language == "zh" else 1]
     )
     caption = say("cmp_heatmap", language, target=f"{goal:g}")
+    if indices.shape[1] > HEATMAP_COLUMNS:  # a figure hundreds of inches wide helps no one
+        note = say("cmp_heatmap_many", language, n=indices.shape[1], most=HEATMAP_COLUMNS)
+        return Block(paragraph(note), "[heatmap: too many regions]", language=language)
     fig = plots.heatmap(indices, title=caption.unescape(), fmt=".1f", center=goal, language=language)
     return Block(figure(fig, caption.unescape()), "[figure: heatmap]", language=language)
 

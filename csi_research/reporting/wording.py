@@ -244,6 +244,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "cmp_heatmap": ("构面 × 地区指数（颜色以目标值 {target} 为中心：蓝色高于目标，红色低于目标）",
                     "Construct × region indices (colours centred on the target {target}: blue above, red "
                     "below)"),
+    "cmp_heatmap_many": ("构面 × 地区指数共 {n} 个地区-年度，超过图中可读的 {most} 个，故不作热力图：数值见比较结果表 "
+                         "indices.csv（及工作簿），上文的排名概括了它们。",
+                         "The construct × region indices cover {n} region-waves, more than the {most} a heatmap "
+                         "can show legibly, so there is none: the values are in the comparison's table "
+                         "indices.csv (and the workbook); the ranking above summarises them."),
     "cmp_pairs": ("哪些地区差异是真实的？", "Which regional differences are real?"),
     "cmp_pairs_intro": ("同一年度内两两比较：区间与结论使用同一 Bonferroni 校正（{m} 对比较，每个区间的水平为 "
                         "{adjusted}），区间不含 0 即判定差异真实。",
