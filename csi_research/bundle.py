@@ -10,7 +10,8 @@ Layout of a bundle folder::
     tables/<name>.csv   the report's tables
     tables.xlsx         the same tables for readers: one sheet each, Chinese and English names
                         and headers (csi_research.reporting.excel); absent when there are none
-    figures/*.png       the plots, if the caller passes write_bundle a ``figures`` writer
+    figures/*.png       the plots, if the caller passes write_bundle a ``figures`` writer (a study's
+                        are its report's, see StudyResult.save)
     sample.csv          the prepared sample the study estimated on: one row per respondent, the
                         model's items (imputed where missing) and ``weight``; what the comparison
                         needs to test whether regions measure alike (MICOM) and whose drivers differ
