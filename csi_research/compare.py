@@ -11,7 +11,7 @@ consecutive waves is a single comparison and keeps its unadjusted interval.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations, pairwise
 from pathlib import Path
@@ -217,14 +217,10 @@ def _crossing(s: np.ndarray, k: int, last: int) -> float:
     return (k - 1) + (0.0 - lo) / (hi - lo)
 
 
-def _difference_draws(a: Bundle, b: Bundle, construct: str,
-                      draws: Mapping[int, np.ndarray] | None = None) -> np.ndarray:
-    """a − b, the k-th draws paired (independent samples pair arbitrarily), finite ones only.
-
-    ``draws``: each bundle's draws of ``construct`` by ``id``, taken once for many pairs.
-    """
-    first, second = (draws[id(a)], draws[id(b)]) if draws is not None else \
-        (_construct_draws(a, construct), _construct_draws(b, construct))
+def _difference_draws(a: Bundle, b: Bundle, construct: str, first: np.ndarray,
+                      second: np.ndarray) -> np.ndarray:
+    """a − b from their draws of ``construct`` (``first``, ``second``), the k-th draws paired
+    (independent samples pair arbitrarily), finite ones only."""
     k = min(len(first), len(second))
     if k < 100:
         raise ModelSpecError(
@@ -253,7 +249,7 @@ def difference(a: Bundle, b: Bundle, construct: str, ci: float = 0.95) -> dict[s
     ``p_value < 1 − ci`` exactly when the interval excludes zero.
     """
     ci = ci_level(ci)
-    d = _difference_draws(a, b, construct)
+    d = _difference_draws(a, b, construct, _construct_draws(a, construct), _construct_draws(b, construct))
     lo, hi = percentile_interval(d, ci)
     estimate = a.indices.at[construct, "index"] - b.indices.at[construct, "index"]
     return {"difference": float(estimate), "ci_lower": float(lo), "ci_upper": float(hi),
@@ -279,24 +275,23 @@ def pairwise_differences(
     ci = ci_level(ci)  # a bad level fails even when there is no pair to difference
     rows, notes = [], []
     for wave, group in by_wave(bundles).items():
-        pairs = list(combinations(group, 2))
-        m = len(pairs)
+        m = len(group) * (len(group) - 1) // 2
         if not m:
             continue
         tail = (1 - ci) / m
         adjusted = 1 - tail
         fewest = np.inf
-        draws = {id(b): _construct_draws(b, construct) for b in group}  # once per region, not per pair
-        index = {id(b): b.indices.at[construct, "index"] for b in group}
-        names = {id(b): b.name(language) for b in group}
-        for a, b in pairs:
-            d = _difference_draws(a, b, construct, draws)
+        # each region's draws, index and name once, not once per pair
+        regions = [(b, _construct_draws(b, construct), b.indices.at[construct, "index"], b.name(language))
+                   for b in group]
+        for (a, draws_a, index_a, name_a), (b, draws_b, index_b, name_b) in combinations(regions, 2):
+            d = _difference_draws(a, b, construct, draws_a, draws_b)
             fewest = min(fewest, len(d))
             p = percentile_p_value(d)
             lo, hi = percentile_interval(d, adjusted)
             rows.append({
-                "wave": wave, "region_a": names[id(a)], "region_b": names[id(b)],
-                "difference": float(index[id(a)] - index[id(b)]),
+                "wave": wave, "region_a": name_a, "region_b": name_b,
+                "difference": float(index_a - index_b),
                 "ci_lower": float(lo), "ci_upper": float(hi), "level": ci, "adjusted_level": adjusted,
                 "p_value": p, "p_adjusted": min(1.0, m * p),
                 "distinguishable": bool(excludes_zero(lo, hi)),

@@ -150,10 +150,15 @@ def _hits_box(points: np.ndarray, pos: Mapping[str, tuple[float, float]], skip: 
 
 def _curve(a: np.ndarray, b: np.ndarray, rad: float, t: np.ndarray | None = None) -> np.ndarray:
     """Points of matplotlib's arc3 connection (quadratic Bézier) in equal-aspect data units."""
-    d = b - a
-    control = (a + b) / 2 + rad * np.array([d[1], -d[0]])
+    control = _control(a, b, rad)
     t = np.linspace(0.1, 0.9, 41)[:, None] if t is None else t
     return (1 - t) ** 2 * a + 2 * (1 - t) * t * control + t**2 * b
+
+
+def _control(a: np.ndarray, b: np.ndarray, rad: float) -> np.ndarray:
+    """The control point of arc3's quadratic Bézier from ``a`` to ``b``."""
+    d = b - a
+    return (a + b) / 2 + rad * np.array([d[1], -d[0]])
 
 
 def _between_boxes(a: np.ndarray, b: np.ndarray, rad: float) -> Path:
@@ -167,11 +172,9 @@ def _between_boxes(a: np.ndarray, b: np.ndarray, rad: float) -> Path:
     points = _curve(a, b, rad, t)
     half = np.array([BOX_W / 2 + BOX_GAP, BOX_H / 2 + BOX_GAP])
     outside = (np.abs(points - a) > half).any(axis=1) & (np.abs(points - b) > half).any(axis=1)
-    t0, t1 = t[outside][[0, -1], 0]
-    d = b - a
-    control = (a + b) / 2 + rad * np.array([d[1], -d[0]])
-    middle = (1 - t0) * (1 - t1) * a + ((1 - t0) * t1 + t0 * (1 - t1)) * control + t0 * t1 * b
-    return Path([points[outside][0], middle, points[outside][-1]], [Path.MOVETO, Path.CURVE3, Path.CURVE3])
+    (t0, t1), (start, end) = t[outside][[0, -1], 0], points[outside][[0, -1]]
+    middle = (1 - t0) * (1 - t1) * a + ((1 - t0) * t1 + t0 * (1 - t1)) * _control(a, b, rad) + t0 * t1 * b
+    return Path([start, middle, end], [Path.MOVETO, Path.CURVE3, Path.CURVE3])
 
 
 def _significance(paths: pd.DataFrame, significance: pd.DataFrame | None) -> dict[tuple[str, str], str]:

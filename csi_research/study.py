@@ -165,7 +165,14 @@ class StudyResult:
         if key not in self._pngs:
             from csi_research import plots
 
-            self._pngs[key] = plots.to_png(FIGURES[name](self, language))
+            draw = {
+                "path_diagram": lambda: plots.path_diagram(self.model, self.pls, significance=self.paths(),
+                                                           language=language),
+                "indices": lambda: plots.index_bars(self.indices.reset_index(),
+                                                    threshold=self.config.index_target, language=language),
+                "ipma": lambda: plots.ipma_map(self.ipma, language=language),
+            }
+            self._pngs[key] = plots.to_png(draw[name]())
         return self._pngs[key]
 
     # ------------------------------------------------------------------ bundle
@@ -190,27 +197,8 @@ class StudyResult:
                             model=self.model.to_yaml())
 
 
-def _path_diagram(result: StudyResult, language: str) -> Any:
-    from csi_research import plots
-
-    return plots.path_diagram(result.model, result.pls, significance=result.paths(), language=language)
-
-
-def _index_bars(result: StudyResult, language: str) -> Any:
-    from csi_research import plots
-
-    return plots.index_bars(result.indices.reset_index(), threshold=result.config.index_target,
-                            language=language)
-
-
-def _ipma_map(result: StudyResult, language: str) -> Any:
-    from csi_research import plots
-
-    return plots.ipma_map(result.ipma, language=language)
-
-
-# The study's figures by name (the bundle's ``figures/<name>.png``): (result, language) -> Figure.
-FIGURES = {"path_diagram": _path_diagram, "indices": _index_bars, "ipma": _ipma_map}
+# The study's figures (the bundle's ``figures/<name>.png``; drawn by StudyResult.figure).
+FIGURES = ("path_diagram", "indices", "ipma")
 
 
 @public
