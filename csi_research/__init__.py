@@ -70,6 +70,7 @@ _LAZY = {
     "invariance": "csi_research.estimation.multigroup",
     "micom": "csi_research.groups",
     "permutation_mga": "csi_research.groups",
+    "micom_and_mga": "csi_research.groups",
     "bootstrap_mga": "csi_research.groups",
     "anp_weights": "csi_research.evaluation",
     "anp_fuzzy": "csi_research.evaluation",

@@ -116,10 +116,9 @@ def _tested(bundles: Sequence[Bundle], n_perm: int, seed: int) -> Comparability:
             continue
         try:
             fit = _pooled_fit(members, labels, models[0])
-            from csi_research.groups import micom, permutation_mga
+            from csi_research.groups import micom_and_mga
 
-            tested = micom(fit, GROUP, n_perm=n_perm, seed=seed)
-            paths = permutation_mga(fit, GROUP, n_perm=n_perm, seed=seed)
+            tested, paths = micom_and_mga(fit, GROUP, n_perm=n_perm, seed=seed)
         except CSIError as exc:  # e.g. a region too small for the model
             notes.append(f"{scope} {unit}: comparability not tested: {exc}")
             continue

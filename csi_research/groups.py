@@ -13,6 +13,8 @@ group per chunk. With ``fit_pls(..., consistent=True)`` every group estimate is 
   and R² (Chin & Dibbern 2010).
 * :func:`bootstrap_mga` — Henseler's PLS-MGA (Henseler 2009; Sarstedt et al. 2011) from the
   bootstrap distributions of both groups.
+* :func:`micom_and_mga` — the first two from one set of permuted group fits (the costly part),
+  as when each is called with the same seed.
 
 Pairs of groups are tested with permutations among the respondents of the two groups only.
 Multiplicity: MICOM uses Bonferroni across the pairs of groups (per construct and step, so the
@@ -315,84 +317,7 @@ def micom(
     ``no`` (step 2 fails for a construct), ``partial`` (step 2 holds, step 3 fails somewhere) or
     ``full``; per construct likewise.
     """
-    n_perm = _check_count(n_perm, "n_perm")
-    engine, name, codes, levels, diagnostics = _setup(fit, group)
-    lay = engine.lay
-    rng = _rng(seed)
-    pairs = list(combinations(range(len(levels)), 2))
-    m = len(pairs)
-    level = alpha / m
-    comp_rows, eq_rows = [], []
-    failed = 0
-    for ga, gb in pairs:
-        rows = np.r_[np.flatnonzero(codes == ga), np.flatnonzero(codes == gb)]
-        n_a = int((codes == ga).sum())
-        observed = np.r_[np.ones(n_a), np.zeros(rows.size - n_a)][None]
-        (est_a, mean_a, cov_a), (est_b, mean_b, cov_b), (p_mean, p_cov) = _pair_estimates(
-            engine, rows, observed)
-        _require_converged(est_a, levels[ga], name)
-        _require_converged(est_b, levels[gb], name)
-        p_sd = np.sqrt(np.diag(p_cov))
-        p_r = p_cov / np.outer(p_sd, p_sd)
-        pooled, _ = engine.estimate(p_mean[None], p_cov[None], np.array([float(rows.size)]))
-        raw_w = pooled.raw_weights[0]
-        for b in lay.blocks:  # pooled composites: unit variance on the pooled data
-            raw_w[b] /= np.sqrt(raw_w[b] @ p_cov[np.ix_(b, b)] @ raw_w[b])
-
-        ref = _Pooled(p_sd, p_r, raw_w, p_mean)
-        obs = _micom_stats(engine, ref, est_a, est_b, mean_a, cov_a, mean_b, cov_b)
-        c_obs, d_obs, v_obs = (s[0] for s in obs)
-        draws = [[], [], []]
-        for member in _perm_chunks(rng, n_a, rows.size - n_a, n_perm):
-            (ea, ma, ca), (eb, mb, cb), _ = _pair_estimates(engine, rows, member)
-            for store, value in zip(draws, _micom_stats(engine, ref, ea, eb, ma, ca, mb, cb), strict=True):
-                store.append(value)
-        c_perm, d_perm, v_perm = (np.concatenate(d) for d in draws)
-        failed += int(np.isnan(c_perm[:, 0]).sum())
-        used = np.isfinite(c_perm).sum(axis=0)
-        p_c = (1.0 + (c_perm <= c_obs + 1e-12).sum(axis=0)) / (1.0 + used)
-        for j, construct in enumerate(lay.names):
-            p_adj = min(1.0, p_c[j] * m)
-            comp_rows.append({
-                "group_a": levels[ga], "group_b": levels[gb], "construct": construct,
-                "c": c_obs[j], "quantile": np.nanquantile(c_perm[:, j], level),
-                "p_value": p_c[j], "p_adjusted": p_adj, "invariant": bool(p_adj >= alpha),
-            })
-            for kind, obs, perm in (("mean", d_obs, d_perm), ("log_variance", v_obs, v_perm)):
-                col = perm[:, j]
-                n_used = np.isfinite(col).sum()
-                lower_hits = (col <= obs[j] + 1e-12).sum()
-                upper_hits = (col >= obs[j] - 1e-12).sum()
-                p = min(1.0, 2 * min(1 + lower_hits, 1 + upper_hits) / (1 + n_used))
-                p_adj = min(1.0, p * m)
-                eq_rows.append({
-                    "group_a": levels[ga], "group_b": levels[gb], "construct": construct,
-                    "statistic": kind, "difference": obs[j],
-                    "lower": np.nanquantile(col, level / 2), "upper": np.nanquantile(col, 1 - level / 2),
-                    "p_value": p, "p_adjusted": p_adj, "equal": bool(p_adj >= alpha),
-                })
-    compositional = pd.DataFrame(comp_rows)
-    equality = pd.DataFrame(eq_rows)
-    construct_verdict, verdict = _verdicts(compositional, equality)
-    if failed:
-        diagnostics.append(
-            f"{failed} of {n_perm * m} permutations did not converge in a group and were left out of the "
-            "MICOM permutation distributions; if many fail, raise max_iter of the fit"
-        )
-    correction = "none (two groups)" if m == 1 else f"Bonferroni across the {m} pairs of groups"
-    return MICOMResult(
-        group=name,
-        groups=pd.DataFrame({"group": levels, "n": np.bincount(codes)}),
-        configural=_configural(fit, name, levels, codes),
-        compositional=compositional,
-        equality=equality,
-        construct_verdict=construct_verdict,
-        verdict=verdict,
-        n_perm=n_perm,
-        seed=seed if isinstance(seed, int) else "generator",
-        correction=correction,
-        diagnostics=diagnostics,
-    )
+    return _permutation_tests(fit, group, n_perm, seed, alpha, ["path"])[0]
 
 
 def _configural(fit: Any, name: str, levels: list[Any], codes: np.ndarray) -> pd.DataFrame:
@@ -510,46 +435,191 @@ def permutation_mga(
     and R². ``p_adjusted`` is Holm-adjusted across every path × pair (total effects and R² are
     separate families); ``significant`` compares it with ``alpha``.
     """
-    n_perm = _check_count(n_perm, "n_perm")
-    engine, name, codes, levels, diagnostics = _setup(fit, group)
-    lay = engine.lay
-    effects = _effects(lay)
-    labels = _labels_of(lay, effects)
-    kinds = _kinds(total_effects, r2)
-    rng = _rng(seed)
-    pairs = list(combinations(range(len(levels)), 2))
-    parts, failed = [], 0
-    for ga, gb in pairs:
+    return _permutation_tests(fit, group, n_perm, seed, alpha, _kinds(total_effects, r2))[1]
+
+
+@public
+def micom_and_mga(
+    fit: Any,
+    group: Any,
+    n_perm: int = 5000,
+    seed: int | np.random.Generator = 0,
+    *,
+    total_effects: bool = False,
+    r2: bool = False,
+    alpha: float = ALPHA,
+) -> tuple[MICOMResult, MGAResult]:
+    """:func:`micom` and :func:`permutation_mga` from one set of permuted group fits.
+
+    Both tests permute a pair's group labels and estimate both groups for every permutation; with
+    one seed they draw the same permutations, so estimating them once halves the work and gives
+    exactly what the two functions give when called one after the other with that seed.
+    """
+    return _permutation_tests(fit, group, n_perm, seed, alpha, _kinds(total_effects, r2))
+
+
+# ---------------------------------------------------------------------------- one permutation pass
+def _permuted_pairs(engine: _Engine, name: str, codes: np.ndarray, levels: list[Any],
+                    rng: np.random.Generator, n_perm: int):
+    """Each pair of groups: its indices, respondents, observed estimates and permuted estimates.
+
+    The permuted estimates come chunk by chunk as the permutations are drawn from ``rng``: a pair's
+    chunks are to be used up before the next pair is asked for, so that every test run with one seed
+    sees the same permutations.
+    """
+    for ga, gb in combinations(range(len(levels)), 2):
         rows = np.r_[np.flatnonzero(codes == ga), np.flatnonzero(codes == gb)]
         n_a = int((codes == ga).sum())
-        observed = np.r_[np.ones(n_a), np.zeros(rows.size - n_a)][None]
-        (est_a, *_), (est_b, *_), _ = _pair_estimates(engine, rows, observed)
-        _require_converged(est_a, levels[ga], name)
-        _require_converged(est_b, levels[gb], name)
-        obs_a, obs_b = engine.statistics(est_a, effects), engine.statistics(est_b, effects)
-        draws: dict[str, list[np.ndarray]] = {k: [] for k in kinds}
-        for member in _perm_chunks(rng, n_a, rows.size - n_a, n_perm):
-            (ea, *_), (eb, *_), _ = _pair_estimates(engine, rows, member)
-            sa, sb = engine.statistics(ea, effects), engine.statistics(eb, effects)
-            failed += int((~(ea.converged & eb.converged)).sum())
-            for k in kinds:
-                draws[k].append(sa[k] - sb[k])
-        for k in kinds:
-            perm = np.concatenate(draws[k])
+        observed = _pair_estimates(engine, rows, np.r_[np.ones(n_a), np.zeros(rows.size - n_a)][None])
+        _require_converged(observed[0][0], levels[ga], name)
+        _require_converged(observed[1][0], levels[gb], name)
+        permuted = (_pair_estimates(engine, rows, member)
+                    for member in _perm_chunks(rng, n_a, rows.size - n_a, n_perm))
+        yield (ga, gb), rows, observed, permuted
+
+
+class _MICOMDraws:
+    """One pair's MICOM statistics (step 2 ``c``, step 3 mean and log variance differences):
+    observed, and their permutation distributions as permuted estimates are added."""
+
+    def __init__(self, engine: _Engine, rows: np.ndarray, observed: tuple) -> None:
+        p_mean, p_cov = observed[2]
+        p_sd = np.sqrt(np.diag(p_cov))
+        pooled, _ = engine.estimate(p_mean[None], p_cov[None], np.array([float(rows.size)]))
+        raw_w = pooled.raw_weights[0]
+        for b in engine.lay.blocks:  # pooled composites: unit variance on the pooled data
+            raw_w[b] /= np.sqrt(raw_w[b] @ p_cov[np.ix_(b, b)] @ raw_w[b])
+        self.engine = engine
+        self.ref = _Pooled(p_sd, p_cov / np.outer(p_sd, p_sd), raw_w, p_mean)
+        self.observed = [s[0] for s in self._stats(observed)]
+        self.draws: list[list[np.ndarray]] = [[], [], []]
+
+    def _stats(self, estimates: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        (ea, ma, ca), (eb, mb, cb), _ = estimates
+        return _micom_stats(self.engine, self.ref, ea, eb, ma, ca, mb, cb)
+
+    def add(self, estimates: tuple) -> None:
+        for store, value in zip(self.draws, self._stats(estimates), strict=True):
+            store.append(value)
+
+    def rows(self, a: Any, b: Any, m: int, alpha: float) -> tuple[list[dict], list[dict], int]:
+        """Step 2 and step 3 rows per construct (Bonferroni across ``m`` pairs) and the failed count."""
+        c_obs, d_obs, v_obs = self.observed
+        c_perm, d_perm, v_perm = (np.concatenate(d) for d in self.draws)
+        level = alpha / m
+        used = np.isfinite(c_perm).sum(axis=0)
+        p_c = (1.0 + (c_perm <= c_obs + 1e-12).sum(axis=0)) / (1.0 + used)
+        comp_rows, eq_rows = [], []
+        for j, construct in enumerate(self.engine.lay.names):
+            p_adj = min(1.0, p_c[j] * m)
+            comp_rows.append({
+                "group_a": a, "group_b": b, "construct": construct,
+                "c": c_obs[j], "quantile": np.nanquantile(c_perm[:, j], level),
+                "p_value": p_c[j], "p_adjusted": p_adj, "invariant": bool(p_adj >= alpha),
+            })
+            for kind, obs, perm in (("mean", d_obs, d_perm), ("log_variance", v_obs, v_perm)):
+                col = perm[:, j]
+                n_used = np.isfinite(col).sum()
+                lower_hits = (col <= obs[j] + 1e-12).sum()
+                upper_hits = (col >= obs[j] - 1e-12).sum()
+                p = min(1.0, 2 * min(1 + lower_hits, 1 + upper_hits) / (1 + n_used))
+                p_adj = min(1.0, p * m)
+                eq_rows.append({
+                    "group_a": a, "group_b": b, "construct": construct,
+                    "statistic": kind, "difference": obs[j],
+                    "lower": np.nanquantile(col, level / 2), "upper": np.nanquantile(col, 1 - level / 2),
+                    "p_value": p, "p_adjusted": p_adj, "equal": bool(p_adj >= alpha),
+                })
+        return comp_rows, eq_rows, int(np.isnan(c_perm[:, 0]).sum())
+
+
+class _MGADraws:
+    """One pair's group differences (paths, and total effects or R² when asked): observed, and their
+    permutation distributions as permuted estimates are added."""
+
+    def __init__(self, engine: _Engine, effects: tuple[tuple[int, int], ...], kinds: list[str],
+                 observed: tuple) -> None:
+        self.engine, self.effects, self.kinds = engine, effects, kinds
+        self.observed = tuple(engine.statistics(est, effects) for (est, *_) in observed[:2])
+        self.draws: dict[str, list[np.ndarray]] = {k: [] for k in kinds}
+        self.failed = 0
+
+    def add(self, estimates: tuple) -> None:
+        (ea, *_), (eb, *_), _ = estimates
+        sa, sb = self.engine.statistics(ea, self.effects), self.engine.statistics(eb, self.effects)
+        self.failed += int((~(ea.converged & eb.converged)).sum())
+        for k in self.kinds:
+            self.draws[k].append(sa[k] - sb[k])
+
+    def parts(self, labels: dict[str, pd.DataFrame], a: Any, b: Any) -> list[pd.DataFrame]:
+        obs_a, obs_b = self.observed
+        parts = []
+        for k in self.kinds:
+            perm = np.concatenate(self.draws[k])
             diff = obs_a[k][0] - obs_b[k][0]
             part = labels[k].copy()
             part.insert(0, "statistic", k)
-            part.insert(1, "group_a", levels[ga])
-            part.insert(2, "group_b", levels[gb])
+            part.insert(1, "group_a", a)
+            part.insert(2, "group_b", b)
             parts.append(part.assign(estimate_a=obs_a[k][0], estimate_b=obs_b[k][0], difference=diff,
                                      p_value=_p_abs(diff, perm), n_used=np.isfinite(perm).sum(axis=0)))
-    if failed:
-        diagnostics.append(
-            f"{failed} of {n_perm * len(pairs)} permutations did not converge in a group and were left out "
-            "of the permutation distributions; if many fail, raise max_iter of the fit"
-        )
-    return _mga_result("permutation (Chin & Dibbern 2010)", engine, name, levels, codes, parts, kinds,
-                       len(pairs), n_perm, seed, alpha, diagnostics)
+        return parts
+
+
+def _permutation_tests(fit: Any, group: Any, n_perm: int, seed: int | np.random.Generator, alpha: float,
+                       kinds: list[str]) -> tuple[MICOMResult, MGAResult]:
+    """MICOM and the permutation MGA of ``kinds``, every pair's permuted fits estimated once for both."""
+    n_perm = _check_count(n_perm, "n_perm")
+    engine, name, codes, levels, _ = _setup(fit, group)
+    effects = _effects(engine.lay)
+    labels = _labels_of(engine.lay, effects)
+    m = len(levels) * (len(levels) - 1) // 2
+    comp_rows, eq_rows, parts = [], [], []
+    micom_failed = mga_failed = 0
+    pairs = _permuted_pairs(engine, name, codes, levels, _rng(seed), n_perm)
+    for (ga, gb), rows, observed, permuted in pairs:
+        invariance = _MICOMDraws(engine, rows, observed)
+        differences = _MGADraws(engine, effects, kinds, observed)
+        for estimates in permuted:
+            invariance.add(estimates)
+            differences.add(estimates)
+        comp, eq, failed = invariance.rows(levels[ga], levels[gb], m, alpha)
+        comp_rows += comp
+        eq_rows += eq
+        micom_failed += failed
+        parts += differences.parts(labels, levels[ga], levels[gb])
+        mga_failed += differences.failed
+    return (_micom_result(fit, name, codes, levels, comp_rows, eq_rows, micom_failed, n_perm, seed),
+            _mga_result("permutation (Chin & Dibbern 2010)", engine, name, levels, codes, parts, kinds, m,
+                         n_perm, seed, alpha, _failed_note(mga_failed, n_perm * m, "")))
+
+
+def _failed_note(failed: int, total: int, which: str) -> list[str]:
+    if not failed:
+        return []
+    return [f"{failed} of {total} permutations did not converge in a group and were left out of the "
+            f"{which}permutation distributions; if many fail, raise max_iter of the fit"]
+
+
+def _micom_result(fit: Any, name: str, codes: np.ndarray, levels: list[Any], comp_rows: list[dict],
+                  eq_rows: list[dict], failed: int, n_perm: int, seed: Any) -> MICOMResult:
+    compositional = pd.DataFrame(comp_rows)
+    equality = pd.DataFrame(eq_rows)
+    construct_verdict, verdict = _verdicts(compositional, equality)
+    m = len(levels) * (len(levels) - 1) // 2
+    return MICOMResult(
+        group=name,
+        groups=pd.DataFrame({"group": levels, "n": np.bincount(codes)}),
+        configural=_configural(fit, name, levels, codes),
+        compositional=compositional,
+        equality=equality,
+        construct_verdict=construct_verdict,
+        verdict=verdict,
+        n_perm=n_perm,
+        seed=seed if isinstance(seed, int) else "generator",
+        correction="none (two groups)" if m == 1 else f"Bonferroni across the {m} pairs of groups",
+        diagnostics=_failed_note(failed, n_perm * m, "MICOM "),
+    )
 
 
 def henseler_probability(draws_a: np.ndarray, draws_b: np.ndarray) -> np.ndarray:

@@ -13,7 +13,14 @@ from scipy import stats
 
 from csi_research.errors import EstimationError, ModelSpecError
 from csi_research.estimation.pls import fit_pls
-from csi_research.groups import bootstrap_mga, henseler_probability, holm, micom, permutation_mga
+from csi_research.groups import (
+    bootstrap_mga,
+    henseler_probability,
+    holm,
+    micom,
+    micom_and_mga,
+    permutation_mga,
+)
 from csi_research.model import CSIModel
 
 MODEL = CSIModel(
@@ -151,6 +158,22 @@ def test_deterministic_for_a_seed(planted):
     pd.testing.assert_frame_equal(m1.equality, m2.equality)
     b1, b2 = bootstrap_mga.quiet(planted, "g", 50, seed=5), bootstrap_mga.quiet(planted, "g", 50, seed=5)
     pd.testing.assert_frame_equal(b1.estimates, b2.estimates)
+
+
+def test_micom_and_mga_together_equal_each_with_the_same_seed():
+    """One permutation pass for both tests gives what each gives alone: same permutations, same rows."""
+    data = pd.concat([draw(120, .5, .5, .2, 1).assign(g="A"), draw(120, .5, .1, .2, 2).assign(g="B"),
+                      draw(120, .5, .5, .2, 3, shift=.5).assign(g="C")], ignore_index=True)
+    fit = fit_pls.quiet(MODEL, data)
+    invariance, differences = micom_and_mga.quiet(fit, "g", 199, seed=4, r2=True)
+    alone = micom.quiet(fit, "g", 199, seed=4)
+    for name in ("compositional", "equality", "construct_verdict", "verdict"):
+        pd.testing.assert_frame_equal(getattr(invariance, name), getattr(alone, name), check_exact=True)
+    pd.testing.assert_frame_equal(differences.estimates,
+                                  permutation_mga.quiet(fit, "g", 199, seed=4, r2=True).estimates,
+                                  check_exact=True)
+    assert set(differences.estimates["statistic"]) == {"path", "r2"}
+    assert len(invariance.verdict) == 3 and invariance.correction.startswith("Bonferroni across the 3")
 
 
 # ---------------------------------------------------------------------------- errors
