@@ -262,7 +262,7 @@ def run_batch(
         root = studies[0].parent
     if not studies:
         raise ModelSpecError(f"{root}: every study is excluded; nothing to run")
-    chains = _region_chains(studies)
+    chains, configs = _region_chains(studies)
     notebooks = Path(notebooks).resolve()
     stop = stop if stop is not None else StopRequest()
     languages = {study: _languages(study, language) for study in studies}
@@ -276,7 +276,9 @@ def run_batch(
         for study, folder in reserved.items():
             if isinstance(folder, Path):
                 _write_inputs(folder, prints[study])
-        specs = [_chain_spec(c, reserved, reused, run_id, notebooks, quick, languages) for c in chains]
+        earlier = _previous_waves(chains, reused, configs)
+        specs = [_chain_spec(chain, reserved, reused, run_id, notebooks, quick, languages,
+                             earlier.get(chain[0], "auto")) for chain in chains]
         runs = [NotebookRun(s.name, reused[s], "ok", languages=languages[s], reused=reused[s].name)
                 for s in studies if s in reused]
         todo = [spec for spec in specs if spec]
@@ -297,18 +299,19 @@ def run_batch(
 
 
 # A chain item: (study name, the task or the reason it cannot run, its languages); the first item's
-# previous bundle comes with the chain (a reused earlier wave), later ones follow from the chain.
+# previous bundle comes with the chain (a reused earlier wave, or one found before the batch began),
+# later ones follow from the chain.
 ChainItem = tuple[str, "StudyTask | str", tuple[str, ...], Path]
 
 
 def _chain_spec(chain: list[Path], reserved: dict[Path, Path | OSError], reused: dict[Path, Path],
                 run_id: str, notebooks: Path, quick: bool,
-                languages: dict[Path, tuple[str, ...]]) -> list[ChainItem]:
+                languages: dict[Path, tuple[str, ...]], earlier: str | None = "auto") -> list[ChainItem]:
     items: list[ChainItem] = []
-    previous: Path | None = None
+    previous = earlier  # the previous wave of the chain's first study to run
     for study in chain:
         if study in reused:
-            previous = reused[study] / "bundle"
+            previous = str(reused[study] / "bundle")
             continue
         out = reserved[study]
         if isinstance(out, OSError):
@@ -316,7 +319,7 @@ def _chain_spec(chain: list[Path], reserved: dict[Path, Path | OSError], reused:
             items.append((study.name, _folder_error(folder, out), languages[study], folder))
             continue
         params = {"study_path": str(study / "study.yaml"), "quick": quick,
-                  "previous_bundle": str(previous) if previous and not items else "auto"}
+                  "previous_bundle": "auto" if items else previous}
         task = StudyTask(study.name, notebooks / REGIONAL, out, params, languages[study])
         items.append((study.name, task, languages[study], out))
     return items
@@ -724,20 +727,47 @@ def _stop_on_signals(stop: StopRequest) -> Iterator[None]:
             signal.signal(sig, old if old is not None else signal.SIG_DFL)
 
 
-def _region_chains(studies: list[Path]) -> list[list[Path]]:
-    """Studies grouped by region, each region's waves in order (earlier waves first)."""
+def _region_chains(studies: list[Path]) -> tuple[list[list[Path]], dict[Path, Any]]:
+    """Studies grouped by region, each region's waves in order (earlier waves first); and the
+    studies' configurations (those that can be read)."""
     from csi_research.studyconfig import StudyConfig
     from csi_research.waves import wave_key
 
     keyed: dict[str, list[tuple[Any, Path]]] = {}
+    configs: dict[Path, Any] = {}
     for study in studies:
         try:
-            config = StudyConfig.from_yaml(study)
+            config = configs[study] = StudyConfig.from_yaml(study)
             region, wave = config.region_id, wave_key(config.wave)
         except Exception:  # a broken study file fails in its own run, with its own message
             region, wave = f"\0{study.name}", wave_key("")
         keyed.setdefault(region, []).append((wave, study))
-    return [[s for _, s in sorted(group)] for group in keyed.values()]
+    return [[s for _, s in sorted(group)] for group in keyed.values()], configs
+
+
+def _previous_waves(chains: list[list[Path]], reused: dict[Path, Path],
+                    configs: dict[Path, Any]) -> dict[Path, str | None]:
+    """The previous wave's bundle (or None) of each chain's first study, unless an earlier wave is reused.
+
+    What the notebook finds with ``previous_bundle="auto"``, found here for every chain from one
+    reading of the bundles beside the studies: read by each study, they would be read once per
+    study, hundreds of times in a national batch. (No bundle of the same region can appear while
+    the batch runs but its own chain's.)
+    """
+    from csi_research.waves import find_previous, finished_bundles
+
+    bundles: dict[Path, list[tuple[str, Any, Path]]] = {}
+    found: dict[Path, str | None] = {}
+    for first in (chain[0] for chain in chains):
+        config = configs.get(first)
+        if first in reused or config is None:
+            continue
+        folder = Path(config.path).parent.parent
+        if folder not in bundles:
+            bundles[folder] = finished_bundles(folder)
+        previous = find_previous(config, bundles=bundles[folder])
+        found[first] = str(previous) if previous is not None else None
+    return found
 
 
 def _languages(study: Path | None, language: str | None) -> tuple[str, ...]:

@@ -21,25 +21,37 @@ from csi_research.intervals import excludes_zero
 MIN_DRAWS = 100  # fewer bootstrap draws cannot give a change an interval worth printing
 
 
-def find_previous(config: Any, search: str | Path | None = None) -> Path | None:
+def find_previous(config: Any, search: str | Path | None = None,
+                  bundles: list[tuple[str, Any, Path]] | None = None) -> Path | None:
     """The bundle of the same region's previous wave, or None.
 
     ``search`` is the folder holding the study folders (default: the one holding this study's
     folder); bundles live in ``<study>/output/<run-id>/bundle``. Of the earlier waves the
     latest is taken, and of its runs the newest complete one with enough bootstrap draws.
+    ``bundles``: that folder's :func:`finished_bundles`, when already read (a batch reads them
+    once for all its studies rather than once per study).
     """
-    root = Path(search) if search is not None else Path(config.path).parent.parent
-    found: list[tuple[Any, str, Path]] = []
-    for results in root.glob(f"*/output/*/bundle/{RESULTS}"):
+    if bundles is None:
+        bundles = finished_bundles(search if search is not None else Path(config.path).parent.parent)
+    now = wave_key(config.wave)
+    found = [(wave_key(wave), path.parent.name, path) for region, wave, path in bundles
+             if region == config.region_id and wave_key(wave) < now]
+    return max(found)[2] if found else None
+
+
+def finished_bundles(search: str | Path) -> list[tuple[str, Any, Path]]:
+    """(region id, wave, bundle folder) of every finished bundle with enough draws in the study
+    folders of ``search``: the candidates for a previous wave."""
+    found: list[tuple[str, Any, Path]] = []
+    for results in Path(search).glob(f"*/output/*/bundle/{RESULTS}"):
         try:
             data = json.loads(results.read_text(encoding="utf-8"))
             study = data["study"]
         except (OSError, ValueError, KeyError, TypeError):
             continue  # not a finished bundle: never compare against half a run
-        earlier = wave_key(study.get("wave")) < wave_key(config.wave)
-        if study.get("region_id") == config.region_id and earlier and data.get("n_boot", 0) >= MIN_DRAWS:
-            found.append((wave_key(study["wave"]), results.parent.parent.name, results.parent))
-    return max(found)[2] if found else None
+        if data.get("n_boot", 0) >= MIN_DRAWS:
+            found.append((study.get("region_id"), study.get("wave"), results.parent))
+    return found
 
 
 def wave_key(wave: Any) -> tuple[int, float, str]:

@@ -15,6 +15,7 @@ import pytest
 from csi_research import batch
 from csi_research.batch import StopRequest, last_run, run_batch
 from csi_research.output import INCOMPLETE, mark_finished
+from csi_research.studyconfig import StudyConfig
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -141,3 +142,40 @@ def test_the_comparison_reads_the_reused_bundles(studies, monkeypatch):
     assert result.ok and not result.interrupted
     assert seen == [[str(root / name / "output" / first / "bundle")
                      for name in ("donggang-2025", "donggang-2026", "linxi-2025")]]
+
+
+def test_the_batch_finds_each_chains_previous_wave_once_for_all_studies(studies, monkeypatch):
+    """What ``previous_bundle="auto"`` would find in the notebook, the batch finds before it starts,
+    reading the bundles beside the studies once rather than once per study."""
+    from csi_research import waves
+
+    root, first = studies
+    earlier = root / "donggang-2025" / "output" / first / "bundle"
+    (earlier / "results.json").write_text(
+        '{"study": {"region_id": "donggang", "wave": 2025}, "n_boot": 200}\n', encoding="utf-8")
+    reads: list[Path] = []
+    read = waves.finished_bundles
+    monkeypatch.setattr(waves, "finished_bundles", lambda folder: reads.append(folder) or read(folder))
+    sent: dict[str, object] = {}
+
+    def record(task, stop=None):
+        sent[task.name] = task.params["previous_bundle"]
+        return batch.NotebookRun(task.name, task.output_dir, "not started", languages=task.languages)
+
+    monkeypatch.setattr(batch, "execute_study", record)
+    later = root / "donggang-2026" / "study.yaml"
+    later.write_text(later.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
+    planned(root, resume=True)  # the earlier wave reused: its bundle is the later one's previous wave
+    assert sent == {"donggang-2026": str(earlier)} and reads == []
+
+    sent.clear()
+    planned(root, resume=False, only=["donggang-2026", "linxi-2025"])  # the earlier wave not in the batch
+    assert sent == {"donggang-2026": str(earlier), "linxi-2025": None}
+    assert reads == [root]
+    assert waves.find_previous(StudyConfig.from_yaml(later)) == earlier  # the notebook's own search agrees
+
+    sent.clear()
+    reads.clear()
+    planned(root, resume=False)  # both waves run: the later one reads what the earlier one saves
+    assert sent == {"donggang-2025": None, "donggang-2026": "auto", "linxi-2025": None}
+    assert reads == [root]
