@@ -31,7 +31,7 @@ import yaml
 
 from csi_research.errors import ModelSpecError
 from csi_research.model import DEFAULT_PATHS, CSIModel
-from csi_research.yamlfile import find_todo, find_todo_value, load_yaml, names, short
+from csi_research.yamlfile import find_todo, find_todo_value, load_yaml, names, parse_yaml, short
 
 # Constructs of the standard CSI model whose aspects a company changes directly; the assumption for
 # a sub-indicator that carries no ``actionable`` mark (Image, Expectation, Satisfaction and Loyalty
@@ -211,7 +211,7 @@ class Codebook:
         text = resources.files("csi_research").joinpath("resources", "codebook_default.yaml").read_text(
             "utf-8"
         )
-        return cls.from_dict(yaml.safe_load(text), source="codebook_default.yaml")
+        return cls.from_dict(parse_yaml(text), source="codebook_default.yaml")
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Codebook:

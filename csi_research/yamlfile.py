@@ -22,7 +22,7 @@ class _DuplicateKey(yaml.YAMLError):
         self.key, self.line, self.first = key, line, first
 
 
-class _StrictLoader(yaml.SafeLoader):
+class _Strict:
     """PyYAML keeps the last of two equal keys; a second ``Image:`` block would vanish silently."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -30,7 +30,7 @@ class _StrictLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
                 continue
-            key = self.construct_object(key_node)
+            key = self.construct_object(key_node)  # type: ignore[attr-defined]
             line = key_node.start_mark.line + 1
             try:
                 if key in seen:
@@ -38,7 +38,13 @@ class _StrictLoader(yaml.SafeLoader):
             except TypeError:  # an unhashable key: PyYAML reports it itself
                 continue
             seen[key] = line
-        return super().construct_mapping(node, deep=deep)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[misc]
+
+
+# Safe loaders (no objects built): libyaml's parser first where PyYAML has it (its wheels do), several
+# times faster; the pure-Python one when that fails, for its more helpful messages (tabs, say).
+_LOADERS = tuple(type(f"_Strict{base.__name__}", (_Strict, base), {})
+                 for base in (getattr(yaml, "CSafeLoader", None), yaml.SafeLoader) if base is not None)
 
 
 def load_yaml(path: str | Path, what: str) -> tuple[Any, str]:
@@ -51,7 +57,7 @@ def load_yaml(path: str | Path, what: str) -> tuple[Any, str]:
     except UnicodeDecodeError:
         raise ModelSpecError(f"{path}: the {what} is not UTF-8 text; save it as UTF-8") from None
     try:
-        return yaml.load(text, Loader=_StrictLoader), text  # a SafeLoader subclass: no objects built
+        return parse_yaml(text), text
     except _DuplicateKey as exc:
         raise ModelSpecError(
             f"{path}: line {exc.line}: key {short(exc.key)} is given twice (also on line {exc.first}); "
@@ -59,6 +65,16 @@ def load_yaml(path: str | Path, what: str) -> tuple[Any, str]:
         ) from None
     except yaml.YAMLError as exc:
         raise ModelSpecError(f"{path}: not valid YAML{_where(exc)}") from None
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML text as data, safely, refusing a key given twice in a mapping (raises yaml.YAMLError)."""
+    for loader in _LOADERS[:-1]:
+        try:
+            return yaml.load(text, Loader=loader)
+        except yaml.YAMLError:
+            pass
+    return yaml.load(text, Loader=_LOADERS[-1])
 
 
 def read_yaml(path: str | Path, what: str) -> Any:
