@@ -8,9 +8,10 @@ For each it forks a child that executes the notebook in-process, on an ipykernel
 kernel driven by papermill/nbclient, so the executed notebook and report are the ones a kernel
 process gives (:mod:`csi_research._execute`, the path taken without ``fork``). A study thus
 still runs in a process of its own, in a session of its own, started from the same clean state
-every time: nothing one study does (a crash, a changed global) reaches the next; each language
-runs in a fork of the study's process, as each starts a kernel of its own on the slow path. What
-the languages share is computed once before they are forked (:func:`compute_once`).
+every time: nothing one study does (a crash, a changed global) reaches the next. Of a study in
+two languages each runs in a fork of the study's process, as each starts a kernel of its own on
+the slow path; what they share is computed once before they are forked (:func:`compute_once`).
+A study's only language runs in the study's process itself.
 
 The zygote forks only while it has a single thread (it is started with BLAS, OpenMP and jemalloc
 background threads off) and ends when its socket closes, i.e. when the batch that started it
@@ -135,6 +136,23 @@ def language_in_fork(notebook: Path, out: Path, params: dict[str, Any], lang: st
         raise ProcessDied(code)
     ok, error = json.loads(data)
     return bool(ok), str(error)
+
+
+def language_here(notebook: Path, out: Path, params: dict[str, Any], lang: str,
+                  first: bool) -> tuple[bool, str]:
+    """A study's only language in the study's own process: a fork would isolate it from nothing.
+
+    As in a fork, the global random state is drawn afresh, and the process ends if the zygote
+    that started it disappears.
+    """
+    watch_parent(os.getppid())
+    _fresh_random_state()
+    streams = sys.stdout, sys.stderr
+    try:
+        return execute_language(notebook, out, params, lang, first, kernel=in_process_kernel)
+    finally:  # the kernel's streams stand in for ours while it lives; the verdict goes to ours
+        _flush()
+        sys.stdout, sys.stderr = streams
 
 
 def compute_once(params: dict[str, Any]) -> None:
@@ -411,8 +429,9 @@ def _child(task: dict[str, Any], fds: list[int], sock: socket.socket) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL if sig == signal.SIGTERM else signal.default_int_handler)
         compute_once(task["params"])
-        ok, error = execute(Path(task["notebook"]), Path(task["output_dir"]), task["params"],
-                            tuple(task["languages"]), run=language_in_fork)
+        languages = tuple(task["languages"])
+        ok, error = execute(Path(task["notebook"]), Path(task["output_dir"]), task["params"], languages,
+                            run=language_in_fork if len(languages) > 1 else language_here)
         print(json.dumps({"ok": ok, "error": error}), flush=True)
         code = 0
     except ProcessDied as died:  # a language's fork crashed: end as a crashed kernel process would
