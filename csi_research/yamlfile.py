@@ -95,9 +95,14 @@ def _where(exc: yaml.YAMLError) -> str:
 
 def find_todo(text: str) -> tuple[int, str, str] | None:
     """The first value left as ``TODO …``: its line (1-based), its key path and its text, else None."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+    root = None
+    for loader in _LOADERS:  # the fast parser first, as in parse_yaml
+        try:
+            root = yaml.compose(text, Loader=loader)
+            break
+        except yaml.YAMLError:
+            continue
+    if root is None:
         return None  # the parser reports it
     stack: list[tuple[yaml.Node | None, str]] = [(root, "")]
     while stack:

@@ -573,3 +573,36 @@ def test_the_heatmap_gives_way_to_a_note_beyond_what_it_can_show(language):
     assert "<img" in heatmap(comparison(HEATMAP_COLUMNS), language).html
     many = heatmap(comparison(HEATMAP_COLUMNS + 1), language).html
     assert "<img" not in many and "indices.csv" in many and str(HEATMAP_COLUMNS + 1) in many
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_wave_of_many_regions_is_ranked_one_line_per_region_or_in_the_national_section(language):
+    """Bars for a few regions; beyond RANKING_BARS a bar chart would be hundreds of inches wide."""
+    import base64
+    import struct
+    from types import SimpleNamespace
+
+    from csi_research.reporting.comparison import RANKING_BARS, ranking_figures
+
+    def wave(name: str, regions: int) -> pd.DataFrame:
+        index = np.linspace(90, 60, regions)
+        return pd.DataFrame({"wave": name, "rank": np.arange(1, regions + 1),
+                             "region": [f"{name}-r{k}" for k in range(regions)], "index": index,
+                             "ci_lower": index - 2, "ci_upper": index + 2, "level": 0.95, "n": 400})
+
+    def widths(html: str) -> list[int]:  # pixel widths of the embedded PNGs (IHDR)
+        return [struct.unpack(">I", base64.b64decode(data)[16:20])[0]
+                for data in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)]
+
+    bundle = SimpleNamespace(results={"values": {"index_target": 80.0}})
+    ranking = pd.concat([wave("2025", RANKING_BARS), wave("2026", RANKING_BARS + 1)], ignore_index=True)
+    alone = ranking_figures(SimpleNamespace(ranking=ranking, bundles=[bundle], national=None), language).html
+    bars, lines = widths(alone)
+    assert bars < 1500 and lines < 800  # bars for RANKING_BARS regions, then one line per region
+    national = {"ranking": ranking[ranking["wave"] == "2026"]}
+    html = ranking_figures(SimpleNamespace(ranking=ranking, bundles=[bundle], national=national),
+                           language).html
+    assert len(widths(html)) == 1  # 2026's ranking is drawn by province in the national section
+    note = ("2026 年共 13 个地区" if language == "zh" else "2026: 13 regions, too many")
+    below = "全国汇总" if language == "zh" else "national roll-up"
+    assert RANKING_BARS == 12 and note in html and below in html

@@ -78,10 +78,26 @@ def ranking(comparison: Any, language: str = "zh") -> Block:
     return Block(join(parts), text, language=language)
 
 
+RANKING_BARS = 12  # regions a wave's bar chart shows legibly (0.9 inch each); beyond, one line per region
+
+
 def ranking_figures(comparison: Any, language: str = "zh") -> Block:
+    """Each wave's ranking: bars for a few regions; for many, a dot plot with intervals, one line per
+    region, unless the national section below draws that very plot (by province) for the wave."""
+    from csi_research.rollup import ranking_plot
+
+    national = comparison.national or {}
+    shown_below = set(national["ranking"]["wave"].astype(str)) if "ranking" in national else set()
     figures = []
     for wave, part in comparison.ranking.groupby("wave", sort=True):
-        fig = plots.index_bars(part, x="region", threshold=target(comparison), language=language)
+        if len(part) <= RANKING_BARS:
+            fig = plots.index_bars(part, x="region", threshold=target(comparison), language=language)
+        elif str(wave) in shown_below:
+            figures.append(paragraph(say("cmp_ranking_below", language, wave=wave, n=len(part))))
+            continue
+        else:
+            fig = ranking_plot(part.rename(columns={"region": "name", "level": "ci"}), wave=str(wave),
+                               language=language, threshold=target(comparison))
         figures.append(figure(fig, f"{wave}"))
     return Block(join(figures), "[figures: rankings]", language=language)
 

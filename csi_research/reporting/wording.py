@@ -238,6 +238,9 @@ TEXT: dict[str, tuple[str, str]] = {
                           "Regions are ranked within each wave; intervals are each study's own {level} "
                           "interval. Overlapping intervals do not by themselves mean two regions are alike: "
                           "the pairwise table tests the differences."),
+    "cmp_ranking_below": ("{wave} 年共 {n} 个地区，条形图无法清晰显示：按省分组、带置信区间的排名图见下文全国汇总部分。",
+                          "{wave}: {n} regions, too many for a legible bar chart: the ranking with intervals, "
+                          "by province, is in the national roll-up below."),
     "cmp_top": ("{wave} 年：{top} 最高（{top_v} 分），{bottom} 最低（{bottom_v} 分）。",
                 "{wave}: highest {top} ({top_v}), lowest {bottom} ({bottom_v})."),
     "cmp_single": ("{wave} 年：仅 {top} 一个地区（{top_v} 分）。", "{wave}: {top} only ({top_v})."),
