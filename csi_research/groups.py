@@ -153,7 +153,7 @@ class _Engine:
         return out
 
 
-def _setup(fit: Any, group: Any) -> tuple[_Engine, str, np.ndarray, list[Any], list[str]]:
+def _setup(fit: Any, group: Any) -> tuple[_Engine, str, np.ndarray, list[Any]]:
     """Engine, grouping and the configural checks every group must pass to be estimated."""
     if not hasattr(fit, "scheme") or not hasattr(fit, "sample"):
         raise TypeError(f"expected a PLS fit (fit_pls), got {type(fit).__name__}")
@@ -163,7 +163,7 @@ def _setup(fit: Any, group: Any) -> tuple[_Engine, str, np.ndarray, list[Any], l
         source = f"{sample.source}, group {name} = {level}"
         require_respondents(sample.model, int((codes == g).sum()), source)
         check_constant(sample.x[codes == g], source)
-    return _Engine.of(fit), name, codes, levels, []
+    return _Engine.of(fit), name, codes, levels
 
 
 def _require_converged(est: PLSBatch, level: Any, name: str) -> None:
@@ -570,7 +570,7 @@ def _permutation_tests(fit: Any, group: Any, n_perm: int, seed: int | np.random.
                        kinds: list[str]) -> tuple[MICOMResult, MGAResult]:
     """MICOM and the permutation MGA of ``kinds``, every pair's permuted fits estimated once for both."""
     n_perm = _check_count(n_perm, "n_perm")
-    engine, name, codes, levels, _ = _setup(fit, group)
+    engine, name, codes, levels = _setup(fit, group)
     effects = _effects(engine.lay)
     labels = _labels_of(engine.lay, effects)
     m = len(levels) * (len(levels) - 1) // 2
@@ -589,7 +589,7 @@ def _permutation_tests(fit: Any, group: Any, n_perm: int, seed: int | np.random.
         micom_failed += failed
         parts += differences.parts(labels, levels[ga], levels[gb])
         mga_failed += differences.failed
-    return (_micom_result(fit, name, codes, levels, comp_rows, eq_rows, micom_failed, n_perm, seed),
+    return (_micom_result(fit, name, codes, levels, comp_rows, eq_rows, micom_failed, m, n_perm, seed),
             _mga_result("permutation (Chin & Dibbern 2010)", engine, name, levels, codes, parts, kinds, m,
                          n_perm, seed, alpha, _failed_note(mga_failed, n_perm * m, "")))
 
@@ -602,11 +602,11 @@ def _failed_note(failed: int, total: int, which: str) -> list[str]:
 
 
 def _micom_result(fit: Any, name: str, codes: np.ndarray, levels: list[Any], comp_rows: list[dict],
-                  eq_rows: list[dict], failed: int, n_perm: int, seed: Any) -> MICOMResult:
+                  eq_rows: list[dict], failed: int, m: int, n_perm: int, seed: Any) -> MICOMResult:
+    """The MICOM result of ``m`` tested pairs from their rows."""
     compositional = pd.DataFrame(comp_rows)
     equality = pd.DataFrame(eq_rows)
     construct_verdict, verdict = _verdicts(compositional, equality)
-    m = len(levels) * (len(levels) - 1) // 2
     return MICOMResult(
         group=name,
         groups=pd.DataFrame({"group": levels, "n": np.bincount(codes)}),
@@ -660,7 +660,7 @@ def bootstrap_mga(
     ``p_adjusted`` Holm across every path × pair (total effects and R² separate families).
     """
     n_boot = _check_count(n_boot, "n_boot")
-    engine, name, codes, levels, diagnostics = _setup(fit, group)
+    engine, name, codes, levels = _setup(fit, group)
     lay = engine.lay
     effects = _effects(lay)
     labels = _labels_of(lay, effects)
@@ -699,11 +699,10 @@ def bootstrap_mga(
                 se_a=np.nanstd(boots[ga][k], axis=0, ddof=1), se_b=np.nanstd(boots[gb][k], axis=0, ddof=1),
                 p_a_greater=p_one, p_value=np.minimum(1.0, 2 * np.minimum(p_one, 1 - p_one)),
             ))
-    if failed:
-        diagnostics.append(
-            f"{failed} of {n_boot * len(levels)} group bootstrap resamples did not converge and were left "
-            "out; if many fail, raise max_iter of the fit"
-        )
+    diagnostics = [
+        f"{failed} of {n_boot * len(levels)} group bootstrap resamples did not converge and were left "
+        "out; if many fail, raise max_iter of the fit"
+    ] if failed else []
     return _mga_result("bootstrap PLS-MGA (Henseler 2009)", engine, name, levels, codes, parts, kinds,
                        len(pairs), n_boot, seed, alpha, diagnostics)
 

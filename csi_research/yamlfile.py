@@ -69,12 +69,17 @@ def load_yaml(path: str | Path, what: str) -> tuple[Any, str]:
 
 def parse_yaml(text: str) -> Any:
     """YAML text as data, safely, refusing a key given twice in a mapping (raises yaml.YAMLError)."""
+    return _read(yaml.load, text)
+
+
+def _read(read: Any, text: str) -> Any:
+    """``read(text, Loader=...)`` (load or compose) with each loader in turn; the last one's error rises."""
     for loader in _LOADERS[:-1]:
         try:
-            return yaml.load(text, Loader=loader)
+            return read(text, Loader=loader)
         except yaml.YAMLError:
             pass
-    return yaml.load(text, Loader=_LOADERS[-1])
+    return read(text, Loader=_LOADERS[-1])
 
 
 def read_yaml(path: str | Path, what: str) -> Any:
@@ -95,14 +100,9 @@ def _where(exc: yaml.YAMLError) -> str:
 
 def find_todo(text: str) -> tuple[int, str, str] | None:
     """The first value left as ``TODO …``: its line (1-based), its key path and its text, else None."""
-    root = None
-    for loader in _LOADERS:  # the fast parser first, as in parse_yaml
-        try:
-            root = yaml.compose(text, Loader=loader)
-            break
-        except yaml.YAMLError:
-            continue
-    if root is None:
+    try:
+        root = _read(yaml.compose, text)
+    except yaml.YAMLError:
         return None  # the parser reports it
     stack: list[tuple[yaml.Node | None, str]] = [(root, "")]
     while stack:
