@@ -699,10 +699,12 @@ def bootstrap_mga(
                 se_a=np.nanstd(boots[ga][k], axis=0, ddof=1), se_b=np.nanstd(boots[gb][k], axis=0, ddof=1),
                 p_a_greater=p_one, p_value=np.minimum(1.0, 2 * np.minimum(p_one, 1 - p_one)),
             ))
-    diagnostics = [
-        f"{failed} of {n_boot * len(levels)} group bootstrap resamples did not converge and were left "
-        "out; if many fail, raise max_iter of the fit"
-    ] if failed else []
+    diagnostics: list[str] = []
+    if failed:
+        diagnostics.append(
+            f"{failed} of {n_boot * len(levels)} group bootstrap resamples did not converge and were left "
+            "out; if many fail, raise max_iter of the fit"
+        )
     return _mga_result("bootstrap PLS-MGA (Henseler 2009)", engine, name, levels, codes, parts, kinds,
                        len(pairs), n_boot, seed, alpha, diagnostics)
 
