@@ -66,8 +66,8 @@ def main() -> None:
     args = parser.parse_args()
     import contextlib
 
-    from csi_research import batch
-    from csi_research.batch import run_batch
+    from csi_research.run import batch
+    from csi_research.run.batch import run_batch
 
     if args.cold:
         batch._warm_workers = lambda *a, **k: contextlib.nullcontext()

@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from csi_research.bootstrap import bootstrap
-from csi_research.errors import CSIWarning
-from csi_research.estimation.cbsem import fit_cbsem
-from csi_research.estimation.pls import fit_pls
+from csi_research.core.errors import CSIWarning
+from csi_research.data.simulate import simulate_survey
 from csi_research.model import CSIModel
-from csi_research.simulate import simulate_survey
+from csi_research.stats.bootstrap import bootstrap
+from csi_research.stats.cbsem import fit_cbsem
+from csi_research.stats.pls import fit_pls
 
 PEER_VENV = Path(tempfile.gettempdir()) / "csi_plspm_peer"
 PEER_RESAMPLES = 50

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from csi_research import CSIModel, CSIWarning
-from csi_research.estimation.cbsem import fit_cbsem
+from csi_research.stats.cbsem import fit_cbsem
 
 PATHS = {  # standardised population paths (an admissible CSI profile)
     ("Image", "Expectation"): 0.5, ("Image", "Satisfaction"): 0.3, ("Image", "Loyalty"): 0.2,

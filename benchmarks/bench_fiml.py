@@ -30,9 +30,9 @@ import semopy
 from scipy import stats
 
 from csi_research import CSIModel, CSIWarning
-from csi_research.estimation import fiml
-from csi_research.estimation.cbsem import _description, fit_cbsem
-from csi_research.survey import load_survey
+from csi_research.data.survey import load_survey
+from csi_research.stats import fiml
+from csi_research.stats.cbsem import _description, fit_cbsem
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "beiling_2025.csv"

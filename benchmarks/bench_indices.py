@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from csi_research import CSIModel
-from csi_research.indices import acsi_index_from_arrays, block_positions
+from csi_research.stats.indices import acsi_index_from_arrays, block_positions
 
 
 def per_resample(raw, means, blocks, lo, hi):

@@ -13,11 +13,11 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from csi_research.errors import CSIWarning
-from csi_research.estimation.pls import fit_pls
-from csi_research.groups import micom, permutation_mga
+from csi_research.core.errors import CSIWarning
+from csi_research.data.simulate import simulate_survey
 from csi_research.model import CSIModel
-from csi_research.simulate import simulate_survey
+from csi_research.stats.groups import micom, permutation_mga
+from csi_research.stats.pls import fit_pls
 
 N_PERM = 5_000
 N_NAIVE = 50

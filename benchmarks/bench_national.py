@@ -1,6 +1,6 @@
 """National scale: a simulated survey of hundreds of regions through the batch, comparison and roll-up.
 
-Writes a SYNTHETIC national survey set (:func:`csi_research.national.write_national_survey`:
+Writes a SYNTHETIC national survey set (:func:`csi_research.programme.national.write_national_survey`:
 300 fictional regions in 10 fictional provinces, about 450 respondents each, a third of them
 surveyed twice, so about 400 studies) into a temporary folder, then measures
 
@@ -8,7 +8,7 @@ surveyed twice, so about 400 studies) into a temporary folder, then measures
   full (2,000 resamples): wall time, per-study time, the comparison's time, and the peak
   resident memory of this process and all its children (Dask workers, notebook processes,
   kernels), sampled every 0.25 s;
-* the national roll-up (:func:`csi_research.rollup.national_tables`) over the batch's bundles,
+* the national roll-up (:func:`csi_research.programme.rollup.national_tables`) over the batch's bundles,
   checked for complete province and national rows;
 * the speed-up of a local Dask cluster of several worker processes over one worker, on a subset.
 
@@ -79,7 +79,7 @@ class PeakMemory:
 def batch(root: Path, *, quick: bool, workers: int, scheduler: str | None = None,
           only: list[str] | None = None, comparison: bool = True) -> tuple[Any, float, PeakMemory]:
     """One ``run_batch`` with its wall time and memory peak."""
-    from csi_research.batch import run_batch
+    from csi_research.run.batch import run_batch
 
     with PeakMemory() as memory:
         start = time.perf_counter()
@@ -131,8 +131,8 @@ def report_batch(label: str, result: Any, wall: float, memory: PeakMemory, quick
 
 def check_rollup(result: Any, table: Any) -> bool:
     """Time the national roll-up over the batch's bundles and check it covers every unit and wave."""
-    from csi_research.compare import common_target, load_bundles
-    from csi_research.rollup import national_tables, rollup
+    from csi_research.programme.rollup import national_tables, rollup
+    from csi_research.study.bundle import common_target, load_bundles
 
     paths = [r.output_dir / "bundle" for r in result.studies if r.ok]
     start = time.perf_counter()
@@ -205,7 +205,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message="Port .* is already in use")  # another cluster's dashboard
-    from csi_research.national import write_national_survey
+    from csi_research.programme.national import write_national_survey
 
     folder = Path(tempfile.mkdtemp(prefix="csi-national-"))
     ok = True

@@ -8,10 +8,10 @@ from __future__ import annotations
 import time
 import warnings
 
-from csi_research.errors import CSIWarning
-from csi_research.estimation.pls import fit_pls
+from csi_research.core.errors import CSIWarning
+from csi_research.data.simulate import simulate_survey
 from csi_research.model import CSIModel
-from csi_research.simulate import simulate_survey
+from csi_research.stats.pls import fit_pls
 
 
 def main() -> None:

@@ -20,9 +20,9 @@ from pathlib import Path
 
 
 def _step(name: str, folder: Path, n: int) -> dict:
-    from csi_research.errors import CSIWarning
-    from csi_research.simulate import simulate_survey
-    from csi_research.survey import load_survey
+    from csi_research.core.errors import CSIWarning
+    from csi_research.data.simulate import simulate_survey
+    from csi_research.data.survey import load_survey
 
     warnings.simplefilter("ignore", CSIWarning)  # straight-liner notices are expected here
     start = time.perf_counter()

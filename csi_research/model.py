@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from csi_research.errors import ModelSpecError
-from csi_research.yamlfile import find_todo, load_yaml, names, short
+from csi_research.core.errors import ModelSpecError
+from csi_research.core.yamlfile import find_todo, load_yaml, names, short
 
 MODES = ("A", "B")  # A = reflective (Mode A), B = formative (Mode B)
 MODEL_KEYS = ("constructs", "paths", "target")

@@ -21,10 +21,10 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from csi_research.errors import CSIWarning
-from csi_research.estimation.pls import fit_pls
-from csi_research.groups import bootstrap_mga, micom, permutation_mga
+from csi_research.core.errors import CSIWarning
 from csi_research.model import CSIModel
+from csi_research.stats.groups import bootstrap_mga, micom, permutation_mga
+from csi_research.stats.pls import fit_pls
 
 MODEL = CSIModel(
     {"X": ["x1", "x2", "x3"], "M": ["m1", "m2", "m3"], "Y": ["y1", "y2", "y3"]},

@@ -1,8 +1,8 @@
-"""Validate the weak-link ranking of ``csi_research.ipma`` on planted truth.
+"""Validate the weak-link ranking of ``csi_research.stats.ipma`` on planted truth.
 
 Each profile plants one or two weak links (薄弱环节) through ``item_effects``: a negative shift of
 one item's answers. Every replication draws a survey of the profile (its own n), fits PLS and
-ranks the priorities with :func:`csi_research.ipma.ipma`; a replication is a hit when every
+ranks the priorities with :func:`csi_research.stats.ipma.ipma`; a replication is a hit when every
 planted item is among the top three priorities. The profiles are the bundled regions with planted
 negative effects and profiles built from bundled regions that plant a weak link in each other
 actionable sub-indicator. For comparison the same surveys are ranked by the former item
@@ -32,13 +32,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from csi_research.codebook import Codebook
-from csi_research.errors import CSIWarning
-from csi_research.estimation.pls import fit_pls
-from csi_research.indices import block_positions, raw_weight_vector, rescaled_weights
-from csi_research.ipma import IPMAResult, ipma
-from csi_research.sample import prepare
-from csi_research.simulate import RegionProfile, load_regions, region_seed, simulate_survey
+from csi_research.core.errors import CSIWarning
+from csi_research.data.codebook import Codebook
+from csi_research.data.sample import prepare
+from csi_research.data.simulate import RegionProfile, load_regions, region_seed, simulate_survey
+from csi_research.stats.indices import block_positions, raw_weight_vector, rescaled_weights
+from csi_research.stats.ipma import IPMAResult, ipma
+from csi_research.stats.pls import fit_pls
 
 DEFAULT_REPS = 200  # about 2.5 minutes on 2 cores
 TOP = 3

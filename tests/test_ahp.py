@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from csi_research.errors import CSIWarning, ModelSpecError
+from csi_research.core.errors import CSIWarning, ModelSpecError
 from csi_research.evaluation.ahp import (
     RANDOM_INDEX,
     ahp_weights,

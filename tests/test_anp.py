@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from csi_research.codebook import Scale
-from csi_research.errors import CSIWarning, EstimationError, ModelSpecError
+from csi_research.core.errors import CSIWarning, EstimationError, ModelSpecError
+from csi_research.data.codebook import Scale
 from csi_research.evaluation.anp import anp_fuzzy, anp_weights, limit_supermatrix
 from csi_research.evaluation.fuzzy import fuzzy_evaluation
 from csi_research.evaluation.hierarchy import ahp_hierarchy

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from csi_research import batch
-from csi_research.batch import StudyTask, run_batch
-from csi_research.output import INCOMPLETE, claim_run_dir
+from csi_research.core.output import INCOMPLETE, claim_run_dir
+from csi_research.run import batch
+from csi_research.run.batch import StudyTask, run_batch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_batch_faults import make_studies

@@ -21,13 +21,13 @@ import psutil
 import pytest
 from faults import Snapshot
 
-from csi_research import batch, output
-from csi_research._execute import kernel_options
-from csi_research.batch import StopRequest, StudyTask, execute_study, run_batch
-from csi_research.bundle import read_bundle, write_bundle
-from csi_research.compare import load_bundle, load_bundles
-from csi_research.errors import ModelSpecError
-from csi_research.output import INCOMPLETE, incomplete, mark_finished, mark_incomplete, reserve_run_dirs
+from csi_research.core import output
+from csi_research.core.errors import ModelSpecError
+from csi_research.core.output import INCOMPLETE, incomplete, mark_finished, mark_incomplete, reserve_run_dirs
+from csi_research.run import batch
+from csi_research.run.batch import StopRequest, StudyTask, execute_study, run_batch
+from csi_research.run.execute import kernel_options
+from csi_research.study.bundle import load_bundle, load_bundles, read_bundle, write_bundle
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -77,7 +77,7 @@ def sample_draws() -> pd.DataFrame:
     return pd.DataFrame({"Satisfaction": [72.0 + k / 100 for k in range(120)]})
 
 
-ZYGOTE = "csi_research._zygote"  # a study forked from a warm zygote has the zygote's command line
+ZYGOTE = "csi_research.run.zygote"  # a study forked from a warm zygote has the zygote's command line
 
 
 def running_studies(processes: list[psutil.Process]) -> list[psutil.Process]:
@@ -405,7 +405,7 @@ def test_one_unwritable_study_does_not_stop_the_others(tmp_path):
 # ---------------------------------------------------------------- signals, on real executions
 BATCH = """\
 import sys
-from csi_research.batch import run_batch
+from csi_research.run.batch import run_batch
 r = run_batch(sys.argv[1], quick=True, progress=False, workers=1, comparison=False)
 print(r.summary().to_string())
 print("interrupted", r.interrupted, r.stopped_by, r.run_id)
@@ -457,7 +457,7 @@ def test_sigterm_to_the_command_prints_the_summary_of_what_finished(tmp_path):
 # ---------------------------------------------------------------- concurrent batches
 REPORTING_BATCH = """\
 import json, sys
-from csi_research.batch import run_batch
+from csi_research.run.batch import run_batch
 r = run_batch(sys.argv[1], quick=True, progress=False, comparison=False)
 print(json.dumps({"run_id": r.run_id, "dirs": [str(s.output_dir) for s in r.studies],
                   "reports": [str(p) for s in r.studies for p in s.reports],

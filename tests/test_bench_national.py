@@ -5,9 +5,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from csi_research.errors import ModelSpecError
-from csi_research.national import write_national_survey
-from csi_research.studyconfig import StudyConfig
+from csi_research.core.errors import ModelSpecError
+from csi_research.programme.national import write_national_survey
+from csi_research.study.config import StudyConfig
 
 
 @pytest.fixture(scope="module")

@@ -10,14 +10,14 @@ import pytest
 from ecsi_reference import BLOCKS, ecsi_model, reference_csv, satisfaction_data
 from scipy import stats
 
-from csi_research.bootstrap import _count_chunks, bootstrap
-from csi_research.errors import CSIWarning, ModelSpecError
-from csi_research.estimation.cbsem import fit_cbsem
-from csi_research.estimation.pls import fit_pls
-from csi_research.indices import csi_indices
-from csi_research.intervals import bca_interval, excludes_zero, percentile_interval
+from csi_research.core.errors import CSIWarning, ModelSpecError
+from csi_research.data.sample import prepare
 from csi_research.model import CSIModel
-from csi_research.sample import prepare
+from csi_research.stats.bootstrap import _count_chunks, bootstrap
+from csi_research.stats.cbsem import fit_cbsem
+from csi_research.stats.indices import csi_indices
+from csi_research.stats.intervals import bca_interval, excludes_zero, percentile_interval
+from csi_research.stats.pls import fit_pls
 
 SAT_MODEL = ecsi_model()
 

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from csi_research import bundle
-from csi_research.bundle import read_bundle, write_bundle
-from csi_research.errors import ModelSpecError
-from csi_research.output import write_atomic
+from csi_research.core.errors import ModelSpecError
+from csi_research.core.output import write_atomic
+from csi_research.study import bundle
+from csi_research.study.bundle import read_bundle, write_bundle
 
 
 def sample_results() -> dict:

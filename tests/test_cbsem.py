@@ -10,8 +10,8 @@ import pytest
 from ecsi_reference import BLOCKS, PATHS, ecsi_model, reference_csv, satisfaction_data
 
 from csi_research import CSIModel, CSIWarning, EstimationError, ModelSpecError
-from csi_research.estimation.cbsem import _minus2ll, fit_cbsem
-from csi_research.sample import em_moments as _em_moments
+from csi_research.data.sample import em_moments as _em_moments
+from csi_research.stats.cbsem import _minus2ll, fit_cbsem
 
 
 def _quiet_fit(*args, **kwargs):
@@ -218,7 +218,7 @@ def _observed_loglik(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> float:
 
 def test_ml_on_incomplete_data_fits_the_em_covariance():
     """Default missing='em': ML fits the EM covariance of every respondent (listwise would drop some)."""
-    from csi_research.sample import prepare
+    from csi_research.data.sample import prepare
 
     data, _ = _simulate(400, seed=12)
     holes = data.copy()
@@ -299,7 +299,7 @@ def _resample_covs(x: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
 
 
 def test_refit_equals_fit_cbsem_on_the_materialised_resample(satisfaction):
-    from csi_research.estimation.cbsem import CBSEMRefit
+    from csi_research.stats.cbsem import CBSEMRefit
 
     # converged but inadmissible (EXPE and QUAL both predict SAT and correlate 0.99): the verdict must carry
     blocks = {k: v for k, v in BLOCKS.items() if k != "VAL"}
@@ -322,7 +322,7 @@ def test_refit_equals_fit_cbsem_on_the_materialised_resample(satisfaction):
 
 
 def test_refit_with_single_item_reliability_and_residual_covariance():
-    from csi_research.estimation.cbsem import CBSEMRefit
+    from csi_research.stats.cbsem import CBSEMRefit
 
     data, _ = _simulate(500, seed=21)
     model = CSIModel({"A": ["a1", "a2", "a3"], "B": ["b1", "b2", "b3"], "C": ["c1"]},

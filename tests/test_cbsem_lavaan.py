@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from csi_research import CSIModel, CSIWarning, EstimationError, ModelSpecError
-from csi_research.estimation.cbsem import fit_cbsem
+from csi_research.stats.cbsem import fit_cbsem
 
 DATA = Path(__file__).parent / "data"
 RTOL, ATOL = 1e-5, 1e-6
@@ -426,7 +426,7 @@ def test_residual_covariances_are_standardised_by_residual_variances():
 def test_bootstrap_leaves_out_resamples_with_negative_disturbance_variance():
     """Political democracy (ML): dem65's disturbance variance is 0.172 with SE 0.215 (lavaan), so many
     resamples estimate it below zero, which would give R² > 1; those must not enter any interval."""
-    from csi_research.bootstrap import bootstrap
+    from csi_research.stats.bootstrap import bootstrap
 
     model = CSIModel({"ind60": ["x1", "x2", "x3"], "dem60": ["y1", "y2", "y3", "y4"],
                       "dem65": ["y5", "y6", "y7", "y8"]},

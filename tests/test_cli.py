@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from faults import Snapshot
 
-from csi_research import cli
-from csi_research.cli import main
+from csi_research.run import cli
+from csi_research.run.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
@@ -151,7 +151,7 @@ def test_a_bug_is_one_line_and_its_traceback_is_kept(monkeypatch, capsys):
 
 
 def test_long_messages_are_cut(monkeypatch, capsys):
-    from csi_research.errors import SurveyDataError
+    from csi_research.core.errors import SurveyDataError
 
     def huge(args):
         raise SurveyDataError("x" * 10**6)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import yaml
 
-from csi_research.codebook import Codebook, Scale
-from csi_research.errors import ModelSpecError
+from csi_research.core.errors import ModelSpecError
+from csi_research.data.codebook import Codebook, Scale
 from csi_research.evaluation.internal import indicator_definitions
 from csi_research.model import DEFAULT_ITEMS, CSIModel
 

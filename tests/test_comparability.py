@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from csi_research.bundle import write_bundle
-from csi_research.comparability import COMPUTED, comparability
-from csi_research.compare import compare, load_bundles
 from csi_research.model import CSIModel
+from csi_research.programme.comparability import COMPUTED, comparability
+from csi_research.programme.compare import compare
+from csi_research.study.bundle import load_bundles, write_bundle
 
 MODEL = CSIModel(
     {"Quality": ["q1", "q2", "q3"], "Satisfaction": ["s1", "s2", "s3"], "Loyalty": ["l1", "l2", "l3"]},
@@ -142,7 +142,7 @@ def _parts(region: str) -> tuple[dict, pd.DataFrame, dict]:
 
 
 def test_a_wave_of_too_many_regions_is_said_not_tested(tmp_path, monkeypatch):
-    import csi_research.comparability as module
+    import csi_research.programme.comparability as module
 
     monkeypatch.setattr(module, "MAX_REGIONS", 2)
     paths = [bundle(tmp_path, r, "2025", survey(200, seed)) for seed, r in enumerate(("a", "b", "c"))]
@@ -151,8 +151,8 @@ def test_a_wave_of_too_many_regions_is_said_not_tested(tmp_path, monkeypatch):
 
 
 def test_a_batch_comparison_tests_once_for_all_its_languages(tmp_path, monkeypatch):
-    from csi_research import comparability as module
-    from csi_research._zygote import compute_once
+    from csi_research.programme import comparability as module
+    from csi_research.run.zygote import compute_once
 
     monkeypatch.setattr(module, "COMPUTED", {})
     paths = [bundle(tmp_path, r, "2025", survey(300, seed)) for seed, r in enumerate(("a", "b"))]

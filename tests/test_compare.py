@@ -15,22 +15,19 @@ import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from csi_research import bundle as bundle_format
-from csi_research.compare import (
+from csi_research.core.errors import ModelSpecError
+from csi_research.programme.compare import (
     PAIRWISE_COLUMNS,
-    Bundle,
     compare,
-    difference,
     index_table,
-    latest_wave,
-    load_bundle,
-    load_bundles,
     pairwise_differences,
-    percentile_p_value,
     ranking,
     wave_changes,
 )
-from csi_research.errors import ModelSpecError
+from csi_research.stats.intervals import percentile_p_value
+from csi_research.study import bundle as bundle_format
+from csi_research.study.bundle import Bundle, difference, load_bundle, load_bundles
+from csi_research.study.waves import latest_wave
 
 NAMES = {"beiling": "北岭", "donggang": "东港", "linxi": "临溪", "nanyu": "南屿"}
 Z975 = stats.norm.ppf(0.975)
@@ -534,7 +531,7 @@ def test_the_report_counts_pairs_of_a_large_wave_and_lists_those_of_a_small_one(
     """300 regions make 44,850 pairs: the report counts the real ones and points at the table."""
     from types import SimpleNamespace
 
-    from csi_research.compare import PAIRWISE_COLUMNS
+    from csi_research.programme.compare import PAIRWISE_COLUMNS
     from csi_research.reporting.comparison import PAIRS_LISTED, pairwise
 
     def wave(name: str, regions: int) -> pd.DataFrame:

@@ -16,12 +16,12 @@ import pytest
 from faults import Snapshot
 
 from csi_research import load_survey
-from csi_research.errors import CSIWarning, EstimationError
-from csi_research.estimation import cbsem
-from csi_research.estimation.cbsem import fit_cbsem
-from csi_research.estimation.pls import fit_pls, minimum_respondents
+from csi_research.core.errors import CSIWarning, EstimationError
+from csi_research.data.sample import prepare
 from csi_research.model import CSIModel
-from csi_research.sample import prepare
+from csi_research.stats import cbsem
+from csi_research.stats.cbsem import fit_cbsem
+from csi_research.stats.pls import fit_pls, minimum_respondents
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "beiling_2025.csv"
 MODEL = CSIModel.default()

@@ -12,12 +12,13 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from csi_research.compare import Bundle, compare
 from csi_research.evaluation.ahp import ahp_weights, judgement_matrix
 from csi_research.evaluation.fuzzy import grade_bands
-from csi_research.reporting.excel import WORKBOOK, sheet_names, workbook_bytes, write_workbook
-from csi_research.reporting.headers import COLUMNS, TABLE_NAMES, header, reader_table
-from csi_research.study import run_study
+from csi_research.programme.compare import compare
+from csi_research.render.excel import WORKBOOK, sheet_names, workbook_bytes, write_workbook
+from csi_research.render.headers import COLUMNS, TABLE_NAMES, header, reader_table
+from csi_research.study.bundle import Bundle
+from csi_research.study.pipeline import run_study
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -32,8 +32,8 @@ import pandas as pd
 import pytest
 
 from csi_research import CSIModel, CSIWarning
-from csi_research.estimation import fiml
-from csi_research.estimation.cbsem import fit_cbsem
+from csi_research.stats import fiml
+from csi_research.stats.cbsem import fit_cbsem
 
 DATA = Path(__file__).parent / "data" / "fiml_patterns.csv"
 MODEL = CSIModel.default()
@@ -258,7 +258,7 @@ def test_analytic_gradient_matches_finite_differences_on_many_patterns(items):
     point away from the optimum (where every term of the gradient is non-zero)."""
     import semopy
 
-    from csi_research.estimation.cbsem import _description
+    from csi_research.stats.cbsem import _description
 
     sem = semopy.ModelMeans(_description(MODEL, items.cov(), None, ()))
     with warnings.catch_warnings(), np.errstate(all="ignore"):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from matplotlib import font_manager, ft2font
 
-from csi_research import fonts
+from csi_research.core import fonts
 
 
 @pytest.fixture
@@ -74,7 +74,7 @@ def test_damaged_cache_file_is_extracted_again(cache, damage):
 
 
 def test_concurrent_processes_share_one_complete_file(cache):
-    code = "from csi_research import fonts; print(fonts.font_file())"
+    code = "from csi_research.core import fonts; print(fonts.font_file())"
     env = {**os.environ, "XDG_CACHE_HOME": str(cache.parent.parent)}
     runs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
             for _ in range(3)]
@@ -107,7 +107,7 @@ def test_cache_folder_follows_xdg(monkeypatch, tmp_path):
 
 
 def test_matplotlib_uses_the_package_font():
-    from csi_research import plots  # registers at import
+    from csi_research.render import plots  # registers at import
 
     assert plots.FONT_FAMILY[0] == fonts.FAMILY
     found = Path(font_manager.findfont(font_manager.FontProperties(family=fonts.FAMILY),

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from csi_research.codebook import Codebook, Scale
-from csi_research.errors import ModelSpecError, SurveyDataError
+from csi_research.core.errors import ModelSpecError, SurveyDataError
+from csi_research.data.codebook import Codebook, Scale
 from csi_research.evaluation.fuzzy import (
     MIN_MAX_VALIDITY,
     band_edges,
@@ -20,7 +20,7 @@ from csi_research.evaluation.fuzzy import (
     validity_class,
 )
 from csi_research.evaluation.hierarchy import ahp_hierarchy
-from csi_research.indices import grade_score_index
+from csi_research.stats.indices import grade_score_index
 
 # A three-grade scale with scores 0 / 60 / 100 keeps the arithmetic checkable by hand.
 SCALE3 = Scale("three", (1, 2, 3), ("差", "中", "好"), ("poor", "fair", "good"), (0.0, 60.0, 100.0))

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from csi_research.errors import EstimationError, ModelSpecError
-from csi_research.estimation.pls import fit_pls
-from csi_research.groups import (
+from csi_research.core.errors import EstimationError, ModelSpecError
+from csi_research.model import CSIModel
+from csi_research.stats.groups import (
     bootstrap_mga,
     henseler_probability,
     holm,
@@ -21,7 +21,7 @@ from csi_research.groups import (
     micom_and_mga,
     permutation_mga,
 )
-from csi_research.model import CSIModel
+from csi_research.stats.pls import fit_pls
 
 MODEL = CSIModel(
     {"X": ["x1", "x2", "x3"], "M": ["m1", "m2", "m3"], "Y": ["y1", "y2", "y3"]},

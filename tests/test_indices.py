@@ -11,16 +11,15 @@ import pytest
 from ecsi_reference import PATHS, reference_csv, satisfaction_data
 
 from csi_research import Codebook, CSIModel, CSIWarning, ModelSpecError, SurveyDataError
-from csi_research.indices import (
+from csi_research.data.sample import Sample, poststratify, prepare
+from csi_research.data.survey import Survey
+from csi_research.stats.indices import (
     acsi_index_from_arrays,
     csi_indices,
     grade_score_index,
     overall_csi,
-    poststratify,
     segment_indices,
 )
-from csi_research.sample import Sample, prepare
-from csi_research.survey import Survey
 
 
 @dataclass(frozen=True)
@@ -282,7 +281,7 @@ def test_poststratify_on_categorical_columns_reproduces_population_shares():
 @pytest.fixture(scope="module")
 def holes() -> Survey:
     """A simulated survey with missing answers (about 58 % of respondents skip at least one item)."""
-    from csi_research.simulate import RegionProfile, simulate_survey
+    from csi_research.data.simulate import RegionProfile, simulate_survey
 
     profile = RegionProfile("holes", "缺失", "holes", mcar_rate=0.02, mar_rural_rate=0.02,
                             straight_liner_share=0.0)
@@ -303,7 +302,7 @@ def test_poststratified_sample_reproduces_population_shares(holes):
 
 
 def test_weighted_index_is_the_weighted_item_mean():
-    from csi_research.estimation.pls import fit_pls
+    from csi_research.stats.pls import fit_pls
 
     data, _, blocks = ecsi_with_plspm_outer()
     model = CSIModel(blocks, PATHS)
@@ -322,7 +321,7 @@ def test_weighted_index_is_the_weighted_item_mean():
 
 
 def test_listwise_index_stands_on_the_complete_respondents(holes):
-    from csi_research.estimation.pls import fit_pls
+    from csi_research.stats.pls import fit_pls
 
     model = holes.model()
     with pytest.warns(CSIWarning, match="listwise deletion"):
@@ -339,7 +338,7 @@ def test_listwise_index_stands_on_the_complete_respondents(holes):
 
 @pytest.mark.parametrize("missing", ["em", "mean", "listwise"])
 def test_segment_sizes_add_up_to_the_sample(holes, missing):
-    from csi_research.estimation.pls import fit_pls
+    from csi_research.stats.pls import fit_pls
 
     model = holes.model()
     with warnings.catch_warnings():
@@ -354,7 +353,7 @@ def test_segment_sizes_add_up_to_the_sample(holes, missing):
 
 
 def test_weighted_segments_use_the_weights(holes):
-    from csi_research.estimation.pls import fit_pls
+    from csi_research.stats.pls import fit_pls
 
     model = holes.model()
     w = np.random.default_rng(8).uniform(0.5, 2.0, len(holes.frame))
@@ -378,7 +377,7 @@ def test_weighted_segments_use_the_weights(holes):
 
 # ---------------------------------------------------------------- with the real estimator and simulator
 def test_real_pls_matches_plspm_weights_on_ecsi_survey():
-    from csi_research.estimation.pls import fit_pls
+    from csi_research.stats.pls import fit_pls
 
     data, outer, blocks = ecsi_with_plspm_outer()
     sample = prepare(CSIModel(blocks, PATHS), data, scale_min=0, scale_max=10)
@@ -391,8 +390,8 @@ def test_real_pls_matches_plspm_weights_on_ecsi_survey():
 
 @pytest.fixture(scope="module")
 def simulated():
-    from csi_research.estimation.pls import fit_pls
-    from csi_research.simulate import RegionProfile, simulate_survey
+    from csi_research.data.simulate import RegionProfile, simulate_survey
+    from csi_research.stats.pls import fit_pls
 
     clean = RegionProfile("clean", "无污染", "clean", mcar_rate=0.0, mar_rural_rate=0.0,
                           straight_liner_share=0.0)

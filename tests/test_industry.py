@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 
 from csi_research import CSIModel
-from csi_research.errors import CSIWarning
+from csi_research.core.errors import CSIWarning
+from csi_research.data.sample import prepare
+from csi_research.data.survey import load_survey
 from csi_research.evaluation import (
     default_industry_spec,
     fuzzy_evaluation,
@@ -18,8 +20,6 @@ from csi_research.evaluation import (
     load_internal_indicators,
     rough_set_weights,
 )
-from csi_research.sample import prepare
-from csi_research.survey import load_survey
 
 ROOT = Path(__file__).resolve().parents[1]
 ITEMS = pd.Series({"QUA1": 2.0, "QUA3": 1.0, "SAT1": 1.5, "LOY2": 0.5})

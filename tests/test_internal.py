@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from csi_research.errors import CSIWarning, ModelSpecError, SurveyDataError
+from csi_research.core.errors import CSIWarning, ModelSpecError, SurveyDataError
 from csi_research.evaluation.internal import (
     indicator_definitions,
     internal_evaluation,
@@ -112,8 +112,8 @@ def test_service_quality_index():
 # ---------------------------------------------------------------------- the entry point
 @pytest.fixture(scope="module")
 def beiling():
-    from csi_research.codebook import Codebook
-    from csi_research.simulate import simulate_survey
+    from csi_research.data.codebook import Codebook
+    from csi_research.data.simulate import simulate_survey
 
     book = Codebook.default()
     with warnings.catch_warnings():
@@ -124,7 +124,7 @@ def beiling():
 
 def test_industry_evaluation_with_ahp_weights_matches_the_hierarchy(beiling):
     from csi_research.evaluation import ahp_hierarchy, default_industry_spec, industry_evaluation
-    from csi_research.indices import grade_score_index
+    from csi_research.stats.indices import grade_score_index
 
     frame, book = beiling
     table = load_internal_indicators()

@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 from csi_research import Codebook, CSIModel, CSIWarning, ModelSpecError
-from csi_research.estimation.pls import fit_pls
-from csi_research.indices import csi_indices
-from csi_research.ipma import describe_priorities, ipma, lowest_performers_note
-from csi_research.sample import prepare
+from csi_research.data.sample import prepare
+from csi_research.stats.indices import csi_indices
+from csi_research.stats.ipma import describe_priorities, ipma, lowest_performers_note
+from csi_research.stats.pls import fit_pls
 
 BOOK = Codebook.default()
 

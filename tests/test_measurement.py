@@ -10,7 +10,7 @@ import pytest
 from ecsi_reference import ecsi_model, reference_csv, satisfaction_data
 
 from csi_research import CSIModel, CSIWarning
-from csi_research.measurement import _rho_a, htmt_from_corr, measurement_quality
+from csi_research.stats.measurement import _rho_a, htmt_from_corr, measurement_quality
 
 MODEL = ecsi_model()
 
@@ -22,8 +22,8 @@ def data() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def quality(data):
-    from csi_research.estimation.cbsem import fit_cbsem
-    from csi_research.estimation.pls import fit_pls
+    from csi_research.stats.cbsem import fit_cbsem
+    from csi_research.stats.pls import fit_pls
 
     pls = fit_pls(MODEL, data, scheme="centroid", scaled=False)  # plspm's settings in the reference
     with warnings.catch_warnings():
@@ -114,7 +114,7 @@ def test_formative_block_and_low_reliability_are_flagged():
     frame["c2"] = f + frame["b1"] + rng.standard_normal(n)
     model = CSIModel({"A": ["a1", "a2", "a3"], "B": ["b1", "b2", "b3"], "C": ["c1", "c2"]},
                      [("A", "C"), ("B", "C")], modes={"B": "B"})
-    from csi_research.estimation.pls import fit_pls
+    from csi_research.stats.pls import fit_pls
 
     with pytest.warns(CSIWarning):
         q = measurement_quality(fit_pls(model, frame))
@@ -133,7 +133,7 @@ def _alpha_by_hand(x: np.ndarray, w: np.ndarray) -> float:
 
 def test_quality_stands_on_the_fit_sample_weights_and_respondents(data):
     """Correlations come from the fit's sample: its survey weights and, here, its listwise deletion."""
-    from csi_research.estimation.pls import fit_pls
+    from csi_research.stats.pls import fit_pls
 
     holes = data.copy()
     holes.loc[holes.index[[2, 7, 40]], "sat2"] = np.nan

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from csi_research.codebook import Codebook
+from csi_research.data.codebook import Codebook
 from csi_research.model import CSIModel
 
 N = 2000

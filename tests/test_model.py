@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from csi_research.errors import ModelSpecError
+from csi_research.core.errors import ModelSpecError
 from csi_research.model import CSIModel
 
 SMALL = {"A": ["a1", "a2"], "B": ["b1"], "C": ["c1", "c2"]}

@@ -24,9 +24,9 @@ from ecsi_reference import ecsi_model, reference_csv, satisfaction_data
 from scipy import optimize, stats
 
 from csi_research import CSIModel, CSIWarning, EstimationError, ModelSpecError, SurveyDataError
-from csi_research.estimation import multigroup as mg
-from csi_research.estimation.multigroup import fit_multigroup, invariance
-from csi_research.sample import prepare
+from csi_research.data.sample import prepare
+from csi_research.stats import multigroup as mg
+from csi_research.stats.multigroup import fit_multigroup, invariance
 
 DATA = Path(__file__).parent / "data" / "holzinger_swineford_1939.csv"
 CFA = {"visual": ["x1", "x2", "x3"], "textual": ["x4", "x5", "x6"], "speed": ["x7", "x8", "x9"]}

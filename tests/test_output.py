@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from csi_research import output
-from csi_research.output import dumps_json, frame_records, new_run_dir, new_run_id, write_atomic
+from csi_research.core import output
+from csi_research.core.output import dumps_json, frame_records, new_run_dir, new_run_id, write_atomic
 
 
 def strict_loads(text: str):

@@ -22,11 +22,13 @@ from matplotlib.patches import FancyArrowPatch
 from matplotlib.path import Path
 from matplotlib.text import Text
 
-from csi_research import Codebook, CSIModel, ModelSpecError, fonts, plots
-from csi_research.estimation.pls import fit_pls
-from csi_research.ipma import QUADRANTS_ZH, ipma
-from csi_research.plots import heatmap, index_bars, ipma_map, path_diagram, response_distribution
-from csi_research.sample import prepare
+from csi_research import Codebook, CSIModel, ModelSpecError
+from csi_research.core import fonts
+from csi_research.data.sample import prepare
+from csi_research.render import plots
+from csi_research.render.plots import heatmap, index_bars, ipma_map, path_diagram, response_distribution
+from csi_research.stats.ipma import QUADRANTS_ZH, ipma
+from csi_research.stats.pls import fit_pls
 
 
 def survey(n: int = 300, seed: int = 5) -> pd.DataFrame:

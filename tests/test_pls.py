@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 from ecsi_reference import BLOCKS, PATHS, ecsi_model, reference_csv, satisfaction_data
 
-from csi_research.errors import CSIWarning, EstimationError, ModelSpecError, SurveyDataError
-from csi_research.estimation.pls import fit_pls, fit_pls_batch
+from csi_research.core.errors import CSIWarning, EstimationError, ModelSpecError, SurveyDataError
+from csi_research.data.sample import prepare
 from csi_research.model import CSIModel
-from csi_research.sample import prepare
+from csi_research.stats.pls import fit_pls
+from csi_research.stats.pls_engine import fit_pls_batch
 
 TOL = 1e-6
 SAT_MODEL = ecsi_model()

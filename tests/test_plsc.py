@@ -7,11 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from csi_research.estimation.pls import Layout, fit_pls, fit_pls_batch, pls_from_moments
-from csi_research.estimation.plsc import consistent_batch
-from csi_research.groups import permutation_mga
-from csi_research.measurement import measurement_quality
 from csi_research.model import CSIModel
+from csi_research.stats.groups import permutation_mga
+from csi_research.stats.measurement import measurement_quality
+from csi_research.stats.pls import fit_pls
+from csi_research.stats.pls_engine import Layout, fit_pls_batch, pls_from_moments
+from csi_research.stats.plsc import consistent_batch
 
 MODEL = CSIModel(
     {"X": ["x1", "x2", "x3"], "M": ["m1", "m2", "m3", "m4"], "Y": ["y1", "y2", "y3"]},
@@ -111,7 +112,7 @@ def test_permutation_mga_uses_plsc_when_the_fit_does(data):
 def test_bootstrap_of_a_plsc_fit_resamples_plsc(data):
     """The bootstrap of a PLSc fit corrects every resample: its estimates are the fit's paths and its
     draws centre on them (plain-PLS draws would centre on the attenuated paths, ~0.07 lower)."""
-    from csi_research.bootstrap import bootstrap
+    from csi_research.stats.bootstrap import bootstrap
 
     fit = fit_pls(MODEL, data.iloc[:1500], consistent=True)
     boot = bootstrap(fit, n_boot=200, seed=3, progress=False)

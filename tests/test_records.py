@@ -16,7 +16,8 @@ from figure_checks import assert_fits
 from sklearn.linear_model import PoissonRegressor
 
 import csi_research as csi
-from csi_research.errors import ModelSpecError, SurveyDataError
+from csi_research.core.errors import ModelSpecError, SurveyDataError
+from csi_research.data.surveyproblems import MESSAGE_CHARS
 from csi_research.records import (
     EVENT_TYPES,
     customer_features,
@@ -28,7 +29,6 @@ from csi_research.records import (
     satisfaction_scores,
     synthetic_records,
 )
-from csi_research.surveyproblems import MESSAGE_CHARS
 
 matplotlib.use("Agg")
 DATA = Path(__file__).resolve().parents[1] / "data"

@@ -25,18 +25,14 @@ import yaml
 
 import csi_research
 from csi_research import Codebook, CSIModel, CSIWarning
-from csi_research.bootstrap import bootstrap
-from csi_research.errors import CSIError, EstimationError
-from csi_research.estimation.cbsem import fit_cbsem
-from csi_research.estimation.pls import fit_pls
+from csi_research.core.errors import CSIError, EstimationError
+from csi_research.data.sample import prepare
+from csi_research.data.survey import Survey
 from csi_research.evaluation.ahp import ahp_weights, group_ahp
 from csi_research.evaluation.combined import combined_weights
 from csi_research.evaluation.internal import internal_evaluation
 from csi_research.evaluation.roughset import rough_set_weights
-from csi_research.indices import csi_indices, grade_score_index, segment_indices
-from csi_research.ipma import ipma
-from csi_research.measurement import measurement_quality
-from csi_research.reporting.diagnostics import (
+from csi_research.render.messages import (
     CATALOG,
     CATEGORIES,
     UNTRANSLATED,
@@ -45,9 +41,13 @@ from csi_research.reporting.diagnostics import (
     match,
     translate,
 )
-from csi_research.sample import prepare
-from csi_research.study import StudyConfig, run_study
-from csi_research.survey import Survey
+from csi_research.stats.bootstrap import bootstrap
+from csi_research.stats.cbsem import fit_cbsem
+from csi_research.stats.indices import csi_indices, grade_score_index, segment_indices
+from csi_research.stats.ipma import ipma
+from csi_research.stats.measurement import measurement_quality
+from csi_research.stats.pls import fit_pls
+from csi_research.study.pipeline import StudyConfig, run_study
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = Path(csi_research.__file__).resolve().parent
@@ -392,21 +392,21 @@ def test_bootstrap_error_of_a_fiml_fit():
 #   * ``raise EstimationError(text)``: such errors are caught and quoted in diagnostics
 #     (``CB-SEM could not be estimated: {exc}``, ``industry evaluation: node {node}: {exc}``).
 # Each template becomes a regex (literal text escaped, each ``{...}`` any text); a catalog
-# example must match it. Text that is no diagnostic (csi_research/reporting and NOT_DIAGNOSTICS)
+# example must match it. Text that is no diagnostic (render/, reporting/ and NOT_DIAGNOSTICS)
 # is not scanned; test_no_sentence_escapes_the_scan checks that no other English sentence appended
 # to a list anywhere in the package is missed.
 MESSAGE_LISTS = {"diagnostics", "notes"}
 MESSAGE_FUNCTIONS = re.compile(r"diagnostics|notes|messages|admissibility")
 NOT_DIAGNOSTICS = {
-    ("ipma.py", "describe_priorities"),  # reader sentences, written in both languages
-    ("ipma.py", "lowest_performers_note"),
-    ("fonts.py", "font_file"),  # the parts of an error message
-    ("scaffold.py", "_codebook_text"),  # comments of the files new-study writes
-    ("scaffold.py", "_known_item"),
-    ("scaffold.py", "_attribute_lines"),
-    ("scaffold.py", "_study_text"),
+    ("stats/ipma.py", "describe_priorities"),  # reader sentences, written in both languages
+    ("stats/ipma.py", "lowest_performers_note"),
+    ("core/fonts.py", "font_file"),  # the parts of an error message
+    ("data/scaffold.py", "_codebook_text"),  # comments of the files new-study writes
+    ("data/scaffold.py", "_known_item"),
+    ("data/scaffold.py", "_attribute_lines"),
+    ("data/scaffold.py", "_study_text"),
 }
-SKIPPED = ("reporting",)
+SKIPPED = ("render", "reporting")  # the wording of reports and of the translations themselves
 WILD = "(?:.*?)"
 
 
@@ -534,7 +534,7 @@ def names_in(node: ast.AST) -> set[str]:
 
 
 def callee(call: ast.Call) -> str:
-    """The called function's name (``f.quiet(...)`` calls ``f``, see csi_research.diagnostics.public)."""
+    """The called function's name (``f.quiet(...)`` calls ``f``, see csi_research.core.diagnostics.public)."""
     f = call.func
     if isinstance(f, ast.Attribute) and f.attr == "quiet" and isinstance(f.value, ast.Name):
         return f.value.id
@@ -668,9 +668,9 @@ def examples():
 def test_the_scan_sees_every_module_that_emits_messages(templates):
     modules = {f.where.split(":")[0] for f in templates}
     assert modules >= {
-        "survey.py", "sample.py", "measurement.py", "estimation/pls.py", "estimation/cbsem.py",
-        "bootstrap.py", "indices.py", "ipma.py", "study.py", "evaluation/ahp.py", "evaluation/roughset.py",
-        "evaluation/industry.py", "evaluation/internal.py",
+        "data/survey.py", "data/sample.py", "stats/measurement.py", "stats/pls.py", "stats/cbsem.py",
+        "stats/bootstrap.py", "stats/indices.py", "stats/ipma.py", "study/pipeline.py", "evaluation/ahp.py",
+        "evaluation/roughset.py", "evaluation/industry.py", "evaluation/internal.py",
     }
     assert len(templates) >= 50
     # the known shapes: list comprehension, local name, tuple unpacking, a returned tuple
@@ -683,7 +683,7 @@ def test_the_scan_sees_every_module_that_emits_messages(templates):
 def test_every_source_message_has_a_catalog_entry(templates):
     missing = [f"{f.where}: {f.text}" for f in templates
                if not any(re.fullmatch(f.regex, e, re.DOTALL) for _, e in examples())]
-    assert not missing, "messages without a translation in reporting/diagnostics.py:\n" + "\n".join(missing)
+    assert not missing, "messages without a translation in render/messages.py:\n" + "\n".join(missing)
 
 
 def test_every_catalog_entry_still_matches_a_source_message(templates):
@@ -811,7 +811,7 @@ def test_lists_inside_messages_use_chinese_separators():
 
 
 def test_chinese_lines_call_evaluation_nodes_by_the_studys_labels():
-    from csi_research.reporting.diagnostics import group
+    from csi_research.render.messages import group
 
     messages = [
         "rough set at node image: 13 of 500 respondents have a missing grade on SAT1 or a condition "

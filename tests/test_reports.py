@@ -11,10 +11,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from csi_research.batch import run_batch
+from csi_research.data.simulate import simulate_survey
 from csi_research.reporting import regional
-from csi_research.simulate import simulate_survey
-from csi_research.study import run_study
+from csi_research.run.batch import run_batch
+from csi_research.study.pipeline import run_study
 
 PAYLOAD = "<script>alert('x')</script>"
 STUDY = """\
@@ -98,7 +98,7 @@ def test_the_bundle_saves_the_figures_its_report_shows_rendered_once(batch):
 
 
 def test_a_figure_is_rendered_once_per_language(monkeypatch, tmp_path):
-    from csi_research import plots
+    from csi_research.render import plots
 
     calls: list[int] = []
     render = plots.to_png
@@ -181,7 +181,7 @@ def test_change_since_previous_wave_is_the_difference_of_draws(batch):
     """Independent check: the interval is the percentile interval of the draw differences."""
     import numpy as np
 
-    from csi_research import waves
+    from csi_research.study import waves
 
     root, _ = batch
     result = run_study.quiet(root / "donggang-2026", quick=True)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from csi_research import batch
-from csi_research.batch import StopRequest, last_run, run_batch
-from csi_research.output import INCOMPLETE, mark_finished
-from csi_research.studyconfig import StudyConfig
+from csi_research.core.output import INCOMPLETE, mark_finished
+from csi_research.run import batch
+from csi_research.run.batch import StopRequest, last_run, run_batch
+from csi_research.study.config import StudyConfig
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -147,7 +147,7 @@ def test_the_comparison_reads_the_reused_bundles(studies, monkeypatch):
 def test_the_batch_finds_each_chains_previous_wave_once_for_all_studies(studies, monkeypatch):
     """What ``previous_bundle="auto"`` would find in the notebook, the batch finds before it starts,
     reading the bundles beside the studies once rather than once per study."""
-    from csi_research import waves
+    from csi_research.study import waves
 
     root, first = studies
     earlier = root / "donggang-2025" / "output" / first / "bundle"

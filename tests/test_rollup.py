@@ -13,10 +13,8 @@ import yaml
 from figure_checks import assert_fits
 from scipy import stats
 
-from csi_research import bundle as bundle_format
-from csi_research.compare import Bundle, load_bundles
-from csi_research.errors import CSIWarning, ModelSpecError
-from csi_research.rollup import (
+from csi_research.core.errors import CSIWarning, ModelSpecError
+from csi_research.programme.rollup import (
     changes,
     distribution,
     missing_regions,
@@ -25,7 +23,9 @@ from csi_research.rollup import (
     national_tables,
     rollup,
 )
-from csi_research.studyconfig import StudyConfig, parse_place
+from csi_research.study import bundle as bundle_format
+from csi_research.study.bundle import Bundle, load_bundles
+from csi_research.study.config import StudyConfig, parse_place
 
 Z975 = stats.norm.ppf(0.975)
 YUNLING = {"zh": "云岭省", "en": "Yunling"}
@@ -340,7 +340,7 @@ def many_regions(n: int = 300) -> list[Bundle]:
 def test_figures_of_300_regions(language):
     from matplotlib.text import Text
 
-    from csi_research.plots import to_png
+    from csi_research.render.plots import to_png
 
     bundles = many_regions()
     ranking = national_ranking(bundles, language=language)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from csi_research.errors import CSIWarning, EstimationError, SurveyDataError
+from csi_research.core.errors import CSIWarning, EstimationError, SurveyDataError
 from csi_research.evaluation.roughset import dependency_degree, discretise, rough_set_weights
 
 # Table 1 (six respondents, conditions a, b, c, decision d)

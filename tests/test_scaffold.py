@@ -12,10 +12,10 @@ import pytest
 import yaml
 from faults import Snapshot
 
-from csi_research.codebook import Codebook
-from csi_research.errors import ModelSpecError, OutputError, SurveyDataError
-from csi_research.scaffold import _Column, _scale_of, new_study
-from csi_research.studyconfig import StudyConfig
+from csi_research.core.errors import ModelSpecError, OutputError, SurveyDataError
+from csi_research.data.codebook import Codebook
+from csi_research.data.scaffold import _Column, _scale_of, new_study
+from csi_research.study.config import StudyConfig
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 LINXI = DATA / "linxi_2025.csv"

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from csi_research.codebook import Codebook
-from csi_research.errors import ModelSpecError, SurveyDataError
+from csi_research.core.errors import ModelSpecError, SurveyDataError
+from csi_research.data.codebook import Codebook
 from csi_research.evaluation.fuzzy import fuzzy_evaluation, membership_matrix
 from csi_research.evaluation.setpair import (
     compare_evaluations,

@@ -16,18 +16,18 @@ import pytest
 import yaml
 from scipy import stats
 
-from csi_research.cli import main
-from csi_research.codebook import Codebook
-from csi_research.errors import CSIWarning, ModelSpecError
-from csi_research.model import DEFAULT_PATHS
-from csi_research.simulate import (
+from csi_research.core.errors import CSIWarning, ModelSpecError
+from csi_research.data.codebook import Codebook
+from csi_research.data.simulate import (
     DEFAULT_PATH_COEFFICIENTS,
     RegionProfile,
     load_regions,
     region_seed,
     simulate_survey,
-    write_bundled_data,
 )
+from csi_research.model import DEFAULT_PATHS
+from csi_research.run.cli import main
+from csi_research.study.bundled_data import write_bundled_data
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 REGIONS = load_regions()

@@ -15,8 +15,8 @@ import pytest
 import yaml
 from faults import Snapshot
 
-from csi_research.codebook import Codebook
-from csi_research.errors import ModelSpecError
+from csi_research.core.errors import ModelSpecError
+from csi_research.data.codebook import Codebook
 from csi_research.model import CSIModel
 
 MESSAGE_LIMIT = 420  # a message is a sentence or two, not a dump

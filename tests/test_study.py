@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from csi_research.batch import run_batch
-from csi_research.cli import main
+from csi_research.data.simulate import simulate_survey
 from csi_research.reporting import regional as report
-from csi_research.simulate import simulate_survey
-from csi_research.study import run_study
+from csi_research.run.batch import run_batch
+from csi_research.run.cli import main
+from csi_research.study.pipeline import run_study
 
 STUDY = """\
 region: {{id: {region}, name_zh: 测试, name_en: Test}}

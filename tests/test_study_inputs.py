@@ -12,8 +12,8 @@ import pytest
 import yaml
 from faults import Snapshot
 
-from csi_research.errors import CSIError, ModelSpecError, SurveyDataError
-from csi_research.study import run_study
+from csi_research.core.errors import CSIError, ModelSpecError, SurveyDataError
+from csi_research.study.pipeline import run_study
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"

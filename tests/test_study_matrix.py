@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 import yaml
 
-from csi_research.codebook import Codebook
+from csi_research.core.options import level_text
+from csi_research.data.codebook import Codebook
+from csi_research.data.simulate import simulate_survey
 from csi_research.model import CSIModel
-from csi_research.options import level_text
 from csi_research.reporting import regional as report
-from csi_research.simulate import simulate_survey
-from csi_research.study import run_study
+from csi_research.study.pipeline import run_study
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARES = {"residential": 0.5, "commercial": 0.3, "industrial": 0.2}

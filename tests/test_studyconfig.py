@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from csi_research import options
-from csi_research.errors import CSIError, ModelSpecError
-from csi_research.studyconfig import StudyConfig
+from csi_research.core import options
+from csi_research.core.errors import CSIError, ModelSpecError
+from csi_research.study.config import StudyConfig
 
 REPO = Path(__file__).resolve().parents[1]
 

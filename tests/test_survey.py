@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from csi_research.codebook import Codebook
-from csi_research.errors import CSIWarning, ModelSpecError, SurveyDataError
-from csi_research.sample import as_frame, prepare
-from csi_research.survey import Survey, load_survey
+from csi_research.core.errors import CSIWarning, ModelSpecError, SurveyDataError
+from csi_research.data.codebook import Codebook
+from csi_research.data.sample import as_frame, prepare
+from csi_research.data.survey import Survey, load_survey
 
 ITEMS = Codebook.default().item_ids
 

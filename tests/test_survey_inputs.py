@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 from faults import Snapshot
 
-from csi_research.codebook import Codebook
-from csi_research.errors import CSIWarning, ModelSpecError, SurveyDataError
-from csi_research.survey import Survey, SurveyProblem, check_identity, load_survey
+from csi_research.core.errors import CSIWarning, ModelSpecError, SurveyDataError
+from csi_research.data.codebook import Codebook
+from csi_research.data.survey import Survey, SurveyProblem, check_identity, load_survey
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 BEILING = DATA / "beiling_2025.csv"

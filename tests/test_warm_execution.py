@@ -1,6 +1,6 @@
 """Studies forked from a warm zygote: the same files as a kernel process, isolation, stopping, clean-up.
 
-The reference is the slow path itself (``python -m csi_research._execute`` with a kernel process),
+The reference is the slow path itself (``python -m csi_research.run.execute`` with a kernel process),
 run here on the same study with the thread settings Dask workers use, so the two must agree byte
 for byte on the bundle and on everything the report shows. Small notebooks written by the tests
 check that a study's crash or changed global does not reach the next and that a stop ends it.
@@ -20,9 +20,10 @@ import nbformat
 import psutil
 import pytest
 
-from csi_research import _zygote, batch
-from csi_research.batch import StopRequest, StudyTask, execute_study
-from csi_research.output import INCOMPLETE, claim_run_dir
+from csi_research.core.output import INCOMPLETE, claim_run_dir
+from csi_research.run import batch
+from csi_research.run import zygote as _zygote
+from csi_research.run.batch import StopRequest, StudyTask, execute_study
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -215,9 +216,9 @@ def test_a_stop_kills_the_forked_study_at_once_and_the_zygote_serves_on(tmp_path
 ORPHAN = """\
 import sys, threading, time
 from pathlib import Path
-from csi_research import _zygote
-from csi_research.batch import StudyTask, execute_study
-from csi_research.output import claim_run_dir
+from csi_research.run import zygote as _zygote
+from csi_research.run.batch import StudyTask, execute_study
+from csi_research.core.output import claim_run_dir
 _zygote.start_zygotes(1)
 assert _zygote.zygotes_settled(120)
 out = claim_run_dir(Path(sys.argv[2]) / "output", "r1")
@@ -268,8 +269,8 @@ def test_a_study_ends_when_its_zygote_is_killed(tmp_path, zygote):
 
 
 def test_a_study_is_computed_once_for_its_languages_only_when_it_computes_quietly(tmp_path, monkeypatch):
-    from csi_research import study
-    from csi_research._zygote import compute_once
+    from csi_research.run.zygote import compute_once
+    from csi_research.study import pipeline as study
 
     monkeypatch.setattr(study, "COMPUTED", {})
     quiet = copy_study("linxi-2025", tmp_path / "quiet")

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 
 from csi_research import Codebook, CSIModel, CSIWarning
-from csi_research.estimation.pls import fit_pls
-from csi_research.ipma import ipma, lowest_performers_note
-from csi_research.sample import prepare
-from csi_research.simulate import simulate_survey
+from csi_research.data.sample import prepare
+from csi_research.data.simulate import simulate_survey
+from csi_research.stats.ipma import ipma, lowest_performers_note
+from csi_research.stats.pls import fit_pls
 
 # The script runs 200 surveys per profile with EM imputation (about 2.5 minutes on 2 cores). Here
 # the first REPS of the same seeds with mean imputation, which is 10x cheaper than EM and barely

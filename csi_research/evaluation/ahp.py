@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from csi_research.diagnostics import collect, public
-from csi_research.errors import ModelSpecError
+from csi_research.core.diagnostics import collect, public
+from csi_research.core.errors import ModelSpecError
 
 Method = Literal["eigen", "geometric"]
 

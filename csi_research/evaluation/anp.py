@@ -67,8 +67,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from csi_research.diagnostics import collect, public
-from csi_research.errors import EstimationError, ModelSpecError
+from csi_research.core.diagnostics import collect, public
+from csi_research.core.errors import EstimationError, ModelSpecError
 from csi_research.evaluation.ahp import CR_THRESHOLD, AHPResult, GroupAHPResult
 from csi_research.evaluation.fuzzy import FuzzyEvaluation, Operator, fuzzy_evaluation
 from csi_research.evaluation.hierarchy import Hierarchy, node_weights

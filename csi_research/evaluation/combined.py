@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from csi_research.diagnostics import collect, public
-from csi_research.errors import ModelSpecError
+from csi_research.core.diagnostics import collect, public
+from csi_research.core.errors import ModelSpecError
 from csi_research.evaluation.ahp import AHPResult, GroupAHPResult, Method, ahp_weights, judgement_matrix
 from csi_research.evaluation.roughset import RoughSetResult
 

@@ -6,7 +6,7 @@ children's rows with their local weights:
 
 * ``"weighted"`` — M(·, +): b = w · R, the weighted-average operator; every judgement counts.
   Its score B · X (X the grade scores) equals the industry's weighted-average index
-  CSD = Σ_i Σ_j K_i X_j n_ij, which :func:`csi_research.indices.grade_score_index` computes.
+  CSD = Σ_i Σ_j K_i X_j n_ij, which :func:`csi_research.stats.indices.grade_score_index` computes.
 * ``"maxmin"`` — M(∧, ∨): b_j = max_i min(w_i, r_ij), normalised to sum 1; the classical
   Zadeh operator, dominated by the single most important indicator.
 
@@ -42,10 +42,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from csi_research.diagnostics import public
-from csi_research.errors import ModelSpecError, SurveyDataError
+from csi_research.core.diagnostics import public
+from csi_research.core.errors import ModelSpecError, SurveyDataError
+from csi_research.data.sample import as_frame, respondents
 from csi_research.evaluation.hierarchy import Hierarchy, HierarchyResult, weight_table
-from csi_research.sample import as_frame, respondents
 
 Operator = Literal["weighted", "maxmin"]
 
@@ -242,7 +242,7 @@ def fuzzy_evaluation(
     tree, local = _tree(weights)
     leaves = tree.leaves
     if scale is None:
-        from csi_research.codebook import Codebook
+        from csi_research.data.codebook import Codebook
 
         book = codebook if codebook is not None else book
         scale = _common_scale(book if book is not None else Codebook.default(), leaves)

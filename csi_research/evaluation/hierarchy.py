@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from csi_research.diagnostics import collect, public
-from csi_research.errors import ModelSpecError
+from csi_research.core.diagnostics import collect, public
+from csi_research.core.errors import ModelSpecError
 from csi_research.evaluation.ahp import AHPResult, GroupAHPResult, ahp_weights, group_ahp, judgement_matrix
 
 NODE_KEYS = frozenset({"children", "matrix", "upper", "experts", "weights", "aggregate", "expert_weights",

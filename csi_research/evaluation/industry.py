@@ -36,8 +36,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from csi_research.diagnostics import collect, public
-from csi_research.errors import EstimationError, ModelSpecError
+from csi_research.core.diagnostics import collect, public
+from csi_research.core.errors import EstimationError, ModelSpecError
+from csi_research.data.sample import respondents
 from csi_research.evaluation.anp import ANPResult, anp_weights
 from csi_research.evaluation.combined import combined_weights, objective_matrix
 from csi_research.evaluation.fuzzy import FuzzyEvaluation, fuzzy_evaluation
@@ -45,7 +46,6 @@ from csi_research.evaluation.hierarchy import Hierarchy, node_weights, weight_ta
 from csi_research.evaluation.internal import InternalEvaluation, internal_evaluation, service_quality_index
 from csi_research.evaluation.roughset import RoughSetResult, rough_set_weights
 from csi_research.evaluation.setpair import BANDS, EvaluationComparison, compare_evaluations
-from csi_research.sample import respondents
 
 SPEC_KEYS = ("weighting", "alpha", "decision", "bins", "operator", "beta", "internal_weights", "hierarchy",
              "anp", "set_pair")

@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from csi_research.diagnostics import public
-from csi_research.errors import ModelSpecError, SurveyDataError
+from csi_research.core.diagnostics import public
+from csi_research.core.errors import ModelSpecError, SurveyDataError
 
 DEFAULT_BETA = 0.5
 ID_COLUMNS = ("region", "year", "synthetic")

@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from csi_research.diagnostics import public
-from csi_research.errors import EstimationError, ModelSpecError, SurveyDataError
-from csi_research.sample import as_frame
+from csi_research.core.diagnostics import public
+from csi_research.core.errors import EstimationError, ModelSpecError, SurveyDataError
+from csi_research.data.sample import as_frame
 
 Bins = Sequence[float] | Mapping[str, Sequence[float]] | None
 

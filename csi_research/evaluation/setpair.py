@@ -44,8 +44,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from csi_research.diagnostics import collect, public
-from csi_research.errors import ModelSpecError, SurveyDataError
+from csi_research.core.diagnostics import collect, public
+from csi_research.core.errors import ModelSpecError, SurveyDataError
 from csi_research.evaluation.fuzzy import FuzzyEvaluation, Operator, fuzzy_evaluation, score_grade
 
 Bands = Literal["equal", "nearest"]

@@ -1,10 +1,10 @@
 """Service records (95598 work orders): format and loader, per-customer features, synthetic
 records with planted effects, and the driver analysis that finds what is critical to satisfaction."""
 
+from csi_research.records.customers import high_value_customers, satisfaction_scores
 from csi_research.records.drivers import (
     DriverAnalysis,
     driver_analysis,
-    high_value_customers,
     pareto_chart_data,
     plot_pareto,
 )
@@ -20,7 +20,6 @@ from csi_research.records.format import (
 from csi_research.records.synthetic import (
     PlantedTruth,
     SyntheticRecords,
-    satisfaction_scores,
     synthetic_records,
 )
 

@@ -17,7 +17,8 @@ Two views, both per segment ("all", "high_value"):
   share first reaches ``share`` (80%).
 
 High-value customers: the top 20% by consumption when the survey has a consumption column
-(:data:`CONSUMPTION_COLUMNS`), else customer classes :data:`HIGH_VALUE_CLASSES` (commercial and
+(:data:`~csi_research.records.customers.CONSUMPTION_COLUMNS`), else customer classes
+:data:`~csi_research.records.customers.HIGH_VALUE_CLASSES` (commercial and
 industrial customers in the built-in codebook). The definition used is stated in the result.
 """
 
@@ -33,18 +34,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from csi_research import options
-from csi_research.diagnostics import public
-from csi_research.errors import ModelSpecError
+from csi_research.core import fonts, options
+from csi_research.core.diagnostics import public
+from csi_research.core.errors import ModelSpecError
+from csi_research.records.customers import high_value_customers, satisfaction_scores
 from csi_research.records.features import CustomerFeatures
 from csi_research.records.format import EVENT_TYPES
-from csi_research.records.synthetic import satisfaction_scores
 
 DEFAULT_THRESHOLD = 80.0  # practice reads an index of 80 as "satisfied"; below it a customer is not
 PARETO_SHARE = 0.8
-HIGH_VALUE_CLASSES = ("large_industry", "industrial", "commercial")
-CONSUMPTION_COLUMNS = ("consumption", "annual_consumption_kwh", "consumption_kwh", "用电量")
-HIGH_VALUE_TOP_SHARE = 0.2
 MIN_DISSATISFIED = 5  # a segment with fewer dissatisfied (or satisfied) customers is not modelled
 BASES = ("excess", "count")
 
@@ -69,43 +67,6 @@ class DriverAnalysis:
     def vital_few(self, segment: str = "all") -> list[str]:
         part = self.pareto[(self.pareto["segment"] == segment) & self.pareto["vital_few"]]
         return list(part.sort_values("rank")["event_type"])
-
-
-def high_value_customers(survey: Any, high_value: Any = "default") -> tuple[np.ndarray, str]:
-    """A mask of high-value respondents (survey order) and the definition used, in words.
-
-    ``high_value``: "default" (consumption if the survey has it, else customer class), a collection
-    of customer classes, or a boolean array/Series aligned with the survey's rows.
-    """
-    frame = getattr(survey, "frame", survey)
-    n = len(frame)
-    if isinstance(high_value, str) and high_value == "default":
-        extra = getattr(survey, "extra", None)
-        for source in (frame, extra):
-            if isinstance(source, pd.DataFrame) and len(source) == n:
-                for column in CONSUMPTION_COLUMNS:
-                    if column in source.columns:
-                        use = pd.to_numeric(source[column], errors="coerce").to_numpy(dtype=float)
-                        cut = np.nanquantile(use, 1 - HIGH_VALUE_TOP_SHARE)
-                        return use >= cut, (
-                            f"top {HIGH_VALUE_TOP_SHARE:.0%} of customers by {column} (at least {cut:g})"
-                        )
-        high_value = HIGH_VALUE_CLASSES
-    if (
-        isinstance(high_value, pd.Series | np.ndarray | list)
-        and len(high_value) == n
-        and all(isinstance(v, bool | np.bool_) for v in np.asarray(high_value))
-    ):
-        return np.asarray(high_value, dtype=bool), "customers marked high-value by the caller"
-    classes = [str(c) for c in high_value]
-    if "customer_class" not in frame.columns:
-        raise ModelSpecError(
-            "high-value customers cannot be told: the survey has neither a consumption column "
-            f"({', '.join(CONSUMPTION_COLUMNS)}) nor customer_class; pass high_value= a mask"
-        )
-    present = [c for c in classes if c in set(frame["customer_class"].astype(str))]
-    mask = frame["customer_class"].astype(str).isin(classes).to_numpy()
-    return mask, f"customer_class in {{{', '.join(present or classes)}}}"
 
 
 @public
@@ -313,7 +274,6 @@ def plot_pareto(
     """A Pareto chart (bars: contribution; line: cumulative share; vital few in a darker colour)."""
     from matplotlib.figure import Figure
 
-    from csi_research.plots import _apply_font  # the report font (its CJK face is registered on import)
 
     data = pareto_chart_data(analysis, segment, language)
     zh = options.language(language) == "zh"
@@ -337,5 +297,5 @@ def plot_pareto(
     ax.set_title(
         f"关键满意因素帕累托图：{title[0]}" if zh else f"Critical-to-satisfaction Pareto chart: {title[1]}"
     )
-    _apply_font(ax, line)
+    fonts.apply(ax, line)
     return fig

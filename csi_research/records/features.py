@@ -15,15 +15,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from csi_research.diagnostics import public
-from csi_research.errors import ModelSpecError
+from csi_research.core.diagnostics import public
+from csi_research.core.errors import ModelSpecError
+from csi_research.data.surveyproblems import EXAMPLES, quote
 from csi_research.records.format import (
     COMPLAINT_CATEGORIES,
     EVENT_TYPES,
     ServiceRecords,
     respondent_ids,
 )
-from csi_research.surveyproblems import EXAMPLES, quote
 
 DURATION_TYPES = ("outage", "fault_repair", "complaint", "connection_application")  # lengths that matter
 

@@ -23,8 +23,8 @@ planned         planned (1, 是, planned) or unplanned (0, 否, unplanned) outag
 
 Times are local wall-clock times; a UTC offset written in a timestamp is dropped.
 :func:`load_records` collects every problem of a file and raises them together as one
-:class:`~csi_research.errors.SurveyDataError` (grouped by column, with counts, the first rows and
-values, bounded in length), in the same form as :func:`csi_research.survey.load_survey`. Row numbers
+:class:`~csi_research.core.errors.SurveyDataError` (grouped by column, with counts, the first rows and
+values, bounded in length), in the same form as :func:`csi_research.data.survey.load_survey`. Row numbers
 are spreadsheet rows (header = row 1); for frames, event k (0-based) is row k + 2. The input file or
 frame is never modified.
 """
@@ -41,9 +41,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from csi_research.diagnostics import public
-from csi_research.surveyfile import _text_encoding
-from csi_research.surveyproblems import (
+from csi_research.core.diagnostics import public
+from csi_research.data.surveyfile import _text_encoding
+from csi_research.data.surveyproblems import (
     EXAMPLES,
     SurveyProblem,
     cells,
@@ -657,7 +657,7 @@ def respondent_ids(survey: Any) -> tuple[str, ...]:
         book = getattr(survey, "codebook", None)
         column = book.id_column if book is not None else "respondent_id"
         if column not in frame.columns:
-            from csi_research.errors import SurveyDataError
+            from csi_research.core.errors import SurveyDataError
 
             raise SurveyDataError(
                 f"the survey frame has no respondent id column {column!r}; "

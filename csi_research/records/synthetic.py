@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from csi_research.errors import ModelSpecError
+from csi_research.core.errors import ModelSpecError
+from csi_research.records.customers import high_value_customers, satisfaction_scores
 from csi_research.records.features import reference_period
 from csi_research.records.format import COMPLAINT_CATEGORIES, EVENT_TYPES, ServiceRecords, respondent_ids
 
@@ -82,34 +83,6 @@ class SyntheticRecords:
     period: tuple[pd.Timestamp, pd.Timestamp]
 
 
-def satisfaction_scores(survey: Any, construct: str = "Satisfaction") -> pd.Series:
-    """Each respondent's satisfaction index 0–100: mean grade score of the construct's answered items.
-
-    Grade scores follow the item's scale (semantic 5-level: 0/40/60/80/100; other scales linear).
-    Respondents without an answer get NaN. Index = the survey frame's index.
-    """
-    book = getattr(survey, "codebook", None)
-    frame = getattr(survey, "frame", survey)
-    if book is None:
-        from csi_research.codebook import Codebook
-
-        book = Codebook.default()
-    items = [i for i in book.items_of(construct) if i.id in frame.columns]
-    if not items:
-        raise ModelSpecError(
-            f"the survey has no items of construct {construct}; satisfaction cannot be scored"
-        )
-    scores = np.column_stack(
-        [book.scales[i.scale].grade_score(frame[i.id].to_numpy(dtype=float)) for i in items]
-    )
-    with np.errstate(all="ignore"):
-        answered = ~np.isnan(scores)
-        mean = np.where(
-            answered.any(axis=1), np.nansum(scores, axis=1) / np.maximum(answered.sum(axis=1), 1), np.nan
-        )
-    return pd.Series(mean, index=frame.index, name="satisfaction_index")
-
-
 def synthetic_records(
     survey: Any,
     *,
@@ -126,7 +99,6 @@ def synthetic_records(
     :func:`csi_research.records.drivers.high_value_customers` for ``high_value``); ``base_rates``
     overrides :data:`DEFAULT_BASE_RATES`. The period defaults to the calendar year of the wave.
     """
-    from csi_research.records.drivers import high_value_customers
 
     rng = np.random.default_rng(seed)
     effects = dict(DEFAULT_EFFECTS if effects is None else effects)

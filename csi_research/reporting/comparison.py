@@ -7,12 +7,12 @@ from typing import Any
 
 import pandas as pd
 
-from csi_research import plots
+from csi_research.core.options import level_text
 from csi_research.model import DEFAULT_LABELS
-from csi_research.options import level_text
-from csi_research.reporting.headers import reader_table
-from csi_research.reporting.html import Block, bullets, figure, heading, join, paragraph, table
-from csi_research.reporting.wording import check_language, num, say, signed
+from csi_research.render import plots
+from csi_research.render.headers import reader_table
+from csi_research.render.html import Block, bullets, figure, heading, join, paragraph, table
+from csi_research.render.wording import check_language, num, say, signed
 
 
 def target(comparison: Any) -> float:
@@ -84,7 +84,7 @@ RANKING_BARS = 12  # regions a wave's bar chart shows legibly (0.9 inch each); b
 def ranking_figures(comparison: Any, language: str = "zh") -> Block:
     """Each wave's ranking: bars for a few regions; for many, a dot plot with intervals, one line per
     region, unless the national section below draws that very plot (by province) for the wave."""
-    from csi_research.rollup import ranking_plot
+    from csi_research.programme.rollup import ranking_plot
 
     national = comparison.national or {}
     shown_below = set(national["ranking"]["wave"].astype(str)) if "ranking" in national else set()
@@ -289,7 +289,7 @@ def _missing_by_province(missing: pd.DataFrame, language: str) -> pd.DataFrame:
 
 
 def rollup_figures(tables: Any, language: str = "zh") -> Block:
-    from csi_research.rollup import national_figures
+    from csi_research.programme.rollup import national_figures
 
     if not tables or tables["rollup"].empty:
         return Block("", "", language=language)

@@ -1,9 +1,9 @@
 """The regional report: a one-page summary, the sections, and the appendices, in Chinese or English.
 
-Each function takes a :class:`~csi_research.study.StudyResult` (and the change since the
-previous wave, when there is one) and returns a :class:`~csi_research.reporting.html.Block`; the
+Each function takes a :class:`~csi_research.study.pipeline.StudyResult` (and the change since the
+previous wave, when there is one) and returns a :class:`~csi_research.render.html.Block`; the
 notebook only displays them in order. Nothing here computes a statistic: the numbers come from
-the result, the words from :mod:`csi_research.reporting.wording`.
+the result, the words from :mod:`csi_research.render.wording`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import Any
 
 import pandas as pd
 
-from csi_research import plots
-from csi_research.options import level_text
-from csi_research.reporting.headers import reader_table
-from csi_research.reporting.html import Block, Markup, bullets, figure, heading, join, paragraph, table
-from csi_research.reporting.wording import check_language, num, say, signed
+from csi_research.core.options import level_text
+from csi_research.render import plots
+from csi_research.render.headers import reader_table
+from csi_research.render.html import Block, Markup, bullets, figure, heading, join, paragraph, table
+from csi_research.render.wording import check_language, num, say, signed
 
 TOP = 3  # weak links on the summary page
 FIT_NAMES = {  # CB-SEM fit measures as readers know them
@@ -570,7 +570,7 @@ def index_figure(result: Any, language: str = "zh") -> Block:
 
 
 def weak_links(result: Any, language: str = "zh") -> Block:
-    from csi_research.ipma import describe_priorities, lowest_performers_note
+    from csi_research.stats.ipma import describe_priorities, lowest_performers_note
 
     ipma = result.ipma
     target = _label(result, ipma.target, language)
@@ -838,7 +838,7 @@ def diagnostics_section(messages: Any, language: str = "zh", key: str = "appendi
 
     ``names``: labels for the keys of the study's constructs and evaluation nodes (Chinese lines).
     """
-    from csi_research.reporting.diagnostics import group
+    from csi_research.render.messages import group
 
     groups = group(list(messages), language, names)
     if not groups:

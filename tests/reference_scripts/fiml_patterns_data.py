@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from csi_research import CSIModel, CSIWarning
-from csi_research.survey import load_survey
+from csi_research.data.survey import load_survey
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 2025

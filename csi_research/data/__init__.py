@@ -1,0 +1,1 @@
+"""From a survey file to a prepared sample: codebook, file reading, validation, weights, simulation."""

@@ -1,0 +1,1 @@
+"""Many studies: cross-region comparison, comparability tests, provincial and national roll-up."""

@@ -1,0 +1,1 @@
+"""The machinery that runs studies: the batch on Dask, warm worker processes, notebook execution, the CLI."""

@@ -1,0 +1,402 @@
+"""One regional study from its ``study.yaml`` to a results bundle.
+
+``run_study`` is the whole pipeline in the package — notebooks only narrate what it returns —
+so a study gives the same numbers whether it is run from a notebook, a script or the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from csi_research.core.diagnostics import collect, public
+from csi_research.core.errors import EstimationError
+from csi_research.core.output import frame_records
+from csi_research.model import CSIModel
+from csi_research.stats.intervals import excludes_zero
+from csi_research.study.config import StudyConfig
+
+__all__ = ["StudyConfig", "StudyResult", "run_study"]
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """Everything a regional report shows; ``save`` writes it as a bundle.
+
+    Every table stands on ``sample`` — one set of respondents, one missing-data treatment, one
+    set of survey weights — and every interval is at level ``config.ci``.
+    """
+
+    config: StudyConfig
+    quick: bool
+    n_boot: int
+    survey: Any
+    sample: Any
+    pls: Any
+    cbsem: Any | None
+    measurement: Any
+    boot: Any
+    indices: pd.DataFrame
+    index_draws: pd.DataFrame
+    ipma: Any
+    grade_index: pd.DataFrame
+    segments: pd.DataFrame
+    industry: Any | None
+    diagnostics: tuple[str, ...] = field(default_factory=tuple)
+    records: Any | None = None  # the service records' driver analysis (csi_research.records), if given
+    _pngs: dict[tuple[str, str], bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    # ------------------------------------------------------------------ numbers
+    @property
+    def model(self) -> CSIModel:
+        return self.sample.model
+
+    @property
+    def target(self) -> str:
+        """The construct whose index is the overall CSI (the model's target)."""
+        return self.model.require_target()
+
+    @property
+    def overall_csi(self) -> float:
+        """The overall CSI of the ACSI method: the index of the model's target construct."""
+        return float(self.indices.at[self.target, "index"])
+
+    def paths(self) -> pd.DataFrame:
+        """PLS paths with their bootstrap SE and interval (and the CB-SEM standardised estimate).
+
+        The bootstrap resampled the fit itself, so its ``estimate`` is the PLS estimate.
+        """
+        boot = self.boot.estimates
+        columns = ["source", "target", "estimate", "se", "ci_lower", "ci_upper"]
+        table = boot[boot["statistic"] == "path"][columns].reset_index(drop=True).assign(level=self.boot.ci)
+        table["excludes_zero"] = excludes_zero(table["ci_lower"], table["ci_upper"])
+        if self.cbsem is not None:
+            cb = self.cbsem.paths[["source", "target", "std_estimate"]].rename(
+                columns={"std_estimate": "cbsem_std"}
+            )
+            table = table.merge(cb, on=["source", "target"], how="left")
+        return table
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table of the report, by name (the bundle's ``tables/*.csv``)."""
+        quality = self.survey.quality
+        out = {
+            "indices": self.indices.reset_index(),
+            "paths": self.paths(),
+            "effects": self.pls.effects,
+            "r2": self.pls.r2.rename("r2").rename_axis("construct").reset_index(),
+            "outer_model": self.pls.loadings.merge(self.pls.weights, on=["construct", "item"]),
+            "reliability": self.measurement.reliability.reset_index(),
+            "htmt": self.measurement.htmt.reset_index(),
+            "item_missingness": quality.item_missing.reset_index(),
+            "ipma_constructs": self.ipma.constructs.reset_index(),
+            "ipma_items": self.ipma.items.reset_index(),
+            "priorities": self.ipma.priorities,
+            "ipma_context": self.ipma.context,
+            "grade_index": self.grade_index,
+            "segments": self.segments,
+            "bootstrap": self.boot.estimates.assign(level=self.boot.ci),
+        }
+        if self.records is not None:
+            out |= {"record_drivers": self.records.ranking, "record_pareto": self.records.pareto,
+                    "record_segments": self.records.segments}
+        if self.cbsem is not None:
+            out["cbsem_estimates"] = self.cbsem.estimates
+            out["cbsem_fit"] = self.cbsem.fit_indices.rename("value").rename_axis("measure").reset_index()
+        if self.industry is not None:
+            out.update({f"industry_{k}": v for k, v in self.industry.summary().items()})
+        return out
+
+    def values(self) -> dict[str, Any]:
+        """The headline scalars of the study."""
+        sample = self.sample
+        out = {
+            "n": int(sample.n),
+            "n_received": int(sample.n_received),
+            "n_dropped": int(sample.n_dropped),
+            "n_imputed": int(sample.n_imputed),
+            "missing": sample.missing,
+            "weighted": bool(sample.weighted),
+            "target": self.target,
+            "overall_csi": self.overall_csi,
+            "ci": float(self.boot.ci),
+            "index_target": self.config.index_target,
+            "gof": float(self.pls.gof),
+            "cbsem_admissible": None if self.cbsem is None else bool(self.cbsem.admissible),
+            "bootstrap_failed": int(self.boot.n_failed),
+        }
+        if self.industry is not None:
+            out["industry_fuzzy_score"] = float(self.industry.fuzzy.score)
+            quality = self.industry.quality_index
+            if quality is not None and len(quality):
+                out["industry_internal_score"] = float(quality["internal_score"].iloc[0])
+                out["industry_service_quality_index"] = float(quality["service_quality_index"].iloc[0])
+        return out
+
+    def results(self, tables: dict[str, pd.DataFrame] | None = None) -> dict[str, Any]:
+        """The bundle's ``results.json`` content: no timestamps, so the same run gives the same bytes."""
+        from csi_research.core import __version__
+
+        tables = self.tables() if tables is None else tables
+        return {
+            "package_version": __version__,
+            "study": self.config.to_dict(),
+            "data_sha256": self.survey.sha256,
+            "seed": self.config.seed,
+            "n_boot": self.n_boot,
+            "ci": float(self.boot.ci),
+            "quick": self.quick,
+            "synthetic": self.config.synthetic,
+            "values": self.values(),
+            "diagnostics": list(self.diagnostics),
+            "tables": {name: frame_records(t) for name, t in tables.items()},
+        }
+
+    # ------------------------------------------------------------------ figures
+    def figure(self, name: str, language: str) -> bytes:
+        """Figure ``name`` (one of :data:`FIGURES`) in ``language`` as PNG bytes.
+
+        Rendered once per language and kept: the report embeds the very bytes the bundle saves.
+        """
+        key = (name, language)
+        if key not in self._pngs:
+            from csi_research.render import plots
+
+            draw = {
+                "path_diagram": lambda: plots.path_diagram(self.model, self.pls, significance=self.paths(),
+                                                           language=language),
+                "indices": lambda: plots.index_bars(self.indices.reset_index(),
+                                                    threshold=self.config.index_target, language=language),
+                "ipma": lambda: plots.ipma_map(self.ipma, language=language),
+            }
+            self._pngs[key] = plots.to_png(draw[name]())
+        return self._pngs[key]
+
+    # ------------------------------------------------------------------ bundle
+    def save(self, folder: str | Path, figures: bool = True, language: str | None = None) -> Path:
+        """Write the bundle as ``folder``, which must not exist; it appears only once complete.
+
+        Its figures are the report's, in ``language`` (default: the study's).
+        """
+        from csi_research.study.bundle import write_bundle
+
+        tables = self.tables()
+        prepared = self.sample.x.assign(weight=self.sample.weights)
+        language = language or self.config.language
+
+        def write_figures(folder: Path) -> None:
+            folder.mkdir(parents=True, exist_ok=True)  # in the staging folder: no one reads it yet
+            for name in FIGURES:
+                (folder / f"{name}.png").write_bytes(self.figure(name, language))
+
+        return write_bundle(folder, self.results(tables), self.index_draws, tables,
+                            figures=write_figures if figures else None, sample=prepared,
+                            model=self.model.to_yaml())
+
+
+# The study's figures (the bundle's ``figures/<name>.png``; drawn by StudyResult.figure).
+FIGURES = ("path_diagram", "indices", "ipma")
+
+
+@public
+def run_study(
+    config: StudyConfig | str | Path, *, quick: bool = False, workers: int | None = 1, progress: bool = False
+) -> StudyResult:
+    """Run one regional study: load and validate, prepare the sample, estimate, index, bootstrap.
+
+    The sample is prepared once (respondents kept, missing-data treatment, survey weights) and
+    every later step takes the fit. ``quick`` uses the study's small bootstrap size (for CI and
+    drafts). Problems that do not stop the study (non-admissible CB-SEM, low reliability, small
+    segments...) are collected from the results into ``diagnostics`` and raised once each as a
+    CSIWarning — never hidden; a report that prints the diagnostics itself calls
+    ``run_study.quiet``.
+    """
+    if isinstance(config, str | Path) and (computed := COMPUTED.get(study_key(config, quick))) is not None:
+        return computed
+    return _run(config, quick, workers, progress)
+
+
+# A study's reports in several languages all narrate one result. The batch's warm executor computes
+# it once, in the process its languages' notebooks are forked from, and leaves it here keyed by
+# the study file and mode; run_study then hands it back. Empty in every other process.
+COMPUTED: dict[tuple[str, bool], StudyResult] = {}
+
+
+def study_key(path: str | Path, quick: bool) -> tuple[str, bool]:
+    return str(Path(path).resolve()), bool(quick)
+
+
+def _run(config: StudyConfig | str | Path, quick: bool, workers: int | None, progress: bool) -> StudyResult:
+    from csi_research.data.codebook import Codebook
+    from csi_research.data.sample import prepare
+    from csi_research.data.survey import check_identity, load_survey
+    from csi_research.stats.bootstrap import bootstrap
+    from csi_research.stats.indices import csi_indices, grade_score_index
+    from csi_research.stats.ipma import ipma
+    from csi_research.stats.measurement import measurement_quality
+    from csi_research.stats.pls import fit_pls
+
+    if not isinstance(config, StudyConfig):
+        config = StudyConfig.from_yaml(config)
+    codebook = Codebook.from_yaml(config.codebook) if config.codebook else Codebook.default()
+    model = CSIModel.from_yaml(config.model) if config.model else codebook.model()
+    model.require_target()
+    n_boot = config.quick_n_boot if quick else config.n_boot
+
+    survey = load_survey.quiet(config.data, codebook, sheet=config.sheet, missing_codes=config.missing_codes,
+                               extra_columns=config.extra_columns)
+    # a study pointed at another region's or wave's file must not report it under its own name
+    check_identity(survey, region=(config.region_id, config.region_zh, config.region_en), wave=config.wave,
+                   where=str(config.path))
+    sample = prepare.quiet(model, survey, missing=config.missing, weights=config.weighting)
+    pls = fit_pls.quiet(sample, scheme=config.scheme, scaled=config.scaled)
+    cbsem, cbsem_note = _fit_cbsem(sample, config)
+    measurement = measurement_quality.quiet(pls)
+    boot = bootstrap.quiet(pls, n_boot=n_boot, seed=config.seed, ci=config.ci, workers=workers,
+                           progress=progress)
+    point = csi_indices.quiet(pls)
+    indices, draws = _index_table(pls, point, boot)
+    importance = ipma.quiet(pls)
+    grades = grade_score_index.quiet(pls)
+    segments = [_segment(pls, column) for column in config.segments]
+    industry, industry_note = _industry(config, pls, float(point[model.target]))
+    records = _service_records(config, survey)
+    diagnostics = collect(survey, pls, cbsem, measurement, boot, point, importance, grades, *segments,
+                          industry, *(records or ()), extra=[*cbsem_note, *industry_note])
+    return StudyResult(
+        config=config, quick=quick, n_boot=n_boot, survey=survey, sample=sample, pls=pls, cbsem=cbsem,
+        measurement=measurement, boot=boot, indices=indices, index_draws=draws, ipma=importance,
+        grade_index=grades, segments=_segment_table(segments), industry=industry, diagnostics=diagnostics,
+        records=records[-1] if records else None,
+    )
+
+
+def _service_records(config: StudyConfig, survey: Any) -> tuple[Any, Any, Any] | None:
+    """Records, per-customer features and driver analysis of the study's service records, if any.
+
+    Errors name the study file (the records file names itself in the loader's messages).
+    """
+    if config.service_records is None:
+        return None
+    from csi_research.core.errors import CSIError
+    from csi_research.records import customer_features, driver_analysis, load_records
+
+    try:
+        records = load_records.quiet(config.service_records, survey=survey)
+        features = customer_features.quiet(records, survey)
+        drivers = driver_analysis.quiet(features, survey, threshold=config.index_target, seed=config.seed)
+    except CSIError as exc:
+        raise type(exc)(f"{config.path}: service_records: {exc}") from None
+    return records, features, drivers
+
+
+def _fit_cbsem(sample: Any, config: StudyConfig) -> tuple[Any | None, list[str]]:
+    if not config.cbsem:
+        return None, []
+    from csi_research.stats.cbsem import fit_cbsem
+
+    try:
+        return fit_cbsem.quiet(sample, estimator=config.cbsem_estimator), []
+    except EstimationError as exc:  # the PLS results stand on their own; say why CB-SEM is absent
+        return None, [f"CB-SEM could not be estimated: {exc}"]
+
+
+def _index_table(pls: Any, point: pd.Series, boot: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Point indices with their bootstrap intervals (at the bootstrap's level), and the draws."""
+    model = pls.model
+    est = boot.estimates
+    est = est[est["statistic"] == "index"].set_index("construct")
+    table = pd.DataFrame(
+        {
+            "label_zh": [model.label(c, "zh") for c in model.names],
+            "label_en": [model.label(c, "en") for c in model.names],
+            "index": point.reindex(model.names).to_numpy(),
+            "ci_lower": est["ci_lower"].reindex(model.names).to_numpy(),
+            "ci_upper": est["ci_upper"].reindex(model.names).to_numpy(),
+            "level": boot.ci,
+            "se": est["se"].reindex(model.names).to_numpy(),
+            "n": point.attrs["n"],
+        },
+        index=pd.Index(model.names, name="construct"),
+    )
+    draws = pd.DataFrame(boot.draws["index"], columns=model.names)
+    return table, draws
+
+
+def _segment(pls: Any, column: str) -> pd.DataFrame:
+    from csi_research.stats.indices import segment_indices
+
+    table = segment_indices.quiet(pls, column)
+    out = table.rename(columns={column: "segment"}).assign(attribute=column)
+    out.attrs["diagnostics"] = table.attrs["diagnostics"]
+    return out
+
+
+def _segment_table(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    columns = ["attribute", "segment", "construct", "index", "n", "small"]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    table = pd.concat(parts, ignore_index=True)
+    table["segment"] = table["segment"].astype(str)
+    return table[columns]
+
+
+def _industry(config: StudyConfig, pls: Any, external_csi: float) -> tuple[Any | None, list[str]]:
+    """The industry's own evaluation (AHP, rough sets, fuzzy, internal indicators), if configured.
+
+    Errors name the file they come from: the study file for its section, the indicator file for
+    its values.
+    """
+    if config.industry_evaluation is None:
+        return None, []
+    from csi_research.core.errors import CSIError
+    from csi_research.evaluation import industry_evaluation
+
+    spec = None if config.industry_evaluation == "default" else config.industry_evaluation
+    internal, notes = _internal_indicators(config)
+    try:
+        result = industry_evaluation.quiet(pls, spec=spec, internal=internal, external_csi=external_csi)
+    except CSIError as exc:  # the section of the study file (the indicator values were checked below)
+        raise type(exc)(f"{config.path}: {exc}") from None
+    return result, notes
+
+
+def _internal_indicators(config: StudyConfig) -> tuple[pd.DataFrame | None, list[str]]:
+    """This region's and wave's row of the internal indicators, or None with a note saying why."""
+    if config.internal_indicators is None:
+        return None, []
+    from csi_research.core.errors import SurveyDataError
+    from csi_research.evaluation import load_internal_indicators
+    from csi_research.evaluation.internal import indicator_definitions, validate_internal
+
+    source = None if config.internal_indicators == "default" else config.internal_indicators
+    try:
+        table = load_internal_indicators(source)
+    except (OSError, ValueError) as exc:  # the file cannot be read or parsed as CSV
+        raise SurveyDataError(f"{source}: cannot read the internal indicators: {exc}") from None
+    for column in ("region", "year"):
+        if column not in table.columns:
+            raise SurveyDataError(
+                f"{source}: internal indicators need a {column!r} column (one row per region and year)"
+            )
+    internal = table[(table["region"].astype(str) == config.region_id)
+                     & (table["year"].astype(str) == config.wave)]
+    if internal.empty:
+        return None, [
+            f"{config.path}: no internal indicators for region {config.region_id} wave {config.wave}; "
+            "the combined service-quality index is left out"
+        ]
+    try:
+        validate_internal(internal, indicator_definitions())
+    except SurveyDataError as exc:
+        raise SurveyDataError(f"{source or 'bundled internal indicators'}: {exc}") from None
+    marked = internal.get("synthetic", pd.Series(dtype=str)).astype(str).str.lower().isin(("true", "1"))
+    if not config.synthetic and marked.any():
+        raise SurveyDataError(
+            f"{source}: the row of region {config.region_id} wave {config.wave} is marked synthetic, but "
+            f"{config.path} says synthetic: false; a study of real data needs the company's own figures"
+        )
+    return internal, []
