@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,11 @@ def _read(read: Any, text: str) -> Any:
         except yaml.YAMLError:
             pass
     return read(text, Loader=_LOADERS[-1])
+
+
+def load_resource(name: str) -> Any:
+    """A YAML data file shipped with the package (``csi_research/resources/<name>``), parsed."""
+    return parse_yaml(resources.files("csi_research").joinpath("resources", name).read_text("utf-8"))
 
 
 def read_yaml(path: str | Path, what: str) -> Any:
