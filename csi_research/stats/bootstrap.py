@@ -28,10 +28,11 @@ from csi_research.core.diagnostics import public
 from csi_research.core.errors import EstimationError, ModelSpecError
 from csi_research.data.sample import Moments
 from csi_research.model import CSIModel
+from csi_research.stats.effects import chain_positions, chains, f2_from_batch, indirect_from_paths
 from csi_research.stats.intervals import bca_interval, percentile_interval
 from csi_research.stats.pls_engine import Layout, pls_from_moments
 
-LABELS = ["statistic", "source", "target", "construct", "item"]
+LABELS = ["statistic", "source", "via", "target", "construct", "item"]
 
 
 # ---------------------------------------------------------------------------- result
@@ -162,6 +163,7 @@ class _PLSTask:
     max_iter: int
     effects: tuple[tuple[int, int], ...]
     bounds: tuple[np.ndarray, np.ndarray] | None  # item scales, for the 0–100 indices
+    model: CSIModel  # for the f² of each path
     consistent: bool = False  # PLSc: every resample is corrected as the fit was
 
     def __call__(self, counts: np.ndarray) -> dict[str, np.ndarray]:
@@ -182,6 +184,7 @@ class _PLSTask:
             "weight": est.weights,
             "loading": est.loadings,
             "r2": est.r2,
+            "f2": f2_from_batch(self.model, est.latent_corr, est.paths, est.r2),
             "htmt": _htmt(cov, self.lay),
         }
         if self.bounds is not None:
@@ -220,6 +223,7 @@ def _pls_labels(model: CSIModel, task: _PLSTask) -> dict[str, pd.DataFrame]:
         "weight": pd.DataFrame({"construct": owner, "item": list(lay.items)}),
         "loading": pd.DataFrame({"construct": owner, "item": list(lay.items)}),
         "r2": pd.DataFrame({"construct": [names[j] for j in lay.endogenous]}),
+        "f2": pd.DataFrame({"source": [s for s, _ in model.paths], "target": [t for _, t in model.paths]}),
         "htmt": pd.DataFrame({"source": [names[i] for i in iu], "target": [names[j] for j in ju]}),
         "index": pd.DataFrame({"construct": list(names)}),
     }
@@ -303,11 +307,13 @@ def bootstrap(
 
     ``fit`` is a PLS fit (:func:`fit_pls`) or a CB-SEM fit (:func:`fit_cbsem`, ML); its sample,
     survey weights and settings are reused, so the bootstrap's ``estimate`` column equals the fit.
-    PLS statistics: paths, total effects, outer weights, loadings, R², HTMT and the 0–100
+    PLS statistics: paths, total effects, outer weights, loadings, R², f², HTMT and the 0–100
     construct indices (when the item scales are known). CB-SEM: paths (raw and standardised)
-    and R². ``strata`` (a column of the sample or one value per respondent) resamples within
-    strata, keeping their sizes. ``bca`` (default: on for PLS, off for CB-SEM, where the jackknife
-    would cost n further fits) adds BCa bounds at level ``ci``. Non-converged resamples are
+    and R². Both: every specific indirect effect (``indirect_effect``, one row per chain, its
+    mediators in ``via``), the product of its paths in each resample. ``strata`` (a column of the
+    sample or one value per respondent) resamples within strata, keeping their sizes. ``bca``
+    (default: on for PLS, off for CB-SEM, where the jackknife would cost n further fits) adds BCa
+    bounds at level ``ci``. Non-converged resamples are
     counted, reported in ``diagnostics`` and left out of every statistic (column ``n_used``);
     non-admissible CB-SEM resamples (e.g. a negative disturbance variance, R² > 1) likewise.
     ``backend``: threads (PLS default; numpy releases the GIL) or processes (CB-SEM default).
@@ -342,6 +348,9 @@ def bootstrap(
         estimate, draws, jack, labels = run(fit, plan)
     finally:
         plan.bar.close()
+    if chains(fit.model):  # a model without a chain of two paths has no indirect effect
+        estimate, draws, jack = (_with_indirect(fit.model, s) for s in (estimate, draws, jack))
+        labels["indirect_effect"] = _indirect_labels(fit.model)
 
     converged = draws.pop("converged")
     admissible = draws.pop("admissible", None)
@@ -374,6 +383,22 @@ def bootstrap(
         ci=ci,
         diagnostics=diagnostics,
     )
+
+
+def _with_indirect(model: CSIModel, statistics: dict[str, np.ndarray] | None) -> dict[str, np.ndarray] | None:
+    """``statistics`` plus every specific indirect effect, the product of its paths in each resample
+    (or jackknife fit), so their intervals come from the very resamples of the paths."""
+    if statistics is None:
+        return None
+    paths = statistics["path"]
+    indirect = indirect_from_paths(paths, chain_positions(model, chains(model)))
+    return {**statistics, "indirect_effect": indirect[0] if paths.ndim == 1 else indirect}
+
+
+def _indirect_labels(model: CSIModel) -> pd.DataFrame:
+    found = chains(model)
+    return pd.DataFrame({"source": [c[0] for c in found], "via": [" → ".join(c[1:-1]) for c in found],
+                         "target": [c[-1] for c in found]})
 
 
 @dataclass
@@ -417,7 +442,7 @@ def _bootstrap_pls(fit: Any, plan: _Plan):
     pos = {name: j for j, name in enumerate(lay.names)}
     effects = tuple((pos[s], pos[t]) for s, t in sample.model.effect_pairs())
     task = _PLSTask(lay, sample.moments, fit.scheme, fit.scaled, fit.tol, fit.max_iter, effects, bounds,
-                    fit.consistent)
+                    sample.model, fit.consistent)
     estimate = task(np.ones((1, sample.n)))
     estimate.pop("converged")
     blas = _one_blas_thread() if plan.workers > 1 else contextlib.nullcontext()
