@@ -426,3 +426,24 @@ def test_summary_is_the_indicator_table(ecsi_fit):
     assert list(table.columns[:8]) == ["construct", "item", *METRICS]
     assert table["pls_beats_lm"].dtype == bool and len(table) == 22
     assert set(result.constructs["construct"]) == set(MODEL.endogenous)
+
+
+# ---------------------------------------------------------------------------- the reading
+@pytest.mark.parametrize(("q2", "pls", "lm", "level"), [
+    ([0.3, 0.2, 0.1], [1.0, 1.0, 1.0], [1.1, 1.2, 1.3], "high"),
+    ([0.3, 0.2, 0.1], [1.0, 1.0, 1.4], [1.1, 1.2, 1.3], "medium"),
+    ([0.3, 0.2, 0.1], [1.0, 1.3, 1.4], [1.1, 1.2, 1.3], "low"),
+    ([0.3, 0.2, 0.1], [1.2, 1.3, 1.4], [1.1, 1.2, 1.3], "none"),
+    ([0.3, -0.01, 0.1], [1.0, 1.0, 1.0], [1.1, 1.2, 1.3], "no relevance"),
+    ([0.3, 0.2], [1.0, 1.3], [1.1, 1.2], "low"),  # half is not most
+])
+def test_predictive_power_follows_shmueli_et_al(ecsi_fit, q2, pls, lm, level):
+    from csi_research.stats.predict import predictive_power
+
+    items = pd.DataFrame({"construct": "SAT", "item": [f"s{i}" for i in range(len(q2))], "q2_predict": q2,
+                          "rmse_pls": pls, "rmse_lm": lm})
+    result = dataclasses.replace(predict(ecsi_fit, k=5, repeats=1), items=items)
+    power = predictive_power(result, "SAT")
+    assert power.level == level and power.n_items == len(q2) and power.q2_min == min(q2)
+    with pytest.raises(ValueError, match="'IMAG' is not an endogenous construct"):
+        predictive_power(result, "IMAG")

@@ -112,6 +112,8 @@ def summary(result: Any, language: str = "zh", change: pd.DataFrame | None = Non
             )
         )
     )
+    if (predicted := prediction_sentence(result, language)) is not None:
+        parts.append(paragraph(predicted))
     parts += [
         heading(3, say("indices_caption", language, level=level)),
         table(_index_summary(result, language, change)),
@@ -502,6 +504,7 @@ def structure(result: Any, language: str = "zh") -> Block:
     shown = paths.assign(
         source=[_label(result, s, language) for s in paths["source"]],
         target=[_label(result, t, language) for t in paths["target"]],
+        f2_size=[str(say(f"f2_{size}", language)) if size else "" for size in paths["f2_size"]],
     )
     r2 = result.pls.r2.rename("r2").rename_axis("construct").reset_index()
     r2["construct"] = [_label(result, c, language) for c in r2["construct"]]
@@ -511,8 +514,59 @@ def structure(result: Any, language: str = "zh") -> Block:
         paragraph(say("structure_intro", language, level=level_text(result.boot.ci))),
         figure(result.figure("path_diagram", language), say("sec_structure", language)),
         _readers(shown, language),
+        paragraph(say("f2_note", language), "muted"),
         _readers(r2, language),
+        *_mediation(result, language),
+        *_prediction(result, language),
     )
+
+
+MEDIATION_SHOWN = ["source", "via", "target", "estimate", "ci_lower", "ci_upper", "direct", "type"]
+
+
+def mediation_table(result: Any, language: str) -> pd.DataFrame:
+    """The report's mediation table: indirect effects through one mediator, labelled for readers."""
+    table = result.mediation()
+    single = table[~table["via"].str.contains("→", regex=False)] if len(table) else table
+    return single[MEDIATION_SHOWN].assign(
+        **{column: [_label(result, c, language) for c in single[column]]
+           for column in ("source", "via", "target")},
+        type=[str(say("med_" + t.replace("-", "_").replace(" ", "_"), language)) for t in single["type"]],
+    ).reset_index(drop=True)
+
+
+def _mediation(result: Any, language: str) -> list[Any]:
+    table = mediation_table(result, language)
+    if table.empty:
+        return [heading(3, say("mediation_title", language)), paragraph(say("mediation_none", language))]
+    return [heading(3, say("mediation_title", language)),
+            paragraph(say("mediation_intro", language, level=level_text(result.boot.ci)), "muted"),
+            _readers(table, language)]
+
+
+def prediction_sentence(result: Any, language: str) -> Markup | None:
+    """Whether the model predicts the target out of sample better than the benchmark (summary)."""
+    power = result.prediction_power()
+    if power is None:
+        return None
+    key = {"no relevance": "pred_irrelevant"}.get(power.level, f"pred_{power.level}")
+    return say(key, language, target=_label(result, power.construct, language), n=power.n_items,
+               m=power.n_beating_lm, q2=num(power.q2_min, 3))
+
+
+def _prediction(result: Any, language: str) -> list[Any]:
+    prediction = result.prediction
+    if prediction is None:
+        return []
+    items = prediction.summary()
+    items = items[items["construct"] == result.target]
+    shown = items[["item", "q2_predict", "rmse_pls", "rmse_lm", "mae_pls", "mae_lm", "pls_beats_lm"]]
+    target = _label(result, result.target, language)
+    return [heading(3, say("prediction_title", language)),
+            paragraph(say("prediction_intro", language, k=prediction.k, r=prediction.repeats, target=target),
+                      "muted"),
+            paragraph(prediction_sentence(result, language)),
+            _readers(shown.reset_index(drop=True), language)]
 
 
 def cbsem(result: Any, language: str = "zh") -> Block:

@@ -64,6 +64,48 @@ class PredictResult:
         table = self.items.assign(pls_beats_lm=self.items["rmse_pls"] < self.items["rmse_lm"])
         return table.round(4)
 
+    def power(self, construct: str) -> PredictivePower:
+        """How well the model predicts ``construct``'s indicators (:func:`predictive_power`)."""
+        return predictive_power(self, construct)
+
+
+POWER_LEVELS = ("high", "medium", "low", "none", "no relevance")
+
+
+@dataclass(frozen=True)
+class PredictivePower:
+    """Shmueli et al. (2019)'s reading of a construct's PLSpredict: ``level`` is ``no relevance``
+    when some indicator has Q²predict ≤ 0 (the model predicts it no better than the training mean),
+    else ``high`` / ``medium`` / ``low`` / ``none`` as all, most, a minority or none of the
+    indicators have a lower PLS RMSE than the LM benchmark."""
+
+    construct: str
+    level: str
+    n_items: int
+    n_relevant: int  # indicators with Q²predict > 0
+    n_beating_lm: int  # indicators with RMSE(PLS) < RMSE(LM)
+    q2_min: float
+
+
+def predictive_power(result: PredictResult, construct: str) -> PredictivePower:
+    """The predictive power of the model for ``construct`` (an endogenous construct) from RMSE."""
+    rows = result.items[result.items["construct"] == construct]
+    if rows.empty:
+        known = ", ".join(dict.fromkeys(result.items["construct"]))
+        raise ValueError(f"{construct!r} is not an endogenous construct of this PLSpredict; known: {known}")
+    q2, pls, lm = (rows[c].to_numpy(dtype=float) for c in ("q2_predict", "rmse_pls", "rmse_lm"))
+    relevant, beating = int((q2 > 0).sum()), int((pls < lm).sum())
+    n = len(rows)
+    if relevant < n:
+        level = "no relevance"
+    elif beating == n:
+        level = "high"
+    elif beating > n / 2:
+        level = "medium"
+    else:
+        level = "low" if beating else "none"
+    return PredictivePower(construct, level, n, relevant, beating, float(np.nanmin(q2)))
+
 
 # ---------------------------------------------------------------------------- folds
 def _check_count(value: Any, name: str, low: int, high: int | None = None) -> int:

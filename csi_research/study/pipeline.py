@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from csi_research.core.diagnostics import collect, public
@@ -47,6 +48,7 @@ class StudyResult:
     industry: Any | None
     diagnostics: tuple[str, ...] = field(default_factory=tuple)
     records: Any | None = None  # the service records' driver analysis (csi_research.records), if given
+    prediction: Any | None = None  # PLSpredict of the PLS fit (csi_research.stats.predict)
     _pngs: dict[tuple[str, str], bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ------------------------------------------------------------------ numbers
@@ -65,20 +67,36 @@ class StudyResult:
         return float(self.indices.at[self.target, "index"])
 
     def paths(self) -> pd.DataFrame:
-        """PLS paths with their bootstrap SE and interval (and the CB-SEM standardised estimate).
+        """PLS paths with their bootstrap SE and interval, their effect size f² (Cohen's label beside
+        it), and the CB-SEM standardised estimate.
 
         The bootstrap resampled the fit itself, so its ``estimate`` is the PLS estimate.
         """
+        from csi_research.stats.effects import f2_size
+
         boot = self.boot.estimates
         columns = ["source", "target", "estimate", "se", "ci_lower", "ci_upper"]
         table = boot[boot["statistic"] == "path"][columns].reset_index(drop=True).assign(level=self.boot.ci)
         table["excludes_zero"] = excludes_zero(table["ci_lower"], table["ci_upper"])
+        f2 = boot[boot["statistic"] == "f2"].set_index(["source", "target"])["estimate"]
+        table["f2"] = f2.reindex(list(zip(table["source"], table["target"], strict=True))).to_numpy(float)
+        table["f2_size"] = [f2_size(v) if np.isfinite(v) else "" for v in table["f2"]]
         if self.cbsem is not None:
             cb = self.cbsem.paths[["source", "target", "std_estimate"]].rename(
                 columns={"std_estimate": "cbsem_std"}
             )
             table = table.merge(cb, on=["source", "target"], how="left")
         return table
+
+    def mediation(self) -> pd.DataFrame:
+        """Every specific indirect effect with its interval, the direct effect and the mediation type."""
+        from csi_research.stats.effects import indirect_effects
+
+        return indirect_effects(self.boot)
+
+    def prediction_power(self) -> Any | None:
+        """How well the model predicts the target construct out of sample (None without PLSpredict)."""
+        return None if self.prediction is None else self.prediction.power(self.target)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table of the report, by name (the bundle's ``tables/*.csv``)."""
@@ -87,6 +105,7 @@ class StudyResult:
             "indices": self.indices.reset_index(),
             "paths": self.paths(),
             "effects": self.pls.effects,
+            "mediation": self.mediation(),
             "r2": self.pls.r2.rename("r2").rename_axis("construct").reset_index(),
             "outer_model": self.pls.loadings.merge(self.pls.weights, on=["construct", "item"]),
             "reliability": self.measurement.reliability.reset_index(),
@@ -100,6 +119,8 @@ class StudyResult:
             "segments": self.segments,
             "bootstrap": self.boot.estimates.assign(level=self.boot.ci),
         }
+        if self.prediction is not None:
+            out |= {"prediction": self.prediction.items, "prediction_constructs": self.prediction.constructs}
         if self.records is not None:
             out |= {"record_drivers": self.records.ranking, "record_pareto": self.records.pareto,
                     "record_segments": self.records.segments}
@@ -128,6 +149,11 @@ class StudyResult:
             "cbsem_admissible": None if self.cbsem is None else bool(self.cbsem.admissible),
             "bootstrap_failed": int(self.boot.n_failed),
         }
+        if (power := self.prediction_power()) is not None:
+            out |= {"prediction_power": power.level, "prediction_q2_min": power.q2_min,
+                    "prediction_items_beating_lm": power.n_beating_lm, "prediction_items": power.n_items,
+                    "prediction_folds": int(self.prediction.k),
+                    "prediction_repeats": int(self.prediction.repeats)}
         if self.industry is not None:
             out["industry_fuzzy_score"] = float(self.industry.fuzzy.score)
             quality = self.industry.quality_index
@@ -199,6 +225,7 @@ class StudyResult:
 
 # The study's figures (the bundle's ``figures/<name>.png``; drawn by StudyResult.figure).
 FIGURES = ("path_diagram", "indices", "ipma")
+PREDICT_FOLDS, PREDICT_REPEATS = 10, 10  # PLSpredict as Shmueli et al. (2019) recommend (1 repeat when quick)
 
 
 @public
@@ -238,6 +265,7 @@ def _run(config: StudyConfig | str | Path, quick: bool, workers: int | None, pro
     from csi_research.stats.ipma import ipma
     from csi_research.stats.measurement import measurement_quality
     from csi_research.stats.pls import fit_pls
+    from csi_research.stats.predict import predict
 
     if not isinstance(config, StudyConfig):
         config = StudyConfig.from_yaml(config)
@@ -260,17 +288,19 @@ def _run(config: StudyConfig | str | Path, quick: bool, workers: int | None, pro
     point = csi_indices.quiet(pls)
     indices, draws = _index_table(pls, point, boot)
     importance = ipma.quiet(pls)
+    repeats = 1 if quick else PREDICT_REPEATS
+    prediction = predict.quiet(pls, k=PREDICT_FOLDS, repeats=repeats, seed=config.seed)
     grades = grade_score_index.quiet(pls)
     segments = [_segment(pls, column) for column in config.segments]
     industry, industry_note = _industry(config, pls, float(point[model.target]))
     records = _service_records(config, survey)
-    diagnostics = collect(survey, pls, cbsem, measurement, boot, point, importance, grades, *segments,
-                          industry, *(records or ()), extra=[*cbsem_note, *industry_note])
+    diagnostics = collect(survey, pls, cbsem, measurement, boot, point, importance, prediction, grades,
+                          *segments, industry, *(records or ()), extra=[*cbsem_note, *industry_note])
     return StudyResult(
         config=config, quick=quick, n_boot=n_boot, survey=survey, sample=sample, pls=pls, cbsem=cbsem,
         measurement=measurement, boot=boot, indices=indices, index_draws=draws, ipma=importance,
         grade_index=grades, segments=_segment_table(segments), industry=industry, diagnostics=diagnostics,
-        records=records[-1] if records else None,
+        records=records[-1] if records else None, prediction=prediction,
     )
 
 
