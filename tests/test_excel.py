@@ -229,3 +229,14 @@ def test_comparison_folder_has_the_workbook(tmp_path):
     book = load_workbook(folder / WORKBOOK)
     wide = book["指数 Indices"]
     assert wide.cell(1, 2).value == "Beiling 2026" and wide.cell(2, 2).number_format == "0.0"
+
+
+def test_no_study_table_carries_a_row_number_as_a_column(saved):
+    # a bare RangeIndex turned into a column reads as data ("index" 0, 1, 2… beside the construct index)
+    result, _ = saved
+    for name, table in result.tables().items():
+        assert "level_0" not in table.columns, name
+        for column in table.columns:
+            values = table[column]
+            if str(column) != "rank" and len(table) > 2 and values.dtype.kind in "iu":
+                assert not (values.to_numpy() == np.arange(len(table))).all(), f"{name}.{column} is 0, 1, 2…"
