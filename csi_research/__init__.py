@@ -53,6 +53,8 @@ _LAZY = {
     "indirect_effects": "csi_research.stats.effects",
     "predict": "csi_research.stats.predict",
     "PredictResult": "csi_research.stats.predict",
+    "cvpat": "csi_research.stats.cvpat",
+    "CVPATResult": "csi_research.stats.cvpat",
     "ipma": "csi_research.stats.ipma",
     "IPMAResult": "csi_research.stats.ipma",
     "describe_priorities": "csi_research.stats.ipma",
