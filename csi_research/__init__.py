@@ -55,6 +55,8 @@ _LAZY = {
     "PredictResult": "csi_research.stats.predict",
     "cvpat": "csi_research.stats.cvpat",
     "CVPATResult": "csi_research.stats.cvpat",
+    "moderation": "csi_research.stats.moderation",
+    "ModerationResult": "csi_research.stats.moderation",
     "ipma": "csi_research.stats.ipma",
     "IPMAResult": "csi_research.stats.ipma",
     "describe_priorities": "csi_research.stats.ipma",

@@ -51,12 +51,12 @@ def test_against_the_benchmarks_is_scipys_paired_t_test(satisfaction):
         row = table.loc[benchmark]
         assert row["model"] == "PLS" and row["n"] == 250 and row["df"] == 249
         np.testing.assert_allclose([row["t"], row["p_value"]], [t, p], rtol=1e-8, atol=1e-12)
-        np.testing.assert_allclose(row["difference"], np.mean(hand[key] - hand["pls"]), rtol=1e-9)
+        np.testing.assert_allclose(row["loss_difference"], np.mean(hand[key] - hand["pls"]), rtol=1e-9)
         np.testing.assert_allclose([row["loss_model"], row["loss_benchmark"]],
                                    [hand["pls"].mean(), hand[key].mean()], rtol=1e-9)
     np.testing.assert_allclose(result.losses["PLS"], hand["pls"], rtol=1e-9)
     # the ECSI model predicts far better than the item means: a clear, significant finding
-    assert table.loc["IA", "difference"] > 0 and table.loc["IA", "p_value"] < 1e-6
+    assert table.loc["IA", "loss_difference"] > 0 and table.loc["IA", "p_value"] < 1e-6
     two = cvpat(fit, folds=folds, alternative="two-sided").table.set_index("benchmark")
     for benchmark in ("IA", "LM"):
         t = table.loc[benchmark, "t"]
@@ -96,7 +96,8 @@ def test_weights_holes_and_repeats(satisfaction):
     n = len(d)
     se = np.sqrt(n / (n - 1) * np.sum(w**2 * (d - mean) ** 2)) / np.sum(w)
     row = result.table.set_index("benchmark").loc["IA"]
-    np.testing.assert_allclose([row["difference"], row["se"], row["t"]], [mean, se, mean / se], rtol=1e-8)
+    got = [row["loss_difference"], row["se"], row["t"]]
+    np.testing.assert_allclose(got, [mean, se, mean / se], rtol=1e-8)
     np.testing.assert_allclose(row["p_value"], stats.t.sf(mean / se, n - 1), rtol=1e-7)
     # equal weights: the linearised standard error is the ordinary s / sqrt(n)
     assert result.seed == 3 and result.repeats == 2

@@ -91,7 +91,8 @@ PRECISION: dict[str, str] = {
                      "global_weight", "cr", "subjective", "objective", "combined", "judgement",
                      "consistent", "deviation", "significance", "gamma_without", "gamma_alone",
                      "max_validity", "beta", "value", "f2", "q2_predict", "q2_predict_lm", "rmse_pls",
-                     "mae_pls", "rmse_lm", "mae_lm", "rmse", "mae"], "coefficient"),
+                     "mae_pls", "rmse_lm", "mae_lm", "rmse", "mae", "loss_model", "loss_benchmark",
+                     "loss_difference"], "coefficient"),
     "p_value": "p_value",
     "p_adjusted": "p_value",
     "missing_share": "percent",
@@ -108,7 +109,7 @@ PRECISION: dict[str, str] = {
     "level": "level",
     "adjusted_level": "level",
     **dict.fromkeys(["n", "n_items", "n_used", "rank", "year", "grade", "max_grade", "code", "n_regions",
-                     "n_missing", "rank_lower", "rank_upper", "n_answers"], "count"),
+                     "n_missing", "rank_lower", "rank_upper", "n_answers", "df"], "count"),
 }
 BOUNDED = ("ci_lower", "ci_upper", "bca_lower", "bca_upper", "se", "boot_mean")
 INDEX_STATISTICS = ("index", "difference", "performance", "score")

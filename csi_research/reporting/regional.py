@@ -566,7 +566,27 @@ def _prediction(result: Any, language: str) -> list[Any]:
             paragraph(say("prediction_intro", language, k=prediction.k, r=prediction.repeats, target=target),
                       "muted"),
             paragraph(prediction_sentence(result, language)),
-            _readers(shown.reset_index(drop=True), language)]
+            _readers(shown.reset_index(drop=True), language),
+            *_cvpat(result, language)]
+
+
+def _p(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
+
+
+def _cvpat(result: Any, language: str) -> list[Any]:
+    tested = result.cvpat
+    if tested is None:
+        return []
+    table = tested.table
+    verdicts = [say("cvpat_better" if r.p_value < 0.05 else "cvpat_not_better", language,
+                    benchmark=say(f"cvpat_{r.benchmark.lower()}", language), p=_p(r.p_value))
+                for r in table.itertuples()]
+    shown = table[["benchmark", "loss_model", "loss_benchmark", "loss_difference", "t", "p_value"]].assign(
+        benchmark=[str(say(f"cvpat_{b.lower()}", language)) for b in table["benchmark"]])
+    return [paragraph(say("cvpat_intro", language, items=len(tested.items)), "muted"),
+            paragraph(say("cvpat_sentence", language, verdicts=say("cvpat_join", language).join(verdicts))),
+            _readers(shown, language)]
 
 
 def cbsem(result: Any, language: str = "zh") -> Block:

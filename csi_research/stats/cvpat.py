@@ -24,16 +24,16 @@ from csi_research.core.errors import ModelSpecError
 from csi_research.stats.predict import predict
 
 ALTERNATIVES = ("greater", "two-sided")
-COLUMNS = ["model", "benchmark", "loss_model", "loss_benchmark", "difference", "se", "t", "df", "p_value",
-           "alternative", "n"]
+COLUMNS = ["model", "benchmark", "loss_model", "loss_benchmark", "loss_difference", "se", "t", "df",
+           "p_value", "alternative", "n"]
 
 
 @dataclass(frozen=True)
 class CVPATResult:
     """CVPAT's tests, one row per comparison (``table``), and what they rest on.
 
-    ``table``: ``model`` vs ``benchmark``, their average losses, ``difference`` = loss(benchmark) −
-    loss(model) (positive: the model predicts better), its standard error, ``t``, ``df`` and
+    ``table``: ``model`` vs ``benchmark``, their average losses, ``loss_difference`` =
+    loss(benchmark) − loss(model) (positive: the model predicts better), its standard error, ``t``, ``df`` and
     ``p_value`` under ``alternative``; ``n`` respondents. ``losses``: each respondent's loss under
     every predictor compared (NaN where it has none). ``items``: the indicators whose predictions are
     scored.
@@ -88,8 +88,8 @@ def paired_test(model: np.ndarray, benchmark: np.ndarray, weights: np.ndarray,
     else:
         p = float(2 * stats.t.sf(abs(t), df))
     loss = lambda v: float(np.sum(w * v[both]) / np.sum(w)) if n else np.nan  # noqa: E731
-    return {"loss_model": loss(model), "loss_benchmark": loss(benchmark), "difference": mean, "se": se,
-            "t": float(t), "df": df, "p_value": p, "alternative": alternative, "n": n}
+    return {"loss_model": loss(model), "loss_benchmark": loss(benchmark), "loss_difference": mean,
+            "se": se, "t": float(t), "df": df, "p_value": p, "alternative": alternative, "n": n}
 
 
 def _check(alternative: str) -> None:

@@ -49,6 +49,7 @@ class StudyResult:
     diagnostics: tuple[str, ...] = field(default_factory=tuple)
     records: Any | None = None  # the service records' driver analysis (csi_research.records), if given
     prediction: Any | None = None  # PLSpredict of the PLS fit (csi_research.stats.predict)
+    cvpat: Any | None = None  # CVPAT of that PLSpredict against its benchmarks (csi_research.stats.cvpat)
     _pngs: dict[tuple[str, str], bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ------------------------------------------------------------------ numbers
@@ -121,6 +122,8 @@ class StudyResult:
         }
         if self.prediction is not None:
             out |= {"prediction": self.prediction.items, "prediction_constructs": self.prediction.constructs}
+        if self.cvpat is not None:
+            out["cvpat"] = self.cvpat.table
         if self.records is not None:
             out |= {"record_drivers": self.records.ranking, "record_pareto": self.records.pareto,
                     "record_segments": self.records.segments}
@@ -154,6 +157,9 @@ class StudyResult:
                     "prediction_items_beating_lm": power.n_beating_lm, "prediction_items": power.n_items,
                     "prediction_folds": int(self.prediction.k),
                     "prediction_repeats": int(self.prediction.repeats)}
+        if self.cvpat is not None:
+            p = self.cvpat.table.set_index("benchmark")["p_value"]
+            out |= {"cvpat_p_ia": float(p["IA"]), "cvpat_p_lm": float(p["LM"])}
         if self.industry is not None:
             out["industry_fuzzy_score"] = float(self.industry.fuzzy.score)
             quality = self.industry.quality_index
@@ -261,6 +267,7 @@ def _run(config: StudyConfig | str | Path, quick: bool, workers: int | None, pro
     from csi_research.data.sample import prepare
     from csi_research.data.survey import check_identity, load_survey
     from csi_research.stats.bootstrap import bootstrap
+    from csi_research.stats.cvpat import cvpat_of
     from csi_research.stats.indices import csi_indices, grade_score_index
     from csi_research.stats.ipma import ipma
     from csi_research.stats.measurement import measurement_quality
@@ -290,6 +297,7 @@ def _run(config: StudyConfig | str | Path, quick: bool, workers: int | None, pro
     importance = ipma.quiet(pls)
     repeats = 1 if quick else PREDICT_REPEATS
     prediction = predict.quiet(pls, k=PREDICT_FOLDS, repeats=repeats, seed=config.seed)
+    tested = cvpat_of(pls.sample, prediction)
     grades = grade_score_index.quiet(pls)
     segments = [_segment(pls, column) for column in config.segments]
     industry, industry_note = _industry(config, pls, float(point[model.target]))
@@ -300,7 +308,7 @@ def _run(config: StudyConfig | str | Path, quick: bool, workers: int | None, pro
         config=config, quick=quick, n_boot=n_boot, survey=survey, sample=sample, pls=pls, cbsem=cbsem,
         measurement=measurement, boot=boot, indices=indices, index_draws=draws, ipma=importance,
         grade_index=grades, segments=_segment_table(segments), industry=industry, diagnostics=diagnostics,
-        records=records[-1] if records else None, prediction=prediction,
+        records=records[-1] if records else None, prediction=prediction, cvpat=tested,
     )
 
 

@@ -1,0 +1,153 @@
+"""Two-stage moderation: planted truth, seminr side by side, explicit two-stage refits, its bootstrap."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from ecsi_reference import BLOCKS, satisfaction_data
+from test_predict import with_holes
+
+from csi_research.core.errors import CSIWarning, ModelSpecError
+from csi_research.model import CSIModel
+from csi_research.stats.bootstrap import _count_chunks
+from csi_research.stats.moderation import moderation
+from csi_research.stats.pls import fit_pls
+
+TIGHT = {"tol": 1e-20, "max_iter": 2000}
+SAT_MODEL = CSIModel(BLOCKS, [(s, "SAT") for s in ("IMAG", "EXPE", "QUAL", "VAL")] + [("SAT", "LOY")])
+
+# seminr 0.2.1 (Python port, separate environment), tests/reference_scripts/moderation_reference.py on the
+# 250 ECSI answers: interaction_term("QUAL", "IMAG", method=two_stage), the stage-2 paths into SAT.
+SEMINR_SAT_PATHS = {"IMAG": 0.1843018310, "EXPE": 0.0085457793, "QUAL": 0.1267491340, "VAL": 0.5738903461,
+                    "QUAL×IMAG": -0.0246934198}
+SEMINR_SAT_R2 = 0.7039874974
+
+
+@pytest.fixture(scope="module")
+def satisfaction() -> pd.DataFrame:
+    return satisfaction_data()
+
+
+def planted(n: int, seed: int, b_xm: float = -0.2) -> pd.DataFrame:
+    """X, M standard normal with correlation 0.3; Y = 0.4 X + 0.3 M + b_xm X·M + e with Var(Y) = 1.
+    For normal X and M, X·M is uncorrelated with both, so the population regression of Y on X, M and
+    X·M has exactly these coefficients; single-item constructs make PLS that regression."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(n)
+    m = 0.3 * x + np.sqrt(1 - 0.09) * rng.standard_normal(n)
+    explained = 0.16 + 0.09 + 2 * 0.4 * 0.3 * 0.3 + b_xm**2 * 1.09
+    y = 0.4 * x + 0.3 * m + b_xm * x * m + np.sqrt(1 - explained) * rng.standard_normal(n)
+    return pd.DataFrame({"x": x, "m": m, "y": y})
+
+
+SINGLE = CSIModel({"X": ["x"], "M": ["m"], "Y": ["y"]}, [("X", "Y"), ("M", "Y")])
+
+
+def test_recovers_planted_paths_within_their_standard_errors():
+    result = moderation(fit_pls(SINGLE, planted(20_000, 1)), "X", "M", "Y", n_boot=300, seed=2)
+    paths = result.paths.set_index("source")
+    truth = {"X": 0.4, "M": 0.3, "X×M": -0.2}
+    for source, value in truth.items():
+        # the bootstrap SE at n = 20,000 is about 0.006: 4 SE covers a correct estimator but not a bias
+        assert abs(paths.at[source, "estimate"] - value) < 4 * paths.at[source, "se"], source
+    assert result.significant and result.interaction == "X×M" and not result.added_main_effect
+    slopes = result.slopes.set_index("moderator_sd")["slope"]
+    for m, expected in ((-1.0, 0.6), (0.0, 0.4), (1.0, 0.2)):
+        assert abs(slopes[m] - expected) < 4 * result.slopes.set_index("moderator_sd").at[m, "se"]
+    assert 0 < result.r2_main < result.r2 and result.f2 == pytest.approx(
+        (result.r2 - result.r2_main) / (1 - result.r2))
+
+
+def test_no_planted_interaction_is_rarely_significant():
+    """Size at 5 %: 30 samples of n = 400 without interaction; 5 or more rejections have probability
+    0.06 under a correct 5 % test, 8 or more less than 0.002."""
+    rejected = sum(moderation(fit_pls(SINGLE, planted(400, s, b_xm=0.0)), "X", "M", "Y", n_boot=300,
+                              seed=s).significant for s in range(30))
+    assert rejected <= 7
+
+
+def test_matches_seminr_two_stage(satisfaction):
+    fit = fit_pls(SAT_MODEL, satisfaction, **TIGHT)
+    result = moderation(fit, "QUAL", "IMAG", "SAT", n_boot=0)
+    paths = result.paths.set_index("source")["estimate"]
+    for source, value in SEMINR_SAT_PATHS.items():
+        if source == "QUAL×IMAG":
+            # seminr standardises scores with the n - 1 divisor, this toolkit with n: the product of two
+            # scores, hence its coefficient per unit, differs by sqrt(n / (n - 1)) exactly
+            value /= np.sqrt(250 / 249)
+        assert paths[source] == pytest.approx(value, abs=1e-9), source
+    assert result.r2 == pytest.approx(SEMINR_SAT_R2, abs=1e-9)
+
+
+def explicit(model: CSIModel, data: pd.DataFrame, weights: np.ndarray | None, **settings) -> pd.Series:
+    """Both stages by fit_pls on data frames: stage-1 scores, their product, stage 2 refitted."""
+    first = fit_pls(model, data, weights=weights, **settings)
+    z = first.scores["QUAL"] * first.scores["IMAG"]
+    w = np.ones(len(z)) if weights is None else np.asarray(weights, dtype=float)
+    sd_z = np.sqrt(np.average((z - np.average(z, weights=w)) ** 2, weights=w))
+    blocks = {c: list(i) for c, i in model.constructs.items()} | {"QUAL×IMAG": ["qxi"]}
+    stage2 = CSIModel(blocks, [*model.paths, ("QUAL×IMAG", "SAT")])
+    second = fit_pls(stage2, first.sample.x.assign(qxi=z.to_numpy()), weights=weights, **settings)
+    paths = second.paths.set_index(["source", "target"])["estimate"].xs("SAT", level="target")
+    paths["QUAL×IMAG"] /= sd_z
+    return paths
+
+
+@pytest.mark.parametrize(("scheme", "scaled"), [("path", True), ("centroid", False), ("factorial", True)])
+def test_equals_explicit_two_stage_refits_with_weights(satisfaction, scheme, scaled):
+    weights = np.random.default_rng(4).uniform(0.5, 2.0, len(satisfaction))
+    settings = {"scheme": scheme, "scaled": scaled, **TIGHT}
+    fit = fit_pls(SAT_MODEL, with_holes(satisfaction), weights=weights, missing="mean", **settings)
+    data = fit.sample.x  # the completed answers: stage 2 of the explicit refit sees no holes
+    slow = explicit(SAT_MODEL, data, weights, **settings)
+    got = moderation(fit, "QUAL", "IMAG", "SAT", n_boot=0).paths.set_index("source")["estimate"]
+    np.testing.assert_allclose(got[slow.index], slow, atol=1e-9)
+
+
+def test_each_resample_reruns_both_stages(satisfaction):
+    """A resample's estimate equals both stages refitted on its rows (integer weights = replicated rows)."""
+    fit = fit_pls(SAT_MODEL, satisfaction, **TIGHT)
+    counts = next(_count_chunks(np.random.default_rng(9), len(satisfaction), None, 3, 3))
+    result = moderation(fit, "QUAL", "IMAG", "SAT", n_boot=3, seed=9)
+    assert result.n_boot == 3
+    from csi_research.stats.moderation import _models, _two_stages
+
+    main, stage2, _, _ = _models(SAT_MODEL, "QUAL", "IMAG", "SAT")
+    batch = _two_stages(fit, main, stage2, "QUAL", "IMAG", counts)["paths"]
+    into = [k for k, (_, t) in enumerate(stage2.paths) if t == "SAT"]
+    for b in range(3):
+        replicated = satisfaction[SAT_MODEL.items].loc[np.repeat(satisfaction.index, counts[b])]
+        slow = explicit(SAT_MODEL, replicated.reset_index(drop=True), None, **TIGHT)
+        np.testing.assert_allclose(batch[b, into], slow[[stage2.paths[k][0] for k in into]], atol=1e-9)
+    assert result.paths["se"].notna().all()
+
+
+def test_em_and_a_missing_main_effect(satisfaction):
+    without = CSIModel(BLOCKS, [("IMAG", "EXPE"), ("EXPE", "SAT"), ("QUAL", "SAT"), ("VAL", "SAT"),
+                                ("SAT", "LOY")])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CSIWarning)
+        fit = fit_pls(without, with_holes(satisfaction), missing="em")
+    with pytest.warns(CSIWarning, match="no path IMAG → SAT; it was added"):
+        result = moderation(fit, "QUAL", "IMAG", "SAT", n_boot=50, seed=1)
+    assert result.added_main_effect and "IMAG" in set(result.paths["source"])
+    assert result.paths["estimate"].notna().all()
+
+
+def test_bad_declarations_are_refused(satisfaction):
+    fit = fit_pls(SAT_MODEL, satisfaction)
+    with pytest.raises(ModelSpecError, match="moderator 'NOPE' is not a construct"):
+        moderation(fit, "QUAL", "NOPE", "SAT")
+    with pytest.raises(ModelSpecError, match="no path QUAL → LOY to moderate"):
+        moderation(fit, "QUAL", "IMAG", "LOY")
+    with pytest.raises(ModelSpecError, match="must differ from the predictor"):
+        moderation(fit, "QUAL", "QUAL", "SAT")
+    with pytest.raises(ModelSpecError, match="moderator 'LOY' must not be the target 'SAT' or depend on it"):
+        moderation(fit, "QUAL", "LOY", "SAT")  # LOY follows SAT: the path would close a circle
+    with pytest.raises(ModelSpecError, match="moderator 'LOY' must not be the target 'LOY'"):
+        moderation(fit, "SAT", "LOY", "LOY")
+    with pytest.raises(ModelSpecError, match="PLSc"):
+        moderation(fit_pls(SAT_MODEL, satisfaction, consistent=True), "QUAL", "IMAG", "SAT")
