@@ -390,6 +390,37 @@ def ipma_map(result: Any, level: str = "construct", ax: Axes | None = None, lang
     return _finish(fig, ax, own)
 
 
+# ---------------------------------------------------------------------------- simple slopes
+def simple_slopes(result: Any, model: CSIModel | None = None, ax: Axes | None = None,
+                  language: str = "en") -> Figure:
+    """The target against the predictor (both in standard deviations, −2 to 2) at the moderator one
+    standard deviation below its mean, at it, and above it: lines of slope b(X) + b(X×M)·m and
+    intercept b(M)·m, from a :class:`~csi_research.stats.moderation.ModerationResult`."""
+    lang = _language(language)
+    own = ax is None
+    fig, ax = _axes(ax, (6.0, 4.2))
+    b_m = float(result.paths.set_index("source").at[result.moderator, "estimate"])
+    x = np.linspace(-2, 2, 5)
+    moderator = _construct_label(result.moderator, lang, model)
+    colours = {-1.0: "#c0392b", 0.0: "#7a7a7a", 1.0: "#2c5d8f"}
+    for row in result.slopes.itertuples(index=False):
+        m = row.moderator_sd
+        level = {-1.0: "−1 SD", 0.0: "均值" if lang == "zh" else "mean", 1.0: "+1 SD"}.get(m, f"{m:+g} SD")
+        ax.plot(x, b_m * m + row.slope * x, color=colours.get(m, "#444444"), linewidth=2,
+                label=f"{moderator} {level}（斜率 {row.slope:.3f}）" if lang == "zh"
+                else f"{moderator} at {level} (slope {row.slope:.3f})", gid=f"slope:{m:g}")
+    ax.axhline(0, color="#cccccc", linewidth=0.8)
+    ax.axvline(0, color="#cccccc", linewidth=0.8)
+    predictor = _construct_label(result.predictor, lang, model)
+    target = _construct_label(result.target, lang, model)
+    ax.set_xlabel(f"{predictor}（标准差）" if lang == "zh" else f"{predictor} (standard deviations)")
+    ax.set_ylabel(f"{target}（标准差）" if lang == "zh" else f"{target} (standard deviations)")
+    ax.set_title(f"简单斜率：{moderator}对 {predictor} → {target} 的调节" if lang == "zh"
+                 else f"Simple slopes: {moderator} moderating {predictor} → {target}")
+    ax.legend(fontsize=8, frameon=False, loc="upper left")
+    return _finish(fig, ax, own)
+
+
 # ---------------------------------------------------------------------------- heatmap
 def heatmap(
     frame: pd.DataFrame,

@@ -517,6 +517,7 @@ def structure(result: Any, language: str = "zh") -> Block:
         paragraph(say("f2_note", language), "muted"),
         _readers(r2, language),
         *_mediation(result, language),
+        *_moderations(result, language),
         *_prediction(result, language),
     )
 
@@ -542,6 +543,30 @@ def _mediation(result: Any, language: str) -> list[Any]:
     return [heading(3, say("mediation_title", language)),
             paragraph(say("mediation_intro", language, level=level_text(result.boot.ci)), "muted"),
             _readers(table, language)]
+
+
+def _moderations(result: Any, language: str) -> list[Any]:
+    if not result.moderation:
+        return []
+    parts = [heading(3, say("moderation_title", language)),
+             paragraph(say("moderation_intro", language, level=level_text(result.boot.ci)), "muted")]
+    for i, m in enumerate(result.moderation, start=1):
+        row = m.paths.set_index("source").loc[m.interaction]
+        names = {"x": _label(result, m.predictor, language), "m": _label(result, m.moderator, language),
+                 "y": _label(result, m.target, language)}
+        key = "moderation_significant" if m.significant else "moderation_not_significant"
+        slopes = m.slopes.set_index("moderator_sd")["slope"]
+        parts.append(paragraph(say(key, language, **names, b=num(row["estimate"], 3),
+                                   lo=num(row["ci_lower"], 3), hi=num(row["ci_upper"], 3),
+                                   low=num(slopes[-1.0], 3), high=num(slopes[1.0], 3), f2=num(m.f2, 3))))
+        if m.added_main_effect:
+            parts.append(paragraph(say("moderation_added", language, **names), "muted"))
+        shown = m.paths[["source", "estimate", "se", "ci_lower", "ci_upper"]].assign(
+            source=[names["x"] + " × " + names["m"] if s == m.interaction else _label(result, s, language)
+                    for s in m.paths["source"]])
+        parts += [_readers(shown, language), _readers(m.slopes, language),
+                  figure(result.figure(f"simple_slopes_{i}", language), say("moderation_title", language))]
+    return parts
 
 
 def prediction_sentence(result: Any, language: str) -> Markup | None:

@@ -39,6 +39,7 @@ SCHEMA: dict[str, Any] = {
     "bootstrap": {"n_boot": 2000, "quick_n_boot": 200, "ci": options.DEFAULT_CI},
     "seed": REQUIRED,
     "segments": [],
+    "moderation": [],  # [{predictor, moderator, target}]: two-stage moderation analyses (stats.moderation)
     "index_target": 80.0,
     "weighting": None,
     "industry_evaluation": None,
@@ -90,6 +91,7 @@ class StudyConfig:
     extra_columns: str = "keep"
     place: tuple[Mapping[str, str], ...] | None = None  # top to bottom: {level, zh, en}
     weight: Mapping[str, float] | None = None  # {customers: N} and/or {sales_gwh: X}
+    moderation: tuple[Mapping[str, str], ...] = ()  # {predictor, moderator, target} construct names
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -159,6 +161,7 @@ class StudyConfig:
             extra_columns=spec["extra_columns"],
             place=parse_place(spec["place"], str(path)),
             weight=parse_weight(spec["customers"], spec["weight"], str(path)),
+            moderation=parse_moderation(spec["moderation"], path),
             raw=raw,
         )
 
@@ -180,7 +183,38 @@ class StudyConfig:
             out["description"] = dict(self.description)
         out["place"] = None if self.place is None else [dict(p) for p in self.place]
         out["weight"] = None if self.weight is None else dict(self.weight)
+        out["moderation"] = [dict(m) for m in self.moderation]
         return out
+
+
+MODERATION_KEYS = ("predictor", "moderator", "target")
+MODERATION_EXAMPLE = "[{predictor: Quality, moderator: Image, target: Satisfaction}]"
+
+
+def parse_moderation(value: Any, path: Path) -> tuple[dict[str, str], ...]:
+    """The declared moderation analyses: construct names by role (checked against the model later)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ModelSpecError(f"{path}: moderation must be a list such as {MODERATION_EXAMPLE}, not {value!r}")
+    out = []
+    for i, entry in enumerate(value):
+        where = f"{path}: moderation[{i}]"
+        if not isinstance(entry, Mapping):
+            example = MODERATION_EXAMPLE[1:-1]
+            raise ModelSpecError(f"{where} must be a mapping such as {example}, not {entry!r}")
+        unknown = [str(k) for k in entry if k not in MODERATION_KEYS]
+        if unknown:
+            raise ModelSpecError(f"{where}: unknown key(s) {', '.join(unknown)}; the keys are "
+                                 f"{', '.join(MODERATION_KEYS)}")
+        for key in MODERATION_KEYS:
+            if not isinstance(entry.get(key), str) or not entry[key].strip():
+                raise ModelSpecError(f"{where}.{key} must be a construct name, not {entry.get(key)!r}")
+        declared = {key: entry[key].strip() for key in MODERATION_KEYS}
+        if declared in out:
+            raise ModelSpecError(f"{where} repeats an earlier moderation analysis")
+        out.append(declared)
+    return tuple(out)
 
 
 def _check(spec: Mapping[str, Any], path: Path) -> dict[str, Any] | None:

@@ -6,6 +6,7 @@ so a study gives the same numbers whether it is run from a notebook, a script or
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from csi_research.core.diagnostics import collect, public
-from csi_research.core.errors import EstimationError
+from csi_research.core.errors import EstimationError, ModelSpecError
 from csi_research.core.output import frame_records
 from csi_research.model import CSIModel
 from csi_research.stats.intervals import excludes_zero
@@ -50,6 +51,7 @@ class StudyResult:
     records: Any | None = None  # the service records' driver analysis (csi_research.records), if given
     prediction: Any | None = None  # PLSpredict of the PLS fit (csi_research.stats.predict)
     cvpat: Any | None = None  # CVPAT of that PLSpredict against its benchmarks (csi_research.stats.cvpat)
+    moderation: tuple[Any, ...] = ()  # the declared moderation analyses (csi_research.stats.moderation)
     _pngs: dict[tuple[str, str], bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ------------------------------------------------------------------ numbers
@@ -124,6 +126,12 @@ class StudyResult:
             out |= {"prediction": self.prediction.items, "prediction_constructs": self.prediction.constructs}
         if self.cvpat is not None:
             out["cvpat"] = self.cvpat.table
+        if self.moderation:
+            def tagged(attribute: str) -> pd.DataFrame:
+                return pd.concat([getattr(m, attribute).assign(predictor=m.predictor, moderator=m.moderator,
+                                                               target=m.target) for m in self.moderation],
+                                 ignore_index=True)
+            out |= {"moderation": tagged("paths"), "moderation_slopes": tagged("slopes")}
         if self.records is not None:
             out |= {"record_drivers": self.records.ranking, "record_pareto": self.records.pareto,
                     "record_segments": self.records.segments}
@@ -188,8 +196,12 @@ class StudyResult:
         }
 
     # ------------------------------------------------------------------ figures
+    def figure_names(self) -> list[str]:
+        """The bundle's figures: :data:`FIGURES` and a simple-slope plot per moderation analysis."""
+        return [*FIGURES, *(f"simple_slopes_{i}" for i in range(1, len(self.moderation) + 1))]
+
     def figure(self, name: str, language: str) -> bytes:
-        """Figure ``name`` (one of :data:`FIGURES`) in ``language`` as PNG bytes.
+        """Figure ``name`` (one of :meth:`figure_names`) in ``language`` as PNG bytes.
 
         Rendered once per language and kept: the report embeds the very bytes the bundle saves.
         """
@@ -198,6 +210,8 @@ class StudyResult:
             from csi_research.render import plots
 
             draw = {
+                **{f"simple_slopes_{i}": (lambda m=m: plots.simple_slopes(m, self.model, language=language))
+                   for i, m in enumerate(self.moderation, start=1)},
                 "path_diagram": lambda: plots.path_diagram(self.model, self.pls, significance=self.paths(),
                                                            language=language),
                 "indices": lambda: plots.index_bars(self.indices.reset_index(),
@@ -221,12 +235,23 @@ class StudyResult:
 
         def write_figures(folder: Path) -> None:
             folder.mkdir(parents=True, exist_ok=True)  # in the staging folder: no one reads it yet
-            for name in FIGURES:
+            for name in self.figure_names():
                 (folder / f"{name}.png").write_bytes(self.figure(name, language))
 
         return write_bundle(folder, self.results(tables), self.index_draws, tables,
                             figures=write_figures if figures else None, sample=prepared,
                             model=self.model.to_yaml())
+
+
+def _moderation(config: StudyConfig, pls: Any, declared: Mapping[str, str], i: int, n_boot: int) -> Any:
+    """One declared moderation analysis; a declaration the model cannot take names the study file's key."""
+    from csi_research.stats.moderation import moderation
+
+    try:
+        return moderation.quiet(pls, declared["predictor"], declared["moderator"], declared["target"],
+                                n_boot=n_boot, seed=config.seed, ci=config.ci)
+    except ModelSpecError as exc:
+        raise ModelSpecError(f"{config.path}: moderation[{i}]: {exc}") from None
 
 
 # The study's figures (the bundle's ``figures/<name>.png``; drawn by StudyResult.figure).
@@ -298,17 +323,20 @@ def _run(config: StudyConfig | str | Path, quick: bool, workers: int | None, pro
     repeats = 1 if quick else PREDICT_REPEATS
     prediction = predict.quiet(pls, k=PREDICT_FOLDS, repeats=repeats, seed=config.seed)
     tested = cvpat_of(pls.sample, prediction)
+    moderated = tuple(_moderation(config, pls, declared, i, n_boot)
+                      for i, declared in enumerate(config.moderation))
     grades = grade_score_index.quiet(pls)
     segments = [_segment(pls, column) for column in config.segments]
     industry, industry_note = _industry(config, pls, float(point[model.target]))
     records = _service_records(config, survey)
-    diagnostics = collect(survey, pls, cbsem, measurement, boot, point, importance, prediction, grades,
-                          *segments, industry, *(records or ()), extra=[*cbsem_note, *industry_note])
+    diagnostics = collect(survey, pls, cbsem, measurement, boot, point, importance, prediction, *moderated,
+                          grades, *segments, industry, *(records or ()), extra=[*cbsem_note, *industry_note])
     return StudyResult(
         config=config, quick=quick, n_boot=n_boot, survey=survey, sample=sample, pls=pls, cbsem=cbsem,
         measurement=measurement, boot=boot, indices=indices, index_draws=draws, ipma=importance,
         grade_index=grades, segments=_segment_table(segments), industry=industry, diagnostics=diagnostics,
         records=records[-1] if records else None, prediction=prediction, cvpat=tested,
+        moderation=moderated,
     )
 
 
