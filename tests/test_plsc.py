@@ -121,3 +121,73 @@ def test_bootstrap_of_a_plsc_fit_resamples_plsc(data):
         got = paths[(paths["source"] == row.source) & (paths["target"] == row.target)]
         assert got["estimate"].iloc[0] == pytest.approx(row.estimate, abs=1e-10)
         assert abs(got["boot_mean"].iloc[0] - row.estimate) < 0.02  # draws centre on PLSc
+
+
+# ---------------------------------------------------------------------------- PLSc on raw (unscaled) items
+RAW_MODEL = CSIModel({"A": ["a1", "a2", "a3"], "B": ["b1", "b2", "b3"], "C": ["c1", "c2", "c3"]},
+                     [("A", "B"), ("A", "C"), ("B", "C")])
+RAW_PATHS = {("A", "B"): 0.5, ("A", "C"): 0.3, ("B", "C"): 0.4}
+RAW_LOADINGS = np.array([0.85, 0.75, 0.65, 0.8, 0.7, 0.6, 0.9, 0.75, 0.6])
+RAW_SD = np.array([1.0, 2.0, 1.4, 2.0, 1.0, 1.5, 1.2, 2.0, 1.0])  # item sds differing by a factor of 2
+
+
+def raw_population() -> np.ndarray:
+    """The implied item covariance of the common-factor model above (standardised factors)."""
+    phi = np.eye(3)
+    phi[0, 1] = phi[1, 0] = 0.5  # corr(A, B) = path A → B
+    phi[0, 2] = phi[2, 0] = 0.3 + 0.4 * 0.5  # corr(A, C) = 0.5
+    phi[1, 2] = phi[2, 1] = 0.4 + 0.3 * 0.5  # corr(B, C) = 0.55
+    lam = np.zeros((9, 3))
+    for j in range(3):
+        lam[3 * j:3 * j + 3, j] = RAW_LOADINGS[3 * j:3 * j + 3]
+    corr = lam @ phi @ lam.T
+    np.fill_diagonal(corr, 1.0)
+    return corr * np.outer(RAW_SD, RAW_SD)
+
+
+def raw_data(n: int, seed: int, exact: bool) -> pd.DataFrame:
+    """Normal items with that covariance; ``exact``: whitened so the (population-divisor) sample
+    covariance equals it to rounding, so PLSc must return the population values."""
+    z = np.random.default_rng(seed).standard_normal((n, 9))
+    if exact:
+        z -= z.mean(axis=0)
+        z = z @ np.linalg.inv(np.linalg.cholesky(z.T @ z / n)).T
+    x = z @ np.linalg.cholesky(raw_population()).T + 3.0
+    return pd.DataFrame(x, columns=RAW_MODEL.items)
+
+
+@pytest.mark.parametrize("scaled", [True, False])
+def test_plsc_is_exact_at_the_population_moments_on_either_scale(scaled):
+    fit = fit_pls.quiet(RAW_MODEL, raw_data(2000, 3, exact=True), scaled=scaled, consistent=True, tol=1e-14,
+                        max_iter=500)
+    got = fit.paths.set_index(["source", "target"])["estimate"]
+    for path, value in RAW_PATHS.items():
+        assert got[path] == pytest.approx(value, abs=1e-8), path
+    loadings = fit.loadings.set_index("item")["loading"].loc[RAW_MODEL.items]
+    np.testing.assert_allclose(loadings, RAW_LOADINGS, atol=1e-8)
+    assert ((fit.constructs["rho_a"] > 0) & (fit.constructs["rho_a"] <= 1)).all()
+    rho = measurement_quality.quiet(fit_pls.quiet(RAW_MODEL, raw_data(2000, 3, exact=True), scaled=scaled,
+                                                  tol=1e-14, max_iter=500)).reliability["rho_a"]
+    np.testing.assert_allclose(rho.loc[fit.constructs.index], fit.constructs["rho_a"], rtol=1e-9)
+
+
+@pytest.mark.parametrize("scaled", [True, False])
+def test_plsc_recovers_population_paths_at_n_20000(scaled):
+    """Sampled data: each path within 3 bootstrap SE of its population value (SE about 0.007)."""
+    from csi_research.stats.bootstrap import bootstrap
+
+    fit = fit_pls.quiet(RAW_MODEL, raw_data(20_000, 8, exact=False), scaled=scaled, consistent=True)
+    boot = bootstrap.quiet(fit, n_boot=200, seed=1, progress=False).estimates
+    rows = boot[boot["statistic"] == "path"].set_index(["source", "target"])
+    for path, value in RAW_PATHS.items():
+        assert abs(rows.at[path, "estimate"] - value) < 3 * rows.at[path, "se"], (path, scaled)
+
+
+def test_unscaled_plsc_on_standardised_items_equals_scaled_plsc():
+    data = raw_data(3000, 5, exact=False)
+    standardised = (data - data.mean()) / data.std(ddof=0)
+    a = fit_pls.quiet(RAW_MODEL, data, scaled=True, consistent=True, tol=1e-14, max_iter=500)
+    b = fit_pls.quiet(RAW_MODEL, standardised, scaled=False, consistent=True, tol=1e-14, max_iter=500)
+    np.testing.assert_allclose(a.paths["estimate"], b.paths["estimate"], atol=1e-10)
+    np.testing.assert_allclose(a.constructs["rho_a"], b.constructs["rho_a"], atol=1e-10)
+    np.testing.assert_allclose(a.loadings["loading"], b.loadings["loading"], atol=1e-10)

@@ -94,17 +94,21 @@ def measurement_quality(pls: PLSFit, cbsem: CBSEMFit | None = None) -> Measureme
     names = model.names
 
     loading = pls.loadings.set_index("item")["loading"].reindex(model.items).to_numpy()
-    std_weight = pls.raw_weights().reindex(model.items).to_numpy() * sd
+    # rho_A on the scale the weights were estimated on (see csi_research.stats.plsc): standardised
+    # items for a scaled fit, the raw items for a centred one
+    unit = sd if pls.scaled else np.ones_like(sd)
+    fit_weight = pls.raw_weights().reindex(model.items).to_numpy() * unit
+    fit_moments = cov / np.outer(unit, unit)
     rows = []
     for name, block in zip(names, blocks, strict=True):
-        lam, r = loading[block], corr[np.ix_(block, block)]
+        lam = loading[block]
         rows.append(
             {
                 "construct": name,
                 "n_items": len(block),
                 "alpha": _alpha(cov[np.ix_(block, block)]),
                 "rho_c": _rho_c(lam) if len(block) > 1 else np.nan,
-                "rho_a": _rho_a(std_weight[block], r),
+                "rho_a": _rho_a(fit_weight[block], fit_moments[np.ix_(block, block)]),
                 "ave": float(np.mean(lam**2)) if len(block) > 1 else np.nan,
             }
         )
@@ -187,7 +191,8 @@ def _rho_c(lam: np.ndarray) -> float:
 
 
 def _rho_a(w: np.ndarray, r: np.ndarray) -> float:
-    """Dijkstra–Henseler rho_A from weights on standardised items, rescaled to a unit-variance composite."""
+    """Dijkstra–Henseler rho_A from weights and item moments on one scale (rescaled to a unit-variance
+    composite)."""
     if len(w) < 2:
         return np.nan
     w = w / np.sqrt(w @ r @ w)
