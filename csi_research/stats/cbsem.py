@@ -111,6 +111,7 @@ def fit_cbsem(
     start: CBSEMFit | None = None,
     covariances: Sequence[tuple[str, str]] = (),
     information: str | None = None,
+    outcome_covariances: bool = True,
 ) -> CBSEMFit:
     """Fit ``model`` by covariance-based SEM and check that the solution is admissible.
 
@@ -123,6 +124,10 @@ def fit_cbsem(
     ``start`` is an earlier fit of the same model (e.g. the full sample when bootstrapping) whose
     estimates start the optimiser, which then needs only a few iterations.
     ``covariances`` lists item pairs whose residuals covary (e.g. the same question asked twice).
+    ``outcome_covariances``: the disturbances of endogenous constructs that predict no other
+    construct covary freely (lavaan's ``sem()`` convention, its ``auto.cov.y``; the default, as in
+    :func:`csi_research.stats.multigroup.fit_multigroup`), or, when False, are uncorrelated. It
+    matters only with two or more such outcomes; ``options`` records the choice.
     ``information`` chooses the standard errors as lavaan does: ``"expected"`` (ML default) or
     ``"observed"`` (FIML default: the Hessian of the incomplete-data likelihood, which stays valid
     when answers are missing at random, not only completely at random). ML offers expected only.
@@ -135,7 +140,7 @@ def fit_cbsem(
     if (rows := rows_received(model, data)) is not None:  # before preparing: size is the real problem
         _check_names(model)
         dummy = pd.DataFrame(np.eye(len(model.items)), index=model.items, columns=model.items)
-        description = _description(model, dummy, single_item_reliability, covariances)
+        description = _description(model, dummy, single_item_reliability, covariances, outcome_covariances)
         _require_respondents(rows, _free_parameters(description, estimator))
     prepared = sample_of(model, data, missing=missing, weights=weights)
     model = prepared.model
@@ -148,7 +153,7 @@ def fit_cbsem(
 
     diagnostics: list[str] = []  # problems that make the solution non-admissible; notes come after
     sample = _Sample(x, prepared.cov.to_numpy() if estimator == "ML" else None)
-    description = _description(model, sample.cov, single_item_reliability, covariances)
+    description = _description(model, sample.cov, single_item_reliability, covariances, outcome_covariances)
     sem = semopy.ModelMeans(description) if estimator == "FIML" else semopy.Model(description)
     for param in sem.parameters.values():  # lavaan leaves variances free: Heywood cases must show
         param.bound = (None, None)
@@ -196,7 +201,8 @@ def fit_cbsem(
         admissible=admissible,
         diagnostics=diagnostics,
         parameters=np.array(sem.param_vals, dtype=float),
-        options={"single_item_reliability": single_item_reliability, "covariances": tuple(covariances)},
+        options={"single_item_reliability": single_item_reliability, "covariances": tuple(covariances),
+                 "outcome_covariances": bool(outcome_covariances)},
     )
 
 
@@ -279,12 +285,14 @@ class CBSEMRefit:
         start: np.ndarray,
         single_item_reliability: float | Mapping[str, float] | None = None,
         covariances: Sequence[tuple[str, str]] = (),
+        outcome_covariances: bool = True,
     ) -> None:
         """``x``: the sample's completed items; ``cov``: its (weighted) covariance matrix."""
         sample = _Sample(x, cov=cov)
         sample.require_positive_definite()
         self.model = model
-        self._sem = semopy.Model(_description(model, sample.cov, single_item_reliability, covariances))
+        self._sem = semopy.Model(_description(model, sample.cov, single_item_reliability, covariances,
+                                              outcome_covariances))
         for param in self._sem.parameters.values():
             param.bound = (None, None)
         with _semopy_call():
@@ -387,10 +395,15 @@ def _description(
     cov: pd.DataFrame,
     reliability: float | Mapping[str, float] | None,
     covariances: Sequence[tuple[str, str]],
+    outcome_covariances: bool = True,
 ) -> str:
-    """semopy syntax: the model's lavaan syntax, residual covariances, fixed one-item error variances."""
+    """semopy syntax: the model's lavaan syntax, residual covariances (of items; of the outcomes'
+    disturbances under lavaan's convention), fixed one-item error variances."""
     rel = _reliabilities(model, reliability)
     lines = []
+    if outcome_covariances:
+        outcomes = outcome_constructs(model)
+        lines += [f"{a} ~~ {b}" for i, a in enumerate(outcomes) for b in outcomes[i + 1:]]
     for a, b in covariances:
         unknown = [v for v in (a, b) if v not in model.items]
         if unknown:
@@ -402,6 +415,12 @@ def _description(
         item = model.constructs[name][0]
         lines.append(f"{item} ~~ {(1.0 - value) * cov.loc[item, item]:.12f}*{item}")
     return model.lavaan_syntax() + "".join(line + "\n" for line in lines)
+
+
+def outcome_constructs(model: CSIModel) -> list[str]:
+    """Endogenous constructs that predict no other construct (lavaan's pure "y" latent variables)."""
+    sources = {s for s, _ in model.paths}
+    return [name for name in model.endogenous if name not in sources]
 
 
 # ----------------------------------------------------------------------------- optimisation
