@@ -340,3 +340,27 @@ def test_refit_with_single_item_reliability_and_residual_covariance():
         fit = _resample_fit(model, data, c, full, **options)
         assert fit.admissible
         _assert_refit_equals_fit(refit(cov), fit)
+
+
+def test_the_report_names_the_estimator_data_and_standard_errors_behind_the_cbsem_tables():
+    from csi_research.reporting.regional import cbsem_method
+
+    model = ecsi_model()
+    data = satisfaction_data()
+    holes = data.copy()
+    holes.loc[holes.index[::9], "sat2"] = np.nan
+    holes.loc[holes.index[1::11], "qual3"] = np.nan
+    weights = np.random.default_rng(1).uniform(0.5, 2.0, len(data))
+    cases = [
+        (_quiet_fit(model, data), "maximum likelihood (ML) on the covariance matrix of 250", "极大似然"),
+        (_quiet_fit(model, holes, missing="em"),
+         "EM-completed covariance matrix of 250 respondents (51 answers", "EM 补全"),
+        (_quiet_fit(model, holes, missing="mean"), "mean-imputed covariance matrix", "均值插补"),
+        (_quiet_fit(model, holes, estimator="FIML"), "full-information maximum likelihood (FIML)",
+         "观测信息矩阵"),
+        (_quiet_fit(model, data, weights=weights), "survey-weighted (pseudo-ML)", "调查权重"),
+    ]
+    for fit, english, chinese in cases:
+        assert english in str(cbsem_method(fit, "en"))
+        assert chinese in str(cbsem_method(fit, "zh"))
+    assert "expected information matrix" in str(cbsem_method(cases[0][0], "en"))

@@ -619,10 +619,30 @@ def cbsem(result: Any, language: str = "zh") -> Block:
     if cb is None:
         return _section("sec_cbsem", language, paragraph(say("cbsem_none", language)))
     if not cb.admissible:
-        return _section("sec_cbsem", language, paragraph(say("cbsem_bad", language), "note"))
+        return _section("sec_cbsem", language, paragraph(say("cbsem_bad", language), "note"),
+                        paragraph(cbsem_method(cb, language), "muted"))
     fit = cb.fit_indices.rename("value").rename_axis("measure").reset_index()
     fit["measure"] = [FIT_NAMES.get(m, (m, m))[language != "zh"] for m in fit["measure"]]
-    return _section("sec_cbsem", language, paragraph(say("cbsem_ok", language)), _readers(fit, language))
+    return _section("sec_cbsem", language, paragraph(say("cbsem_ok", language)),
+                    paragraph(cbsem_method(cb, language), "muted"), _readers(fit, language))
+
+
+def cbsem_method(cb: Any, language: str) -> Markup:
+    """Which estimator, which data and which standard errors stand behind the CB-SEM tables."""
+    sample = cb.sample
+    if cb.estimator == "FIML":
+        key = "cbsem_method_fiml"
+    elif sample.n_imputed and sample.missing == "em":
+        key = "cbsem_method_ml_em"
+    elif sample.n_imputed and sample.missing == "mean":
+        key = "cbsem_method_ml_mean"
+    else:
+        key = "cbsem_method_ml"
+    parts = [say(key, language, n=sample.n, imputed=sample.n_imputed,
+                 information=say(f"cbsem_info_{cb.options.get('information', 'expected')}", language))]
+    if sample.weighted:
+        parts.append(say("cbsem_method_weighted", language))
+    return Markup("" if language == "zh" else " ").join(parts)  # Chinese sentences are not spaced
 
 
 def indices(result: Any, language: str = "zh") -> Block:

@@ -460,7 +460,8 @@ def _bootstrap_cbsem(fit: Any, plan: _Plan):
         )
     sample, model = fit.sample, fit.model
     estimate = {k: v[0] for k, v in _cb_statistics(fit, model).items()}
-    refit_options = {k: v for k, v in fit.options.items() if v is not None}
+    refit_options = {k: v for k, v in fit.options.items()  # a refit computes no standard errors
+                     if v is not None and k != "information"}
     task = _CBTask(model, sample.x, sample.moments, fit.parameters, refit_options)
     with plan.pool() as pool, _one_blas_thread():
         draws = plan.run(task, pool)

@@ -202,7 +202,7 @@ def fit_cbsem(
         diagnostics=diagnostics,
         parameters=np.array(sem.param_vals, dtype=float),
         options={"single_item_reliability": single_item_reliability, "covariances": tuple(covariances),
-                 "outcome_covariances": bool(outcome_covariances)},
+                 "outcome_covariances": bool(outcome_covariances), "information": information},
     )
 
 
