@@ -21,7 +21,19 @@ from csi_research.core.yamlfile import find_todo, load_yaml, names, short
 
 MODES = ("A", "B")  # A = reflective (Mode A), B = formative (Mode B)
 MODEL_KEYS = ("constructs", "paths", "target")
-BLOCK_KEYS = ("items", "mode", "label_zh", "label_en")
+BLOCK_KEYS = ("items", "components", "method", "mode", "label_zh", "label_en")
+# How a higher-order construct is estimated (Sarstedt et al. 2019): the disjoint two-stage approach
+# (stage 1: its components in its place; stage 2: their scores as its indicators), or repeated
+# indicators (all of its components' items once more, as its own block, in a single stage).
+HOC_METHODS = ("two-stage", "repeated")
+
+
+@dataclass(frozen=True)
+class HigherOrder:
+    """A higher-order construct's declaration: its first-order components and how it is estimated."""
+
+    components: tuple[str, ...]
+    method: str = "two-stage"
 
 # The seven constructs of the national evaluation method, with the labels users expect.
 DEFAULT_LABELS: dict[str, tuple[str, str]] = {
@@ -86,6 +98,7 @@ class CSIModel:
     modes: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     target: str | None = None
+    higher_order: Mapping[str, HigherOrder] = field(default_factory=dict)
 
     def __init__(
         self,
@@ -94,20 +107,25 @@ class CSIModel:
         modes: Mapping[str, str] | None = None,
         labels: Mapping[str, Sequence[str]] | None = None,
         target: str | None = None,
+        higher_order: Mapping[str, HigherOrder | Sequence[str]] | None = None,
     ) -> None:
+        hoc = {str(name): _as_higher_order(name, spec) for name, spec in (higher_order or {}).items()}
         blocks = {str(name): tuple(str(i) for i in items) for name, items in constructs.items()}
+        for name, spec in hoc.items():  # a higher-order block: its components' items, in their order
+            blocks = _with_higher_order(name, spec, blocks)
         edges = tuple(_as_path(p) for p in paths)
         modes = {name: str((modes or {}).get(name, "A")).upper() for name in blocks}
         labels = {
             name: tuple((labels or {}).get(name, DEFAULT_LABELS.get(name, (name, name))))
             for name in blocks
         }
-        _validate(blocks, edges, modes, labels)
+        _validate(blocks, edges, modes, labels, hoc)
         object.__setattr__(self, "constructs", MappingProxyType(blocks))
         object.__setattr__(self, "paths", edges)
         object.__setattr__(self, "modes", MappingProxyType(modes))
         object.__setattr__(self, "labels", MappingProxyType(labels))
         object.__setattr__(self, "target", _target(blocks, labels, target))
+        object.__setattr__(self, "higher_order", MappingProxyType(hoc))
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -143,12 +161,12 @@ class CSIModel:
                 f"{source}: unknown key(s) {unknown}; allowed: {', '.join(MODEL_KEYS)}"
             )
         try:
-            constructs, modes, labels = _blocks_from(spec["constructs"])
+            constructs, modes, labels, hoc = _blocks_from(spec["constructs"])
             paths = _paths_from(spec["paths"])
             target = spec.get("target")
             if target is not None and not isinstance(target, str):
                 raise ModelSpecError(f"target must be a construct name, not {short(target)}")
-            return cls(constructs, paths, modes, labels or None, target)
+            return cls(constructs, paths, modes, labels or None, target, hoc)
         except ModelSpecError as exc:
             raise ModelSpecError(f"{source}: {exc}") from None
 
@@ -163,16 +181,15 @@ class CSIModel:
         return cls.from_dict(spec, source=str(path))
 
     def to_dict(self) -> dict[str, Any]:
+        def block(name: str) -> dict[str, Any]:
+            hoc = self.higher_order.get(name)
+            measured = ({"components": list(hoc.components), "method": hoc.method} if hoc
+                        else {"items": list(self.constructs[name])})
+            return {**measured, "mode": self.modes[name], "label_zh": self.labels[name][0],
+                    "label_en": self.labels[name][1]}
+
         return {
-            "constructs": {
-                name: {
-                    "items": list(items),
-                    "mode": self.modes[name],
-                    "label_zh": self.labels[name][0],
-                    "label_en": self.labels[name][1],
-                }
-                for name, items in self.constructs.items()
-            },
+            "constructs": {name: block(name) for name in self.constructs},
             "paths": [f"{s} -> {t}" for s, t in self.paths],
             **({"target": self.target} if self.target else {}),
         }
@@ -191,14 +208,20 @@ class CSIModel:
 
     @property
     def items(self) -> list[str]:
-        """All item columns, block by block."""
-        return [i for items in self.constructs.values() for i in items]
+        """All item columns, block by block (a higher-order block repeats its components' items: once)."""
+        return list(dict.fromkeys(i for items in self.constructs.values() for i in items))
 
     def construct_of(self, item: str) -> str:
+        """The first-order construct an item measures."""
         for name, items in self.constructs.items():
-            if item in items:
+            if item in items and name not in self.higher_order:
                 return name
         raise KeyError(item)
+
+    @property
+    def components(self) -> dict[str, str]:
+        """Each component (lower-order construct) → the higher-order construct it forms."""
+        return {c: hoc for hoc, spec in self.higher_order.items() for c in spec.components}
 
     def predecessors(self, target: str) -> list[str]:
         return [s for s, t in self.paths if t == target]
@@ -284,12 +307,13 @@ class CSIModel:
         return zh if language == "zh" else en
 
     def __reduce__(self) -> tuple:  # the mapping proxies do not pickle; the constructor arguments do
-        args = (dict(self.constructs), self.paths, dict(self.modes), dict(self.labels), self.target)
+        args = (dict(self.constructs), self.paths, dict(self.modes), dict(self.labels), self.target,
+                dict(self.higher_order))
         return (CSIModel, args)
 
     def with_paths(self, paths: Iterable[Sequence[str]]) -> CSIModel:
         """The same measurement model with another structural model."""
-        return CSIModel(self.constructs, paths, self.modes, self.labels, self.target)
+        return CSIModel(self.constructs, paths, self.modes, self.labels, self.target, self.higher_order)
 
     def lavaan_syntax(self) -> str:
         """lavaan/semopy model description (``=~`` for every block, ``~`` per target).
@@ -297,7 +321,9 @@ class CSIModel:
         Formative blocks are written as reflective: covariance-based SEM through semopy
         has no composite specification, and the estimator says so in its diagnostics.
         """
-        lines = [f"{name} =~ {' + '.join(items)}" for name, items in self.constructs.items()]
+        measured = {n: self.higher_order[n].components if n in self.higher_order else items
+                    for n, items in self.constructs.items()}  # a second-order factor over its components
+        lines = [f"{name} =~ {' + '.join(parts)}" for name, parts in measured.items()]
         lines += [
             f"{target} ~ {' + '.join(self.predecessors(target))}" for target in self.endogenous
         ]
@@ -317,8 +343,10 @@ def _kind(value: Any) -> str:
     return "a number" if isinstance(value, int | float) else type(value).__name__
 
 
-def _blocks_from(spec: Any) -> tuple[dict[str, list[str]], dict[str, Any], dict[str, tuple[str, str]]]:
-    """``constructs:`` of a model file: name → items (short form) or → {items, mode, label_zh, label_en}."""
+def _blocks_from(spec: Any) -> tuple[dict[str, list[str]], dict[str, Any], dict[str, tuple[str, str]],
+                                     dict[str, HigherOrder]]:
+    """``constructs:`` of a model file: name → items (short form) or → {items, mode, label_zh, label_en};
+    a higher-order construct gives ``components`` (and optionally ``method``) instead of ``items``."""
     if not isinstance(spec, Mapping) or not spec:
         raise ModelSpecError(
             "'constructs' must map each construct name to its items, e.g. "
@@ -327,6 +355,7 @@ def _blocks_from(spec: Any) -> tuple[dict[str, list[str]], dict[str, Any], dict[
     constructs: dict[str, list[str]] = {}
     modes: dict[str, Any] = {}
     labels: dict[str, tuple[str, str]] = {}
+    hoc: dict[str, HigherOrder] = {}
     for name, block in spec.items():
         if not isinstance(name, str) or not name.strip():
             raise ModelSpecError(f"construct name {short(name)} must be a text such as Image")
@@ -337,6 +366,16 @@ def _blocks_from(spec: Any) -> tuple[dict[str, list[str]], dict[str, Any], dict[
             if extra:
                 raise ModelSpecError(f"{where}: unknown key(s) {extra}; allowed: {', '.join(BLOCK_KEYS)}")
             items = block.get("items")
+            if "components" in block:
+                if "items" in block:
+                    raise ModelSpecError(
+                        f"{where}: give either items (a first-order construct) or components (a "
+                        "higher-order construct over other constructs), not both"
+                    )
+                declared = {k: v for k, v in block.items() if k in ("components", "method")}
+                hoc[name] = _as_higher_order(name, declared)
+            elif "method" in block:
+                raise ModelSpecError(f"{where}: method applies to a higher-order construct (with components)")
             mode = block.get("mode", "A")
             if not isinstance(mode, str):
                 raise ModelSpecError(
@@ -348,8 +387,51 @@ def _blocks_from(spec: Any) -> tuple[dict[str, list[str]], dict[str, Any], dict[
                     raise ModelSpecError(f"{where}: {key} must be a non-empty text, not {short(block[key])}")
             if "label_zh" in block or "label_en" in block:  # otherwise the standard labels apply
                 labels[name] = (block.get("label_zh", name), block.get("label_en", name))
-        constructs[name] = _item_list(where, items)
-    return constructs, modes, labels
+        constructs[name] = [] if name in hoc else _item_list(where, items)
+    return constructs, modes, labels, hoc
+
+
+def _as_higher_order(name: Any, spec: Any) -> HigherOrder:
+    """A higher-order declaration: a HigherOrder, a list of components, or {components, method}."""
+    where = f"higher-order construct {_cut(name)}"
+    if isinstance(spec, HigherOrder):
+        spec = {"components": list(spec.components), "method": spec.method}
+    if not isinstance(spec, Mapping):
+        spec = {"components": spec}
+    components, method = spec.get("components"), spec.get("method", "two-stage")
+    if not isinstance(components, list | tuple) or len(components) < 2 or not all(
+            isinstance(c, str) and c.strip() for c in components):
+        raise ModelSpecError(
+            f"{where}: components must list at least two first-order constructs, e.g. [Supply, Repair], "
+            f"not {short(components)}"
+        )
+    if method not in HOC_METHODS:
+        raise ModelSpecError(f"{where}: method {short(method)} is not one of {', '.join(HOC_METHODS)}")
+    return HigherOrder(tuple(str(c).strip() for c in components), str(method))
+
+
+def _with_higher_order(name: str, spec: HigherOrder, blocks: dict[str, tuple[str, ...]]) -> dict:
+    """The blocks with the higher-order construct's own: its components' items (placed after them)."""
+    where = f"higher-order construct {_cut(name)}"
+    for c in spec.components:
+        if c not in blocks or c == name:
+            raise ModelSpecError(
+                f"{where}: component {_cut(c)} is not a first-order construct of the model; "
+                f"constructs: {names([b for b in blocks if b != name])}"
+            )
+    if len(set(spec.components)) < len(spec.components):
+        raise ModelSpecError(f"{where} lists a component twice")
+    union = tuple(i for c in spec.components for i in blocks[c])
+    if blocks.get(name) and tuple(blocks[name]) != union:
+        raise ModelSpecError(
+            f"{where}: its items are those of its components; list items only under the components"
+        )
+    if name in blocks:
+        return {**blocks, name: union}
+    last = max(list(blocks).index(c) for c in spec.components)
+    order = list(blocks)
+    order.insert(last + 1, name)
+    return {n: union if n == name else blocks[n] for n in order}
 
 
 def _item_list(where: str, items: Any) -> list[str]:
@@ -421,11 +503,28 @@ def _validate(
     paths: tuple[tuple[str, str], ...],
     modes: Mapping[str, str],
     labels: Mapping[str, tuple],
+    hoc: Mapping[str, HigherOrder],
 ) -> None:
     if not blocks:
         raise ModelSpecError("the model has no constructs")
+    part_of: dict[str, str] = {}
+    for name, spec in hoc.items():
+        for c in spec.components:
+            if c in hoc:
+                raise ModelSpecError(
+                    f"higher-order construct {_cut(name)}: component {_cut(c)} is itself higher-order; "
+                    "only second-order constructs are supported"
+                )
+            if c in part_of:
+                raise ModelSpecError(
+                    f"construct {_cut(c)} is a component of two higher-order constructs ({part_of[c]} and "
+                    f"{_cut(name)})"
+                )
+            part_of[c] = name
     owner: dict[str, str] = {}
     for name, items in blocks.items():
+        if name in hoc:  # its items are its components' (checked there)
+            continue
         if not items:
             raise ModelSpecError(f"construct {_cut(name)} has no items: list at least one indicator column")
         if modes[name] not in MODES:
@@ -456,12 +555,18 @@ def _validate(
                 )
         if s == t:
             raise ModelSpecError(f"path {s} -> {t} is a self-loop: a construct cannot cause itself")
+        for end in (s, t):
+            if end in part_of:
+                raise ModelSpecError(
+                    f"path {s} -> {t}: {end} is a component of the higher-order construct {part_of[end]}; "
+                    f"draw the path to or from {part_of[end]} (its components are linked through it)"
+                )
         if (s, t) in seen:
             raise ModelSpecError(f"path {s} -> {t} is listed twice")
         seen.add((s, t))
     if len(blocks) > 1 and paths:  # no paths at all: a measurement-only (CFA) model, for CB-SEM
         linked = {s for s, _ in paths} | {t for _, t in paths}
-        isolated = [n for n in blocks if n not in linked]
+        isolated = [n for n in blocks if n not in linked and n not in part_of]
         if isolated:
             raise ModelSpecError(
                 f"construct(s) {names(isolated, 6)} have no path to or from any other construct: "

@@ -13,7 +13,7 @@ from scipy import stats
 from csi_research.core.errors import CSIWarning, ModelSpecError
 from csi_research.data.sample import prepare
 from csi_research.model import CSIModel
-from csi_research.stats.bootstrap import _count_chunks, bootstrap
+from csi_research.stats.bootstrap import bootstrap, count_chunks
 from csi_research.stats.cbsem import fit_cbsem
 from csi_research.stats.indices import csi_indices
 from csi_research.stats.intervals import bca_interval, excludes_zero, percentile_interval
@@ -153,7 +153,7 @@ def test_weighted_bootstrap_uses_the_weights(satisfaction):
         means = np.average(satisfaction[items], weights=w, axis=0)
         assert index[name] == pytest.approx(wi @ means * 10, abs=1e-10)
     # each draw is the weighted fit of its resample: respondent i enters count_i times with weight w_i
-    chunks = _count_chunks(np.random.default_rng(5), len(satisfaction), None, n_boot, chunk)
+    chunks = count_chunks(np.random.default_rng(5), len(satisfaction), None, n_boot, chunk)
     counts = np.concatenate(list(chunks))
     for b, c in enumerate(counts):
         rows = np.repeat(np.arange(len(satisfaction)), c)
@@ -166,7 +166,7 @@ def test_weighted_bootstrap_uses_the_weights(satisfaction):
 def test_strata_keep_their_sizes(satisfaction, scaled_fit):
     codes = pd.factorize(satisfaction["gender"])[0]
     rng = np.random.default_rng(0)
-    for counts in _count_chunks(rng, len(codes), codes, 120, 50):
+    for counts in count_chunks(rng, len(codes), codes, 120, 50):
         for g in np.unique(codes):
             assert (counts[:, codes == g].sum(axis=1) == (codes == g).sum()).all()
         assert (counts.sum(axis=1) == len(codes)).all()
@@ -219,7 +219,7 @@ def test_cbsem_draws_equal_fits_of_materialised_resamples_whatever_the_workers(s
         one = bootstrap(full, workers=1, **kw)
         two = bootstrap(full, workers=2, **kw)
         items = satisfaction[list(model.items)]
-        chunks = _count_chunks(np.random.default_rng(7), len(items), None, 4, 2)
+        chunks = count_chunks(np.random.default_rng(7), len(items), None, 4, 2)
         admissible = 0
         for b, counts in enumerate(np.concatenate(list(chunks))):
             resample = items.iloc[np.repeat(np.arange(len(items)), counts)].reset_index(drop=True)
@@ -259,7 +259,7 @@ def test_cbsem_non_admissible_resamples_are_left_out(satisfaction):
     assert (res.estimates["ci_upper"][res.estimates["statistic"] == "r2"] <= 1.0).all()
     # the left-out resamples are the ones a full fit calls non-admissible
     items = satisfaction[list(model.items)]
-    counts = np.concatenate(list(_count_chunks(np.random.default_rng(1), len(items), None, n_boot, 10)))
+    counts = np.concatenate(list(count_chunks(np.random.default_rng(1), len(items), None, n_boot, 10)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CSIWarning)
         for b in np.flatnonzero(left_out):

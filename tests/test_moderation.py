@@ -12,7 +12,7 @@ from test_predict import with_holes
 
 from csi_research.core.errors import CSIWarning, ModelSpecError
 from csi_research.model import CSIModel
-from csi_research.stats.bootstrap import _count_chunks
+from csi_research.stats.bootstrap import count_chunks
 from csi_research.stats.moderation import moderation
 from csi_research.stats.pls import fit_pls
 
@@ -110,7 +110,7 @@ def test_equals_explicit_two_stage_refits_with_weights(satisfaction, scheme, sca
 def test_each_resample_reruns_both_stages(satisfaction):
     """A resample's estimate equals both stages refitted on its rows (integer weights = replicated rows)."""
     fit = fit_pls(SAT_MODEL, satisfaction, **TIGHT)
-    counts = next(_count_chunks(np.random.default_rng(9), len(satisfaction), None, 3, 3))
+    counts = next(count_chunks(np.random.default_rng(9), len(satisfaction), None, 3, 3))
     result = moderation(fit, "QUAL", "IMAG", "SAT", n_boot=3, seed=9)
     assert result.n_boot == 3
     from csi_research.stats.moderation import _models, _two_stages

@@ -93,7 +93,7 @@ def _strata_codes(strata: Any, frame: pd.DataFrame) -> np.ndarray | None:
     return pd.factorize(values)[0]
 
 
-def _count_chunks(
+def count_chunks(
     rng: np.random.Generator, n: int, codes: np.ndarray | None, n_boot: int, chunk_size: int
 ) -> Iterator[np.ndarray]:
     """Resample count matrices (b, n) in a fixed order; within strata the stratum sizes are kept."""
@@ -336,7 +336,7 @@ def bootstrap(
         raise ValueError(f"chunk_size must be a positive number of resamples, not {chunk_size}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     plan = _Plan(
-        chunks=_count_chunks(rng, n, codes, n_boot, chunk_size),
+        chunks=count_chunks(rng, n, codes, n_boot, chunk_size),
         sizes=[min(chunk_size, n_boot - s) for s in range(0, n_boot, chunk_size)],
         workers=workers,
         backend=backend,

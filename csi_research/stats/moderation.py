@@ -25,7 +25,7 @@ import pandas as pd
 from csi_research.core.diagnostics import public
 from csi_research.core.errors import ModelSpecError
 from csi_research.model import CSIModel
-from csi_research.stats.bootstrap import _count_chunks
+from csi_research.stats.bootstrap import count_chunks
 from csi_research.stats.intervals import percentile_interval
 from csi_research.stats.pls_engine import Layout, pls_from_moments
 
@@ -173,12 +173,12 @@ def moderation(
             "max_iter in the fit"
         )
     draws = [_two_stages(fit, main, stage2, predictor, moderator, counts)
-             for counts in _count_chunks(np.random.default_rng(seed), n, None, int(n_boot), CHUNK)]
+             for counts in count_chunks(np.random.default_rng(seed), n, None, int(n_boot), CHUNK)]
     ok = np.concatenate([d["ok"] for d in draws]) if draws else np.zeros(0, bool)
     boot_paths = (np.concatenate([d["paths"] for d in draws])[ok] if draws
                   else np.zeros((0, len(stage2.paths))))
 
-    rows = [k for k, (s, t) in enumerate(stage2.paths) if t == target]
+    rows = [k for k, (_, t) in enumerate(stage2.paths) if t == target]
     into = [stage2.paths[k][0] for k in rows]
     estimate = point["paths"][0, rows]
     b_x, b_xm = rows[into.index(predictor)], rows[into.index(interaction)]

@@ -18,6 +18,7 @@ from csi_research.core.diagnostics import public
 from csi_research.core.errors import EstimationError
 from csi_research.data.sample import OnSample, Sample, check_constant, rows_received, sample_of
 from csi_research.model import CSIModel
+from csi_research.stats.higher_order import first_stage_sample, higher_order_sample
 from csi_research.stats.pls_engine import Layout, PLSBatch, Scheme, pls_from_moments
 from csi_research.stats.plsc import consistent_batch
 
@@ -52,6 +53,7 @@ class PLSFit(OnSample):
     item_sd: pd.Series
     diagnostics: list[str] = field(default_factory=list)
     consistent: bool = False  # PLSc (see stats/plsc.py): corrected loadings, correlations, paths
+    first_stage: PLSFit | None = None  # two-stage higher-order model: stage 1 (its components' blocks)
 
     def raw_weights(self) -> pd.Series:
         """Outer weights applying to the raw items (weight / sd when scaled), indexed by item.
@@ -113,6 +115,12 @@ def fit_pls(
     sample = sample_of(model, data, missing=missing, weights=weights)
     require_respondents(sample.model, sample.n, sample.source)
     check_constant(sample.x, sample.source)  # a Sample not made by prepare may hold one
+    first = None
+    if sample.model.higher_order:  # estimated as a first-order model on a transformed sample
+        sample = higher_order_sample(sample, scheme, scaled, tol, max_iter)
+        if sample.stage1 is not None:  # two-stage: stage 1's fit, for its measurement model
+            first = fit_pls(first_stage_sample(sample.first), scheme=scheme, scaled=scaled, tol=tol,
+                            max_iter=max_iter)
     lay = Layout.of(sample.model)
     mean, cov, size = sample.moments(np.ones((1, sample.n)))
     est = pls_from_moments(lay, mean, cov, size, scheme, scaled, tol, max_iter)
@@ -124,8 +132,10 @@ def fit_pls(
         for j in np.flatnonzero(est.flipped[0])
     ]
     if consistent:
-        return _consistent_fit(sample, lay, est, cov[0], scheme, scaled, tol, max_iter, diagnostics)
-    return _assemble(sample, lay, est, scheme, scaled, tol, max_iter, diagnostics)
+        fit = _consistent_fit(sample, lay, est, cov[0], scheme, scaled, tol, max_iter, diagnostics)
+    else:
+        fit = _assemble(sample, lay, est, scheme, scaled, tol, max_iter, diagnostics)
+    return replace(fit, first_stage=first) if first is not None else fit
 
 
 def _consistent_fit(sample, lay: Layout, est: PLSBatch, cov: np.ndarray, scheme: str, scaled: bool,
