@@ -56,6 +56,7 @@ _LAZY = {
     "cvpat": "csi_research.stats.cvpat",
     "CVPATResult": "csi_research.stats.cvpat",
     "moderation": "csi_research.stats.moderation",
+    "components": "csi_research.stats.higher_order",
     "ModerationResult": "csi_research.stats.moderation",
     "ipma": "csi_research.stats.ipma",
     "IPMAResult": "csi_research.stats.ipma",

@@ -315,6 +315,51 @@ class CSIModel:
         """The same measurement model with another structural model."""
         return CSIModel(self.constructs, paths, self.modes, self.labels, self.target, self.higher_order)
 
+    def with_higher_order(
+        self,
+        construct: str,
+        components: Mapping[str, Sequence[str]],
+        method: str = "two-stage",
+        mode: str | None = None,
+        labels: Mapping[str, Sequence[str]] | None = None,
+    ) -> CSIModel:
+        """The model with ``construct`` made higher-order: its items split into ``components``.
+
+        ``components`` maps each new first-order construct to its items, which must be the
+        construct's items, each in one component; the construct keeps its paths, label and (unless
+        ``mode`` is given) its mode; ``labels`` gives components their (chinese, english) labels.
+        """
+        if construct not in self.constructs or construct in self.higher_order:
+            raise ModelSpecError(
+                f"construct {short(construct)} is not a first-order construct of the model; constructs: "
+                f"{names([n for n in self.constructs if n not in self.higher_order])}"
+            )
+        own = self.constructs[construct]
+        placed: dict[str, str] = {}
+        for name, items in components.items():
+            if name in self.constructs:
+                raise ModelSpecError(f"component {short(name)} is already a construct of the model")
+            for item in items:
+                if item not in own:
+                    raise ModelSpecError(
+                        f"component {short(name)}: item {short(item)} is not an item of {construct} "
+                        f"({', '.join(own)})"
+                    )
+                if item in placed:
+                    raise ModelSpecError(f"item {item} is in two components ({placed[item]} and {name})")
+                placed[item] = name
+        left = [i for i in own if i not in placed]
+        if left:
+            raise ModelSpecError(f"item(s) {', '.join(left)} of {construct} are in no component")
+        blocks: dict[str, Sequence[str]] = {}
+        for name, items in self.constructs.items():
+            if name == construct:
+                blocks |= {c: list(i) for c, i in components.items()}
+            blocks[name] = () if name == construct else items
+        hoc = {**self.higher_order, construct: HigherOrder(tuple(components), method)}
+        modes = dict(self.modes) | ({construct: mode} if mode else {})
+        return CSIModel(blocks, self.paths, modes, dict(self.labels) | dict(labels or {}), self.target, hoc)
+
     def lavaan_syntax(self) -> str:
         """lavaan/semopy model description (``=~`` for every block, ``~`` per target).
 

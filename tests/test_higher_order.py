@@ -252,3 +252,11 @@ def test_indices_of_a_higher_order_construct_are_on_the_items_scale(satisfaction
     expected = (w * first[["QUAL", "VAL"]]).sum() / w.sum()
     assert index["PERC"] == pytest.approx(expected, abs=1e-9)
     assert 0 < index["PERC"] < 100
+
+
+def test_plsc_on_repeated_indicators_is_flagged_and_two_stage_is_not(satisfaction):
+    repeated = fit_pls(perc_model("B", "repeated"), satisfaction, consistent=True)
+    assert any("PLSc with repeated indicators" in d for d in repeated.diagnostics)
+    two_stage = fit_pls(perc_model("B"), satisfaction, consistent=True)
+    assert not any("repeated" in d for d in two_stage.diagnostics)
+    assert two_stage.consistent and two_stage.paths["estimate"].abs().max() < 1

@@ -60,7 +60,7 @@ def title(result: Any, language: str) -> str:
 
 
 def _label(result: Any, construct: str, language: str) -> str:
-    zh, en = result.model.labels[construct]
+    zh, en = getattr(result, "declared_model", result.model).labels[construct]  # components too
     return zh if language == "zh" else en
 
 
@@ -517,6 +517,7 @@ def structure(result: Any, language: str = "zh") -> Block:
         paragraph(say("f2_note", language), "muted"),
         _readers(r2, language),
         *_mediation(result, language),
+        *_higher_order(result, language),
         *_moderations(result, language),
         *_prediction(result, language),
     )
@@ -543,6 +544,59 @@ def _mediation(result: Any, language: str) -> list[Any]:
     return [heading(3, say("mediation_title", language)),
             paragraph(say("mediation_intro", language, level=level_text(result.boot.ci)), "muted"),
             _readers(table, language)]
+
+
+HOC_SHOWN = ["component", "weight", "weight_lower", "weight_upper", "loading", "loading_lower",
+             "loading_upper", "vif", "index"]
+VIF_COLLINEAR = 5.0  # a formative block's weights are unstable from here (Hair et al. 2022)
+
+
+def _higher_order(result: Any, language: str) -> list[Any]:
+    """What forms each declared higher-order construct: a sentence, its components, their reliability."""
+    declared = getattr(result, "declared_model", result.model)
+    if not declared.higher_order:
+        return []
+    method = next(iter(declared.higher_order.values())).method
+    modes = sorted({declared.modes[h] for h in declared.higher_order})
+    mode_text = Markup("").join(say(f"hoc_mode_{m.lower()}", language) for m in modes)
+    parts = [heading(3, say("hoc_title", language)),
+             paragraph(say(f"hoc_intro_{method}", language, level=level_text(result.boot.ci),
+                           mode_text=mode_text), "muted")]
+    for hoc, rows in result.components().groupby("construct", sort=False):
+        names = {c: _label(result, c, language) for c in rows["component"]}
+        parts += _hoc_sentences(result, hoc, rows, names, declared.modes[hoc], language)
+        shown = rows[HOC_SHOWN].assign(component=[names[c] for c in rows["component"]])
+        parts.append(_readers(shown.dropna(axis=1, how="all"), language))
+    if getattr(result, "first_stage", None) is not None:
+        reliability = result.first_stage.reliability.loc[list(declared.components)].reset_index()
+        shown = reliability.assign(construct=[_label(result, c, language) for c in reliability["construct"]])
+        parts += [paragraph(say("hoc_reliability", language), "muted"), _readers(shown, language)]
+    return parts
+
+
+def _hoc_sentences(result: Any, hoc: str, rows: pd.DataFrame, names: dict[str, str], mode: str,
+                   language: str) -> list[Any]:
+    """The strongest component and the range of their indices; collinear or empty components."""
+    kind = "weight" if rows["weight"].notna().any() else "loading"
+    top = rows.loc[rows[kind].idxmax()]
+    label, sep = _label(result, hoc, language), "、" if language == "zh" else ", "
+    out = []
+    by_index = rows.dropna(subset=["index"]).sort_values("index")
+    if len(by_index):
+        low, high = by_index.iloc[0], by_index.iloc[-1]
+        out.append(paragraph(say(
+            "hoc_sentence", language, hoc=label, n=len(rows), top=names[top["component"]],
+            kind=say(f"hoc_kind_{kind}", language), value=num(top[kind], 3), lo=num(top[f"{kind}_lower"], 3),
+            hi=num(top[f"{kind}_upper"], 3), low=num(low["index"]), low_name=names[low["component"]],
+            high=num(high["index"]), high_name=names[high["component"]])))
+    collinear = [names[c] for c, v in zip(rows["component"], rows["vif"], strict=True) if v >= VIF_COLLINEAR]
+    if mode == "B" and collinear:
+        out.append(paragraph(say("hoc_collinear", language, hoc=label, names=sep.join(collinear)), "note"))
+    weights = zip(rows["component"], rows["weight"], rows["weight_lower"], strict=True)
+    empty = [names[c] for c, w, lo in weights if w < 0 or lo <= 0]
+    if empty:
+        out.append(paragraph(say("hoc_negative", language, hoc=label, names=sep.join(empty)), "note"))
+    return out
 
 
 def _moderations(result: Any, language: str) -> list[Any]:

@@ -736,7 +736,8 @@ def _admissibility(
 def _discriminant_notes(model: CSIModel, phi: pd.DataFrame) -> list[str]:
     """High correlations between constructs with no path between them (a validity, not a fit, issue)."""
     corr = _to_corr(phi)
-    linked = set(model.paths) | {(t, s) for s, t in model.paths}
+    hoc = {(h, c) for c, h in model.components.items()}  # a second-order factor and its facets
+    linked = set(model.paths) | {(t, s) for s, t in model.paths} | hoc | {(c, h) for h, c in hoc}
     return [
         f"constructs {a} and {b} correlate {corr.loc[a, b]:.3f} (> {_COLLINEAR}) with no path between them: "
         "they may not be distinct constructs; check discriminant validity (measurement_quality: HTMT)"

@@ -21,15 +21,19 @@ IPMA and weak links, measurement quality, bootstrap, prediction, segments) works
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from csi_research.core.diagnostics import public
 from csi_research.core.errors import ModelSpecError
 from csi_research.data.sample import Moments, Sample
 from csi_research.model import CSIModel
+from csi_research.stats.indices import csi_indices
 from csi_research.stats.pls_engine import Layout, PLSBatch, pls_from_moments
 
 
@@ -154,6 +158,55 @@ class HigherOrderSample(Sample):
                                first=self.first.moments, stage1=self.stage1)
 
 
+@dataclass(frozen=True, eq=False)
+class ComponentCodebook:
+    """The questionnaire seen through a higher-order model's columns: a component (or a repeated
+    indicator ``<construct>:<item>``) is an "item" whose wording is its label, whose sub-indicator
+    is its items' (the first item's when they differ) and whose measures and indicators are its
+    items', so importance–performance and weak links name the questionnaire's own aspects."""
+
+    book: Any
+    parts: Mapping[str, tuple[str, ...]]  # column → the questionnaire items behind it
+    labels: Mapping[str, tuple[str, str]]
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("book", "parts", "labels") or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.book, name)
+
+    def item(self, item_id: str) -> Any:
+        if item_id not in self.parts:
+            return self.book.item(item_id)
+        items = [self.book.item(i) for i in self.parts[item_id]]
+        zh, en = self.labels.get(item_id, (items[0].text_zh, items[0].text_en))
+        return replace(items[0], id=item_id, text_zh=zh, text_en=en)
+
+    def subindicator_of(self, item_id: str) -> Any:
+        return self.book.subindicators[self.item(item_id).subindicator]
+
+    def is_actionable(self, item_id: str) -> bool:
+        return all(self.book.is_actionable(i) for i in self.parts.get(item_id, (item_id,)))
+
+    def measures_for(self, item_id: str) -> list[Any]:
+        found = [m for i in self.parts.get(item_id, (item_id,)) for m in self.book.measures_for(i)]
+        return list({id(m): m for m in found}.values())
+
+    def kpis_for(self, item_id: str) -> list[str]:
+        items = self.parts.get(item_id, (item_id,))
+        return list(dict.fromkeys(k for i in items for k in self.book.kpis_for(i)))
+
+
+def _columns_book(sample: Sample, model: CSIModel) -> Any:
+    """The codebook for ``model``'s columns (see :class:`ComponentCodebook`); None without one."""
+    if sample.codebook is None:
+        return None
+    declared = sample.model
+    parts = {c: declared.constructs[c] for c in declared.components if c in model.items}
+    parts |= {i: (i.split(":", 1)[1],) for i in model.items if i not in declared.items and ":" in i}
+    return ComponentCodebook(sample.codebook, parts, {c: tuple(declared.labels[c]) for c in parts
+                                                      if c in declared.labels})
+
+
 def _transformed(sample: Sample, model: CSIModel, t: np.ndarray, **more) -> Sample:
     """``sample`` with columns ``x @ t`` for ``model``: EM terms, scales and observed flags follow."""
     x = sample.x.to_numpy() @ t
@@ -163,7 +216,8 @@ def _transformed(sample: Sample, model: CSIModel, t: np.ndarray, **more) -> Samp
     extra = np.einsum("pq,kpr,rs->kqs", t, sample.extra, t)
     fields = {f: getattr(sample, f) for f in Sample.__dataclass_fields__}
     fields |= dict(model=model, x=pd.DataFrame(x, index=sample.x.index, columns=model.items),
-                   observed=observed, scale_min=lo, scale_max=hi, extra=extra)
+                   observed=observed, scale_min=lo, scale_max=hi, extra=extra,
+                   codebook=_columns_book(sample, model))
     return HigherOrderSample(**fields, declared=sample.model, first=sample, **more)
 
 
@@ -199,3 +253,74 @@ def first_stage_sample(sample: Sample) -> Sample:
         fields |= dict(scale_min=sample.scale_min[order], scale_max=sample.scale_max[order])
     return Sample(**fields)
 
+
+
+# ---------------------------------------------------------------------------- reporting
+COMPONENT_COLUMNS = ["construct", "component", "label_zh", "label_en", "method", "mode", "weight",
+                     "weight_lower", "weight_upper", "loading", "loading_lower", "loading_upper", "vif",
+                     "index"]
+
+
+@public
+def components(fit: Any, boot: Any = None) -> pd.DataFrame:
+    """The lower-order components of every higher-order construct of ``fit``: how each forms it.
+
+    Two-stage: the higher-order construct's outer weight and loading on each component's score (stage
+    2), with the bootstrap's percentile interval when ``boot`` (a bootstrap of ``fit``) is given.
+    Repeated indicators: the path between the higher-order construct and each component (a weight
+    for Mode B, components → it; a loading for Mode A, it → components). ``vif``: the component's
+    collinearity with the other components of its construct (Mode B weights need VIF below 5);
+    ``index``: the component's 0–100 index, when the answer scales are known.
+    """
+    sample = fit.sample
+    declared = getattr(sample, "declared", None)
+    if declared is None or not declared.higher_order:
+        return pd.DataFrame(columns=COMPONENT_COLUMNS)
+    repeated = getattr(sample, "stage1", None) is None
+    est = None if boot is None else boot.estimates
+    rows = []
+    for hoc, spec in declared.higher_order.items():
+        parts = list(spec.components)
+        corr = (fit.latent_corr.loc[parts, parts] if repeated else sample.corr.loc[parts, parts]).to_numpy()
+        vif = np.diag(np.linalg.inv(corr)) if len(parts) > 1 else np.ones(1)
+        for c, v in zip(parts, vif, strict=True):
+            row = {"construct": hoc, "component": c, "label_zh": declared.labels[c][0],
+                   "label_en": declared.labels[c][1], "method": spec.method, "mode": declared.modes[hoc],
+                   "vif": v, "index": _component_index(fit, c, repeated)}
+            for kind in ("weight", "loading"):
+                row |= _relation(fit, est, hoc, c, kind, repeated, declared.modes[hoc])
+            rows.append(row)
+    return pd.DataFrame(rows, columns=COMPONENT_COLUMNS)
+
+
+def _relation(fit: Any, est: pd.DataFrame | None, hoc: str, c: str, kind: str, repeated: bool,
+              mode: str) -> dict[str, float]:
+    """The estimate and interval of a component's weight or loading on its higher-order construct."""
+    none = {kind: np.nan, f"{kind}_lower": np.nan, f"{kind}_upper": np.nan}
+    if repeated:  # the structural path between them stands for the weight (Mode B) or the loading (Mode A)
+        if (kind == "weight") != (mode == "B"):
+            return none
+        source, target = (c, hoc) if mode == "B" else (hoc, c)
+        paths = fit.paths.set_index(["source", "target"])["estimate"]
+        value = float(paths[(source, target)])
+        rows = None if est is None else est.query("statistic == 'path' and source == @source and "
+                                                  "target == @target")
+    else:
+        table = fit.weights if kind == "weight" else fit.loadings
+        value = float(table.set_index(["construct", "item"]).loc[(hoc, c), kind])
+        rows = None if est is None else est.query("statistic == @kind and construct == @hoc and item == @c")
+    if rows is None or rows.empty:
+        return none | {kind: value}
+    return {kind: value, f"{kind}_lower": float(rows["ci_lower"].iloc[0]),
+            f"{kind}_upper": float(rows["ci_upper"].iloc[0])}
+
+
+def _component_index(fit: Any, component: str, repeated: bool) -> float:
+    sample = fit.sample
+    if sample.scale_min is None:
+        return np.nan
+    if repeated:
+        return float(csi_indices(fit)[component])
+    k = list(sample.x.columns).index(component)  # the component's column is its index score
+    lo, hi = sample.scale_min[k], sample.scale_max[k]
+    return float((sample.mean.iloc[k] - lo) / (hi - lo) * 100)

@@ -131,6 +131,12 @@ def fit_pls(
         "was reversed (as plspm does); check for reverse-coded items"
         for j in np.flatnonzero(est.flipped[0])
     ]
+    if consistent and sample.model is not getattr(sample, "declared", sample.model) and first is None:
+        diagnostics.append(
+            "PLSc with repeated indicators: a higher-order block repeats its components' items, so their "
+            "measurement errors are shared between blocks and PLSc's correction does not hold for it; "
+            "estimate the higher-order construct by the two-stage method or report plain PLS"
+        )
     if consistent:
         fit = _consistent_fit(sample, lay, est, cov[0], scheme, scaled, tol, max_iter, diagnostics)
     else:

@@ -21,6 +21,7 @@ from typing import Any
 from csi_research.core import options
 from csi_research.core.errors import ModelSpecError
 from csi_research.core.yamlfile import read_yaml
+from csi_research.model import HOC_METHODS
 
 # section -> key -> default; REQUIRED keys must be given a value
 REQUIRED = object()
@@ -40,6 +41,7 @@ SCHEMA: dict[str, Any] = {
     "seed": REQUIRED,
     "segments": [],
     "moderation": [],  # [{predictor, moderator, target}]: two-stage moderation analyses (stats.moderation)
+    "higher_order": [],  # [{construct, components, method, mode}]: higher-order constructs
     "index_target": 80.0,
     "weighting": None,
     "industry_evaluation": None,
@@ -92,6 +94,7 @@ class StudyConfig:
     place: tuple[Mapping[str, str], ...] | None = None  # top to bottom: {level, zh, en}
     weight: Mapping[str, float] | None = None  # {customers: N} and/or {sales_gwh: X}
     moderation: tuple[Mapping[str, str], ...] = ()  # {predictor, moderator, target} construct names
+    higher_order: tuple[Mapping[str, Any], ...] = ()  # {construct, components, method, mode}
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -162,6 +165,7 @@ class StudyConfig:
             place=parse_place(spec["place"], str(path)),
             weight=parse_weight(spec["customers"], spec["weight"], str(path)),
             moderation=parse_moderation(spec["moderation"], path),
+            higher_order=parse_higher_order(spec["higher_order"], path),
             raw=raw,
         )
 
@@ -184,6 +188,7 @@ class StudyConfig:
         out["place"] = None if self.place is None else [dict(p) for p in self.place]
         out["weight"] = None if self.weight is None else dict(self.weight)
         out["moderation"] = [dict(m) for m in self.moderation]
+        out["higher_order"] = [dict(h) for h in self.higher_order]
         return out
 
 
@@ -215,6 +220,71 @@ def parse_moderation(value: Any, path: Path) -> tuple[dict[str, str], ...]:
             raise ModelSpecError(f"{where} repeats an earlier moderation analysis")
         out.append(declared)
     return tuple(out)
+
+
+HIGHER_ORDER_KEYS = ("construct", "components", "method", "mode")
+HIGHER_ORDER_EXAMPLE = "[{construct: Quality, components: subindicators, method: two-stage}]"
+COMPONENT_KEYS = ("items", "label_zh", "label_en")
+
+
+def parse_higher_order(value: Any, path: Path) -> tuple[dict[str, Any], ...]:
+    """The declared higher-order constructs (applied to the model in :func:`run_study`).
+
+    ``components`` is ``subindicators`` (the codebook's sub-indicators of the construct become its
+    components) or a mapping of component → items (a list, or {items, label_zh, label_en}).
+    """
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ModelSpecError(
+            f"{path}: higher_order must be a list such as {HIGHER_ORDER_EXAMPLE}, not {_short(value)}"
+        )
+    out: list[dict[str, Any]] = []
+    for i, entry in enumerate(value):
+        where = f"{path}: higher_order[{i}]"
+        if not isinstance(entry, Mapping):
+            raise ModelSpecError(f"{where} must be a mapping such as {HIGHER_ORDER_EXAMPLE[1:-1]}, not "
+                                 f"{_short(entry)}")
+        unknown = [str(k) for k in entry if k not in HIGHER_ORDER_KEYS]
+        if unknown:
+            raise ModelSpecError(f"{where}: unknown key(s) {', '.join(unknown)}; the keys are "
+                                 f"{', '.join(HIGHER_ORDER_KEYS)}")
+        construct = entry.get("construct")
+        if not isinstance(construct, str) or not construct.strip():
+            raise ModelSpecError(f"{where}.construct must be a construct name, not {_short(construct)}")
+        method = entry.get("method", "two-stage")
+        if method not in HOC_METHODS:
+            raise ModelSpecError(f"{where}.method must be one of {', '.join(HOC_METHODS)}, "
+                                 f"not {_short(method)}")
+        mode = entry.get("mode")
+        if mode is not None and mode not in ("A", "B"):
+            raise ModelSpecError(f"{where}.mode must be A (reflective) or B (formative), not {_short(mode)}")
+        if any(h["construct"] == construct.strip() for h in out):
+            raise ModelSpecError(f"{where} declares {construct} a second time")
+        out.append({"construct": construct.strip(), "components": _components(entry.get("components"), where),
+                    "method": method, **({"mode": mode} if mode else {})})
+    return tuple(out)
+
+
+def _components(value: Any, where: str) -> str | dict[str, dict[str, Any]]:
+    if value == "subindicators":
+        return value
+    example = "subindicators, or {Supply: [QUA1, QUA2], Channels: [QUA3, QUA4, QUA5]}"
+    if not isinstance(value, Mapping) or len(value) < 2:
+        raise ModelSpecError(f"{where}.components must be {example} (at least two), not {_short(value)}")
+    out: dict[str, dict[str, Any]] = {}
+    for name, spec in value.items():
+        at = f"{where}.components.{name}"
+        spec = {"items": spec} if isinstance(spec, list) else spec
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("items"), list) or not spec["items"]:
+            raise ModelSpecError(f"{at} must list its items, e.g. [QUA1, QUA2], not {_short(spec)}")
+        unknown = [str(k) for k in spec if k not in COMPONENT_KEYS]
+        if unknown:
+            raise ModelSpecError(f"{at}: unknown key(s) {', '.join(unknown)}; the keys are "
+                                 f"{', '.join(COMPONENT_KEYS)}")
+        out[str(name)] = {"items": [str(i) for i in spec["items"]],
+                          **{k: str(spec[k]) for k in ("label_zh", "label_en") if k in spec}}
+    return out
 
 
 def _check(spec: Mapping[str, Any], path: Path) -> dict[str, Any] | None:

@@ -52,12 +52,25 @@ class StudyResult:
     prediction: Any | None = None  # PLSpredict of the PLS fit (csi_research.stats.predict)
     cvpat: Any | None = None  # CVPAT of that PLSpredict against its benchmarks (csi_research.stats.cvpat)
     moderation: tuple[Any, ...] = ()  # the declared moderation analyses (csi_research.stats.moderation)
+    first_stage: Any | None = None  # measurement quality of a two-stage higher-order model's stage 1
     _pngs: dict[tuple[str, str], bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ------------------------------------------------------------------ numbers
     @property
     def model(self) -> CSIModel:
+        """The model the PLS fit estimated (with higher-order constructs: the first-order form)."""
+        return self.pls.model
+
+    @property
+    def declared_model(self) -> CSIModel:
+        """The model as declared (higher-order constructs over their components)."""
         return self.sample.model
+
+    def components(self) -> pd.DataFrame:
+        """How the components form each higher-order construct, with intervals (empty without one)."""
+        from csi_research.stats.higher_order import components
+
+        return components(self.pls, self.boot)
 
     @property
     def target(self) -> str:
@@ -122,6 +135,11 @@ class StudyResult:
             "segments": self.segments,
             "bootstrap": self.boot.estimates.assign(level=self.boot.ci),
         }
+        if self.declared_model.higher_order:
+            out["higher_order"] = self.components()
+            if self.first_stage is not None:
+                parts = list(self.declared_model.components)
+                out["higher_order_reliability"] = self.first_stage.reliability.loc[parts].reset_index()
         if self.prediction is not None:
             out |= {"prediction": self.prediction.items, "prediction_constructs": self.prediction.constructs}
         if self.cvpat is not None:
@@ -240,7 +258,35 @@ class StudyResult:
 
         return write_bundle(folder, self.results(tables), self.index_draws, tables,
                             figures=write_figures if figures else None, sample=prepared,
-                            model=self.model.to_yaml())
+                            model=self.declared_model.to_yaml())
+
+
+def _higher_order(model: CSIModel, config: StudyConfig, codebook: Any) -> CSIModel:
+    """The model with the study's declared higher-order constructs; errors name the study file's key."""
+    for i, declared in enumerate(config.higher_order):
+        construct, components = declared["construct"], declared["components"]
+        try:
+            if components == "subindicators":
+                components = _subindicator_components(model, construct, codebook)
+            items = {c: spec["items"] for c, spec in components.items()}
+            labels = {c: (spec.get("label_zh", c), spec.get("label_en", c)) for c, spec in components.items()}
+            model = model.with_higher_order(construct, items, method=declared["method"],
+                                            mode=declared.get("mode"), labels=labels)
+        except ModelSpecError as exc:
+            raise ModelSpecError(f"{config.path}: higher_order[{i}]: {exc}") from None
+    return model
+
+
+def _subindicator_components(model: CSIModel, construct: str, codebook: Any) -> dict[str, dict[str, Any]]:
+    """The questionnaire's own level below a construct: its items grouped by their sub-indicator."""
+    items = model.constructs.get(construct, ())
+    try:
+        subs = [codebook.item(item).subindicator for item in items]
+    except KeyError as exc:
+        raise ModelSpecError(f"components: subindicators needs the items in the codebook: {exc}") from None
+    found = {s: codebook.subindicators[s] for s in dict.fromkeys(subs)}
+    return {s: {"items": [i for i, t in zip(items, subs, strict=True) if t == s], "label_zh": sub.label_zh,
+                "label_en": sub.label_en} for s, sub in found.items()}
 
 
 def _moderation(config: StudyConfig, pls: Any, declared: Mapping[str, str], i: int, n_boot: int) -> Any:
@@ -303,6 +349,7 @@ def _run(config: StudyConfig | str | Path, quick: bool, workers: int | None, pro
         config = StudyConfig.from_yaml(config)
     codebook = Codebook.from_yaml(config.codebook) if config.codebook else Codebook.default()
     model = CSIModel.from_yaml(config.model) if config.model else codebook.model()
+    model = _higher_order(model, config, codebook)
     model.require_target()
     n_boot = config.quick_n_boot if quick else config.n_boot
 
@@ -315,6 +362,7 @@ def _run(config: StudyConfig | str | Path, quick: bool, workers: int | None, pro
     pls = fit_pls.quiet(sample, scheme=config.scheme, scaled=config.scaled)
     cbsem, cbsem_note = _fit_cbsem(sample, config)
     measurement = measurement_quality.quiet(pls)
+    first_stage = measurement_quality.quiet(pls.first_stage) if pls.first_stage is not None else None
     boot = bootstrap.quiet(pls, n_boot=n_boot, seed=config.seed, ci=config.ci, workers=workers,
                            progress=progress)
     point = csi_indices.quiet(pls)
@@ -336,7 +384,7 @@ def _run(config: StudyConfig | str | Path, quick: bool, workers: int | None, pro
         measurement=measurement, boot=boot, indices=indices, index_draws=draws, ipma=importance,
         grade_index=grades, segments=_segment_table(segments), industry=industry, diagnostics=diagnostics,
         records=records[-1] if records else None, prediction=prediction, cvpat=tested,
-        moderation=moderated,
+        moderation=moderated, first_stage=first_stage,
     )
 
 
