@@ -77,7 +77,7 @@ def test_bad_declarations_name_the_file_and_key(tmp_path, declared, message):
 
 @pytest.mark.parametrize(("declared", "message"), [
     ("[{predictor: Quality, moderator: Weather, target: Satisfaction}]",
-     "moderator 'Weather' is not a construct"),
+     "moderator 'Weather' is neither a construct"),
     ("[{predictor: Quality, moderator: Image, target: Loyalty}]", "no path Quality → Loyalty"),
 ])
 def test_declarations_the_model_cannot_take_name_the_file_and_key(tmp_path, declared, message):
@@ -85,3 +85,24 @@ def test_declarations_the_model_cannot_take_name_the_file_and_key(tmp_path, decl
     with pytest.raises(ModelSpecError, match=message) as caught:
         run_study(path, quick=True)
     assert str(path.resolve()) in str(caught.value) and "moderation[0]" in str(caught.value)
+
+
+def test_a_segment_or_a_service_record_feature_moderates(tmp_path):
+    """"Is Quality → Satisfaction weaker in rural areas / for customers who had an outage?" declared in
+    study.yaml: the observed moderator enters as a single-item construct, reported with its label."""
+    data = Path(__file__).resolve().parents[1] / "data"
+    declared = ("[{predictor: Quality, moderator: area, level: rural, target: Satisfaction}, "
+                "{predictor: Quality, moderator: outage_count, above: 0, target: Satisfaction}]")
+    root = tmp_path / "beiling-2025"
+    root.mkdir()
+    text = STUDY.format(moderation=declared).replace("data: survey.csv", f"data: {data / 'beiling_2025.csv'}")
+    (root / "study.yaml").write_text(text + f"service_records: {data / 'beiling_2025_records.csv'}\n",
+                                     encoding="utf-8")
+    result = run_study(root / "study.yaml", quick=True)
+    area, outage = result.moderation
+    assert area.moderator_label == ("area = rural", "area = rural") and area.interaction == "Quality×area"
+    assert outage.moderator_label == ("停电次数 > 0", "Outage (count) > 0")  # the records catalogue's label
+    assert set(result.tables()["moderation"]["moderator"]) == {"area", "outage_count"}
+    en = report.structure(result, "en").html
+    assert "area = rural" in en and "Outage (count) &gt; 0" in en
+    assert result.figure("simple_slopes_2", "zh")

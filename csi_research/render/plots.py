@@ -401,7 +401,8 @@ def simple_slopes(result: Any, model: CSIModel | None = None, ax: Axes | None = 
     fig, ax = _axes(ax, (6.0, 4.2))
     b_m = float(result.paths.set_index("source").at[result.moderator, "estimate"])
     x = np.linspace(-2, 2, 5)
-    moderator = _construct_label(result.moderator, lang, model)
+    moderator = (result.moderator_label[lang == "en"] if getattr(result, "moderator_label", None)
+                 else _construct_label(result.moderator, lang, model))
     colours = {-1.0: "#c0392b", 0.0: "#7a7a7a", 1.0: "#2c5d8f"}
     for row in result.slopes.itertuples(index=False):
         m = row.moderator_sd

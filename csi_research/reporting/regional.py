@@ -60,7 +60,8 @@ def title(result: Any, language: str) -> str:
 
 
 def _label(result: Any, construct: str, language: str) -> str:
-    zh, en = getattr(result, "declared_model", result.model).labels[construct]  # components too
+    labels = getattr(result, "declared_model", result.model).labels  # components too
+    zh, en = labels.get(construct, (construct, construct))  # an observed moderator: its column's name
     return zh if language == "zh" else en
 
 
@@ -606,7 +607,9 @@ def _moderations(result: Any, language: str) -> list[Any]:
              paragraph(say("moderation_intro", language, level=level_text(result.boot.ci)), "muted")]
     for i, m in enumerate(result.moderation, start=1):
         row = m.paths.set_index("source").loc[m.interaction]
-        names = {"x": _label(result, m.predictor, language), "m": _label(result, m.moderator, language),
+        moderator = (m.moderator_label[language == "en"] if m.moderator_label
+                     else _label(result, m.moderator, language))
+        names = {"x": _label(result, m.predictor, language), "m": moderator,
                  "y": _label(result, m.target, language)}
         key = "moderation_significant" if m.significant else "moderation_not_significant"
         slopes = m.slopes.set_index("moderator_sd")["slope"]
@@ -616,8 +619,8 @@ def _moderations(result: Any, language: str) -> list[Any]:
         if m.added_main_effect:
             parts.append(paragraph(say("moderation_added", language, **names), "muted"))
         shown = m.paths[["source", "estimate", "se", "ci_lower", "ci_upper"]].assign(
-            source=[names["x"] + " × " + names["m"] if s == m.interaction else _label(result, s, language)
-                    for s in m.paths["source"]])
+            source=[names["x"] + " × " + names["m"] if s == m.interaction else moderator if s == m.moderator
+                    else _label(result, s, language) for s in m.paths["source"]])
         parts += [_readers(shown, language), _readers(m.slopes, language),
                   figure(result.figure(f"simple_slopes_{i}", language), say("moderation_title", language))]
     return parts

@@ -16,7 +16,7 @@ both stages (as they must: stage 1's weights change from resample to resample).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,7 @@ from csi_research.core.errors import ModelSpecError
 from csi_research.model import CSIModel
 from csi_research.stats.bootstrap import count_chunks
 from csi_research.stats.intervals import percentile_interval
+from csi_research.stats.pls import fit_pls
 from csi_research.stats.pls_engine import Layout, pls_from_moments
 
 SLOPES_AT = (-1.0, 0.0, 1.0)  # moderator levels (standard deviations) of the simple slopes
@@ -59,6 +60,7 @@ class ModerationResult:
     seed: int | None
     added_main_effect: bool
     diagnostics: list[str] = field(default_factory=list)
+    moderator_label: tuple[str, str] | None = None  # (chinese, english) of an observed moderator
 
     @property
     def estimate(self) -> float:
@@ -148,6 +150,10 @@ def moderation(
     n_boot: int = 2000,
     seed: int | None = 0,
     ci: float = 0.95,
+    values: pd.Series | None = None,
+    level: Any = None,
+    above: float | None = None,
+    label: tuple[str, str] | None = None,
 ) -> ModerationResult:
     """Two-stage moderation of the path ``predictor`` → ``target`` by the construct ``moderator``.
 
@@ -164,6 +170,9 @@ def moderation(
             "moderation: the two-stage approach is implemented for PLS composites; fit the model without "
             "consistent=True (PLSc) for the moderation analysis"
         )
+    if moderator not in fit.model.constructs:  # an observed variable: a single-item construct
+        coded, label = observed_moderator(fit.sample, moderator, values, level, above, label)
+        fit = _with_observed(fit, moderator, coded, target, label)
     main, stage2, interaction, added = _models(fit.model, predictor, moderator, target)
     n = fit.sample.n
     point = _two_stages(fit, main, stage2, predictor, moderator, np.ones((1, n)))
@@ -216,4 +225,65 @@ def moderation(
         predictor=predictor, moderator=moderator, target=target, interaction=interaction, paths=paths,
         slopes=slopes, r2_main=r2_main, r2=r2, f2=(r2 - r2_main) / (1 - r2), n_boot=int(ok.sum()),
         n_failed=failed, ci=ci, seed=seed, added_main_effect=added, diagnostics=diagnostics,
+        moderator_label=label,
     )
+
+
+def observed_moderator(sample: Any, name: str, values: pd.Series | None, level: Any, above: float | None,
+                       label: tuple[str, str] | None = None) -> tuple[np.ndarray, tuple[str, str]]:
+    """An observed moderator's values per respondent of ``sample``, coded, and its label."""
+    zh, en = label or (name, name)
+    if values is None:
+        if name not in sample.frame.columns:
+            raise ModelSpecError(
+                f"moderation: the moderator {name!r} is neither a construct of the model "
+                f"({', '.join(sample.model.constructs)}) nor a column of the respondents' data"
+            )
+        values = sample.frame[name]
+    values = pd.Series(values).reindex(sample.x.index)
+    missing = values.isna().to_numpy()
+    if missing.any():
+        row = sample.x.index[int(np.argmax(missing))]
+        raise ModelSpecError(
+            f"moderation: the moderator {name!r} is missing for {int(missing.sum())} respondent(s) (e.g. row "
+            f"{row}); a moderator must be known for every respondent of the sample"
+        )
+    if level is not None:
+        if not (values.astype(str) == str(level)).any():
+            seen = ", ".join(map(str, pd.unique(values.astype(str))[:8]))
+            raise ModelSpecError(f"moderation: {name!r} never takes the level {level!r}; its values: {seen}")
+        coded = (values.astype(str) == str(level)).to_numpy(dtype=float)
+        return coded, (f"{zh} = {level}", f"{en} = {level}")
+    numeric = pd.to_numeric(values, errors="coerce")
+    if numeric.isna().any():
+        bad = values[numeric.isna()]
+        raise ModelSpecError(
+            f"moderation: the moderator {name!r} is not numeric (row {bad.index[0]}: value {bad.iloc[0]!r}); "
+            "give level: <category> to compare that category with the others"
+        )
+    if above is not None:
+        return (numeric > above).to_numpy(dtype=float), (f"{zh} > {above:g}", f"{en} > {above:g}")
+    return numeric.to_numpy(dtype=float), (zh, en)
+
+
+def _with_observed(fit: Any, name: str, coded: np.ndarray, target: str, label: tuple[str, str]) -> Any:
+    """``fit`` refitted with the observed moderator as a single-item construct pointing at ``target``."""
+    sample, model = fit.sample, fit.model
+    if getattr(sample, "declared", None) is not None:
+        raise ModelSpecError(
+            "moderation: an observed moderator with a higher-order model is not supported; moderate by a "
+            "construct, or declare the higher-order construct's components as first-order constructs"
+        )
+    if name in model.items:
+        raise ModelSpecError(f"moderation: the moderator {name!r} is an item of the model, not a moderator")
+    blocks = {c: list(i) for c, i in model.constructs.items()} | {name: [name]}
+    augmented = CSIModel(blocks, [*model.paths, (name, target)], dict(model.modes),
+                         dict(model.labels) | {name: label}, model.target)
+    p, k = sample.x.shape[1], len(sample.extra)
+    extra = np.zeros((k, p + 1, p + 1))
+    extra[:, :p, :p] = sample.extra
+    bounds = {} if sample.scale_min is None else {"scale_min": np.append(sample.scale_min, coded.min()),
+                                                  "scale_max": np.append(sample.scale_max, coded.max())}
+    with_m = replace(sample, model=augmented, x=sample.x.assign(**{name: coded}),
+                     observed=sample.observed.assign(**{name: True}), extra=extra, **bounds)
+    return fit_pls(with_m, scheme=fit.scheme, scaled=fit.scaled, tol=fit.tol, max_iter=fit.max_iter)

@@ -193,6 +193,7 @@ class StudyConfig:
 
 
 MODERATION_KEYS = ("predictor", "moderator", "target")
+MODERATION_CODING = ("level", "above")  # an observed moderator: a category against the rest, or a threshold
 MODERATION_EXAMPLE = "[{predictor: Quality, moderator: Image, target: Satisfaction}]"
 
 
@@ -208,14 +209,19 @@ def parse_moderation(value: Any, path: Path) -> tuple[dict[str, str], ...]:
         if not isinstance(entry, Mapping):
             example = MODERATION_EXAMPLE[1:-1]
             raise ModelSpecError(f"{where} must be a mapping such as {example}, not {entry!r}")
-        unknown = [str(k) for k in entry if k not in MODERATION_KEYS]
+        unknown = [str(k) for k in entry if k not in (*MODERATION_KEYS, *MODERATION_CODING)]
         if unknown:
             raise ModelSpecError(f"{where}: unknown key(s) {', '.join(unknown)}; the keys are "
-                                 f"{', '.join(MODERATION_KEYS)}")
+                                 f"{', '.join(MODERATION_KEYS)} and optionally level or above")
         for key in MODERATION_KEYS:
             if not isinstance(entry.get(key), str) or not entry[key].strip():
                 raise ModelSpecError(f"{where}.{key} must be a construct name, not {entry.get(key)!r}")
         declared = {key: entry[key].strip() for key in MODERATION_KEYS}
+        if "level" in entry and "above" in entry:
+            raise ModelSpecError(f"{where}: give level (a category) or above (a threshold), not both")
+        if "above" in entry and not _is_number(entry["above"]):
+            raise ModelSpecError(f"{where}.above must be a number, not {entry['above']!r}")
+        declared |= {k: entry[k] for k in MODERATION_CODING if k in entry}
         if declared in out:
             raise ModelSpecError(f"{where} repeats an earlier moderation analysis")
         out.append(declared)

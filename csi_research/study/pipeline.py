@@ -289,13 +289,27 @@ def _subindicator_components(model: CSIModel, construct: str, codebook: Any) -> 
                 "label_en": sub.label_en} for s, sub in found.items()}
 
 
-def _moderation(config: StudyConfig, pls: Any, declared: Mapping[str, str], i: int, n_boot: int) -> Any:
-    """One declared moderation analysis; a declaration the model cannot take names the study file's key."""
+def _moderation(config: StudyConfig, pls: Any, declared: Mapping[str, Any], i: int, n_boot: int,
+                records: tuple[Any, Any, Any] | None) -> Any:
+    """One declared moderation analysis; a declaration the model cannot take names the study file's key.
+
+    The moderator is a construct, a column of the survey (a segment) or a feature of the service
+    records (e.g. ``outage_count`` with ``above: 0``: had an outage in the reference period)."""
     from csi_research.stats.moderation import moderation
 
+    name, values, label = declared["moderator"], None, None
+    features = records[1] if records else None
+    if (name not in pls.model.constructs and name not in pls.sample.frame.columns and features is not None
+            and name in features.frame.columns):
+        by_id = features.frame.set_index(features.id_column)[name]
+        ids = pls.sample.frame[features.id_column]
+        values = pd.Series(by_id.reindex(ids).to_numpy(), index=pls.sample.x.index)
+        entry = features.catalog.set_index("feature").loc[name]
+        label = (str(entry["label_zh"]), str(entry["label_en"]))
     try:
-        return moderation.quiet(pls, declared["predictor"], declared["moderator"], declared["target"],
-                                n_boot=n_boot, seed=config.seed, ci=config.ci)
+        return moderation.quiet(pls, declared["predictor"], name, declared["target"], n_boot=n_boot,
+                                seed=config.seed, ci=config.ci, values=values, level=declared.get("level"),
+                                above=declared.get("above"), label=label)
     except ModelSpecError as exc:
         raise ModelSpecError(f"{config.path}: moderation[{i}]: {exc}") from None
 
@@ -371,12 +385,12 @@ def _run(config: StudyConfig | str | Path, quick: bool, workers: int | None, pro
     repeats = 1 if quick else PREDICT_REPEATS
     prediction = predict.quiet(pls, k=PREDICT_FOLDS, repeats=repeats, seed=config.seed)
     tested = cvpat_of(pls.sample, prediction)
-    moderated = tuple(_moderation(config, pls, declared, i, n_boot)
+    records = _service_records(config, survey)
+    moderated = tuple(_moderation(config, pls, declared, i, n_boot, records)
                       for i, declared in enumerate(config.moderation))
     grades = grade_score_index.quiet(pls)
     segments = [_segment(pls, column) for column in config.segments]
     industry, industry_note = _industry(config, pls, float(point[model.target]))
-    records = _service_records(config, survey)
     diagnostics = collect(survey, pls, cbsem, measurement, boot, point, importance, prediction, *moderated,
                           grades, *segments, industry, *(records or ()), extra=[*cbsem_note, *industry_note])
     return StudyResult(
