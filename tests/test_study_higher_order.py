@@ -5,34 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from small_study import small_study
 
 from csi_research.core.errors import ModelSpecError
-from csi_research.data.simulate import simulate_survey
 from csi_research.reporting import regional as report
 from csi_research.study.bundle import load_bundle
 from csi_research.study.config import StudyConfig
 from csi_research.study.pipeline import run_study
 
-STUDY = """\
-region: {{id: beiling, name_zh: 测试, name_en: Test}}
-wave: 2025
-synthetic: true
-data: survey.csv
-bootstrap: {{n_boot: 300, quick_n_boot: 100}}
-seed: 5
-higher_order: {declared}
-"""
 SUBINDICATORS = "[{construct: Quality, components: subindicators, mode: B}]"
 EXPLICIT = ("[{construct: Quality, method: repeated, components: {Supply: [QUA1, QUA2, QUA3, QUA4, QUA5], "
             "Service: {items: [QUA6, QUA7, QUA8, QUA9, QUA10], label_zh: 服务, label_en: Service}}}]")
 
 
 def study(root: Path, declared: str) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    if not (root / "survey.csv").exists():
-        simulate_survey("beiling", n=300, seed=5, wave=2025).to_csv(root / "survey.csv")
-    (root / "study.yaml").write_text(STUDY.format(declared=declared), encoding="utf-8")
-    return root / "study.yaml"
+    return small_study(root, "higher_order", declared)
 
 
 def test_the_questionnaires_subindicators_become_components(tmp_path):

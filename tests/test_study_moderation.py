@@ -5,32 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from small_study import STUDY, small_study
 
 from csi_research.core.errors import ModelSpecError
-from csi_research.data.simulate import simulate_survey
 from csi_research.reporting import regional as report
 from csi_research.study.bundle import read_bundle
 from csi_research.study.config import StudyConfig
 from csi_research.study.pipeline import run_study
 
-STUDY = """\
-region: {{id: beiling, name_zh: 测试, name_en: Test}}
-wave: 2025
-synthetic: true
-data: survey.csv
-bootstrap: {{n_boot: 300, quick_n_boot: 100}}
-seed: 5
-moderation: {moderation}
-"""
 DECLARED = "[{predictor: Quality, moderator: Image, target: Satisfaction}]"
 
 
 def study(root: Path, moderation: str) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    if not (root / "survey.csv").exists():
-        simulate_survey("beiling", n=300, seed=5, wave=2025).to_csv(root / "survey.csv")
-    (root / "study.yaml").write_text(STUDY.format(moderation=moderation), encoding="utf-8")
-    return root / "study.yaml"
+    return small_study(root, "moderation", moderation)
 
 
 def test_a_declared_moderation_is_run_bundled_and_reported(tmp_path):
@@ -95,7 +82,8 @@ def test_a_segment_or_a_service_record_feature_moderates(tmp_path):
                 "{predictor: Quality, moderator: outage_count, above: 0, target: Satisfaction}]")
     root = tmp_path / "beiling-2025"
     root.mkdir()
-    text = STUDY.format(moderation=declared).replace("data: survey.csv", f"data: {data / 'beiling_2025.csv'}")
+    survey = f"data: {data / 'beiling_2025.csv'}"
+    text = f"{STUDY}moderation: {declared}\n".replace("data: survey.csv", survey)
     (root / "study.yaml").write_text(text + f"service_records: {data / 'beiling_2025_records.csv'}\n",
                                      encoding="utf-8")
     result = run_study(root / "study.yaml", quick=True)
