@@ -29,6 +29,7 @@ from csi_research.stats.bootstrap import count_chunks
 from csi_research.stats.intervals import percentile_interval
 from csi_research.stats.pls import fit_pls
 from csi_research.stats.pls_engine import Layout, pls_from_moments
+from csi_research.stats.plsc import consistent_batch
 
 SLOPES_AT = (-1.0, 0.0, 1.0)  # moderator levels (standard deviations) of the simple slopes
 CHUNK = 250
@@ -131,6 +132,8 @@ def _two_stages(fit: Any, main: CSIModel, stage2: CSIModel, predictor: str, mode
     cov2[:, p, p] = var_z
     mean2 = np.concatenate([mean, mean_z[:, None]], axis=1)
     second = pls_from_moments(lay2, mean2, cov2, size, *settings)
+    if getattr(fit, "consistent", False):  # PLSc in both stages: the scores stay the composites'
+        first, second = consistent_batch(lay1, first, cov)[0], consistent_batch(lay2, second, cov2)[0]
     ok = first.converged & second.converged & np.isfinite(second.paths).all(axis=1)
     paths = second.paths.copy()
     into_interaction = [k for k, (src, _) in enumerate(stage2.paths) if src == stage2.names[-1]]
@@ -165,11 +168,6 @@ def moderation(
     covariances in the moments, the product has none). ``n_boot`` resamples (0: none) re-run both
     stages; intervals are percentile intervals at ``ci``.
     """
-    if getattr(fit, "consistent", False):
-        raise ModelSpecError(
-            "moderation: the two-stage approach is implemented for PLS composites; fit the model without "
-            "consistent=True (PLSc) for the moderation analysis"
-        )
     if moderator not in fit.model.constructs:  # an observed variable: a single-item construct
         coded, label = observed_moderator(fit.sample, moderator, values, level, above, label)
         fit = _with_observed(fit, moderator, coded, target, label)
@@ -211,6 +209,12 @@ def moderation(
     r2_main = float(point["r2_main"][0, list(lay1.endogenous).index(lay1.names.index(target))])
     failed = int(n_boot) - int(ok.sum())
     diagnostics = []
+    if getattr(fit, "consistent", False):
+        diagnostics.append(
+            "moderation with PLSc: the main effects are corrected for measurement error, but the interaction "
+            "term, a product of composite scores, is taken as measured without error (rho_A = 1, as seminr "
+            "does), so its coefficient is attenuated when the predictor and moderator are unreliable"
+        )
     if added:
         diagnostics.append(
             f"moderation: the model has no path {moderator} → {target}; it was added to both stages, as a "
