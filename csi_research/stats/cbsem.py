@@ -577,6 +577,8 @@ def _layout(sem: semopy.Model, model: CSIModel) -> pd.DataFrame:
         kind = names[k]
         if kind == "lambda":
             lhs, op, rhs = col, "=~", row
+        elif kind == "beta" and model.components.get(row) == col:  # a second-order loading, as lavaan
+            lhs, op, rhs = col, "=~", row
         elif kind == "beta":
             lhs, op, rhs = row, "~", col
         elif kind in ("psi", "theta"):
