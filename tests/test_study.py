@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from csi_research.data.simulate import simulate_survey
@@ -116,3 +117,15 @@ def test_batch_isolates_a_broken_study_and_never_overwrites(tmp_path):
     assert again.ok
     runs = sorted((root / "donggang-2025" / "output").iterdir())
     assert len(runs) == 2 and again.studies[0].output_dir == runs[-1]
+
+
+def test_every_bundle_table_names_its_key_column(study, tmp_path):
+    """No table carries an anonymous row label ("index", "level_0", "Unnamed: 0") that a reader of the
+    CSV or workbook would take for data; "index" is a column only where it is the CSI value."""
+    folder = run_study(study, quick=True).save(tmp_path / "b", figures=False)
+    anonymous = {"level_0", "Unnamed: 0"}
+    for path in sorted((folder / "tables").glob("*.csv")):
+        columns = list(pd.read_csv(path, nrows=0).columns)
+        assert not anonymous & set(columns), path.name
+        if "index" in columns:
+            assert path.stem in {"indices", "segments"} and columns[0] != "index", (path.name, columns)
