@@ -241,9 +241,13 @@ def test_prepared_sample_gives_the_same_fit(hs):
 def test_reference_group_order_and_listwise_deletion(hs):
     data = hs.copy()
     data.loc[:4, "x1"] = np.nan
-    fit = _quiet(fit_multigroup, CFA, data, "school", groups=["Grant-White", "Pasteur"])
+    fit = _quiet(fit_multigroup, CFA, data, "school", groups=["Grant-White", "Pasteur"], estimator="ML")
     assert fit.groups["group"].tolist() == ["Grant-White", "Pasteur"] and fit.n == 296
-    assert any("5 respondents" in d for d in fit.diagnostics)
+    assert any("5 respondents" in d for d in fit.diagnostics) and fit.estimator == "ML"
+    kept = _quiet(fit_multigroup, CFA, data, "school", groups=["Grant-White", "Pasteur"])
+    assert kept.estimator == "FIML" and kept.information == "observed" and kept.n == 301  # the default
+    complete = _quiet(fit_multigroup, CFA, hs, "school")
+    assert complete.estimator == "ML" and complete.information == "expected"
 
 
 def test_errors_name_the_problem(hs):

@@ -29,31 +29,36 @@ class Patterns:
     batched matrix operation serves every pattern of the same size."""
 
     groups: tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ...]  # idx, counts, means, covs
-    n: int  # respondents with at least one answer
+    n: float  # respondents with at least one answer (their total weight when weighted)
     p: int
 
     @classmethod
-    def of(cls, x: np.ndarray) -> Patterns:
-        """Group the rows of ``x`` (NaN = not answered) by pattern; empty rows carry no information."""
+    def of(cls, x: np.ndarray, weights: np.ndarray | None = None) -> Patterns:
+        """Group the rows of ``x`` (NaN = not answered) by pattern; empty rows carry no information.
+
+        ``weights`` make each respondent count ``w`` times in the likelihood (Σ w ℓ): for integer
+        weights exactly the data with every row replicated ``w`` times."""
         x = np.asarray(x, dtype=float)
+        w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=float)
         answered = np.isfinite(x)
         keep = answered.any(axis=1)
-        x, answered = x[keep], answered[keep]
+        x, answered, w = x[keep], answered[keep], w[keep]
         patterns, inverse = np.unique(answered, axis=0, return_inverse=True)
         inverse = inverse.ravel()
         by_size: dict[int, list] = {}
         for g, pattern in enumerate(patterns):
             idx = np.flatnonzero(pattern)
-            rows = x[inverse == g][:, idx]
-            mean = rows.mean(axis=0)
+            rows, rw = x[inverse == g][:, idx], w[inverse == g]
+            size = rw.sum()
+            mean = rw @ rows / size
             centred = rows - mean
-            by_size.setdefault(len(idx), []).append((idx, len(rows), mean, centred.T @ centred / len(rows)))
+            by_size.setdefault(len(idx), []).append((idx, size, mean, (centred.T * rw) @ centred / size))
         groups = tuple(
             (np.array([e[0] for e in entries]), np.array([e[1] for e in entries], dtype=float),
              np.array([e[2] for e in entries]), np.array([e[3] for e in entries]))
             for entries in by_size.values()
         )
-        return cls(groups, int(keep.sum()), x.shape[1])
+        return cls(groups, float(w.sum()) if weights is not None else int(keep.sum()), x.shape[1])
 
     @classmethod
     def complete(cls, mean: np.ndarray, cov: np.ndarray, n: int) -> Patterns:

@@ -18,13 +18,18 @@ group until the intercepts are equal and then free in groups 2..G. Equality cons
 parameter across groups, so ``npar`` counts it once. Fit indices follow lavaan's multi-group
 definitions: the baseline is the independence model of every group (own means and variances), RMSEA
 is multiplied by √G, SRMR is the n_g-weighted mean of the groups' SRMR including the mean residuals.
-Standard errors come from the expected information at the model-implied moments.
+ML standard errors come from the expected information at the model-implied moments.
 
 The model is built in LISREL form from a :class:`CSIModel` (exogenous constructs covary, endogenous
 constructs that predict nothing have correlated disturbances, as lavaan's ``sem()`` sets up) or, as a
 confirmatory factor analysis with all factor covariances free, from a mapping construct → items or
 with ``measurement_only=True``. A one-item construct has its item's residual variance fixed to 0.
-Rows with a missing item or group are dropped (lavaan's listwise default).
+Incomplete data: with ``estimator="FIML"`` (the default when a respondent skipped an item) every
+respondent's given answers enter the likelihood pattern by pattern (lavaan's ``missing = "ml"``): χ²
+is against the saturated model estimated by EM in each group, the baseline is the independence model
+fitted to the same answers, SRMR compares with the EM moments, and standard errors come from the
+observed information (the Hessian of −log L), as lavaan does. ``estimator="ML"`` drops rows with a
+missing item (lavaan's listwise default). Survey weights weight each respondent's log-likelihood.
 """
 
 from __future__ import annotations
@@ -41,8 +46,9 @@ from scipy import optimize, stats
 
 from csi_research.core.diagnostics import public
 from csi_research.core.errors import EstimationError, ModelSpecError, SurveyDataError
-from csi_research.data.sample import Sample, as_frame
+from csi_research.data.sample import Sample, as_frame, em_moments
 from csi_research.model import CSIModel
+from csi_research.stats import fiml
 from csi_research.stats.cbsem import rmsea_ci
 
 EQUALITIES = ("loadings", "intercepts", "residuals", "regressions", "lv.variances", "lv.covariances",
@@ -202,26 +208,41 @@ def _parameter_index(layout: _Layout, n_groups: int, equal: set[str], free: set[
 
 
 # ----------------------------------------------------------------------------- group moments
+WEIGHTINGS = ("sampling", "frequency")
+
+
 @dataclass(frozen=True)
 class _Group:
+    """One group's data: its (weighted) ML moments, and for FIML its answer patterns.
+
+    ``n`` is the group's size in the likelihood (its total weight when weighted). For FIML ``mean``
+    and ``cov`` are the EM (saturated-model) estimates and ``saturated`` / ``baseline`` the −2 log L
+    of the saturated and of the independence model."""
+
     label: str
-    n: int
+    n: float
     mean: np.ndarray
     cov: np.ndarray  # divisor n
+    respondents: int
+    patterns: fiml.Patterns | None = None
+    saturated: float = 0.0
+    baseline: float = 0.0
 
 
 def _groups(
-    layout: _Layout, model: Any, data: Any, group: str, order: Sequence[Any] | None
+    layout: _Layout, model: Any, data: Any, group: str, order: Sequence[Any] | None, estimator: str = "ML",
+    weights: Any = None, weighting: str = "sampling",
 ) -> tuple[list[_Group], list[str]]:
-    """Complete rows of the model's items, split by ``group`` (first-appearance order, like lavaan)."""
+    """The respondents of each group of ``group`` (first-appearance order, like lavaan): complete rows
+    for ML (listwise deletion, lavaan's default), every row with an answer for FIML."""
     notes: list[str] = []
     if isinstance(model, Sample):
-        if model.weighted:
-            raise EstimationError(
-                "multi-group CB-SEM does not take survey weights: prepare the sample without weights"
-            )
-        frame = model.x.copy()
+        frame = model.x.where(model.observed) if estimator == "FIML" else model.x.copy()
         labels = model.frame.loc[frame.index, group] if group in model.frame.columns else None
+        w = pd.Series(model.weights if model.weighted else 1.0, index=frame.index, dtype=float)
+        weighted = model.weighted
+        if weights is not None:
+            raise TypeError("a prepared Sample carries its survey weights; prepare it with weights= instead")
     else:
         source = as_frame(data)
         absent = [i for i in layout.items if i not in source.columns]
@@ -232,14 +253,21 @@ def _groups(
             )
         frame = source[layout.items].apply(pd.to_numeric, errors="coerce")
         labels = source[group] if group in source.columns else None
+        w, weighted = _weights(source, weights), weights is not None
     if labels is None:
         raise SurveyDataError(f"grouping column {group!r} is not a column of the data: name the column "
                               "that holds the region, wave or segment of each respondent")
-    keep = frame.notna().all(axis=1) & labels.notna()
+    answered = frame.notna().all(axis=1) if estimator == "ML" else frame.notna().any(axis=1)
+    keep = answered & labels.notna()
     if not keep.all():
-        notes.append(f"{int((~keep).sum())} respondents with a missing item or group were left out of the "
-                     "multi-group model (listwise deletion)")
-    frame, labels = frame[keep], labels[keep]
+        what = "a missing item or group" if estimator == "ML" else "no answer to any item or no group"
+        treatment = ("(listwise deletion; estimator='FIML' keeps them)" if estimator == "ML"
+                     else "(they carry no information)")
+        notes.append(f"{int((~keep).sum())} respondents with {what} were left out of the multi-group model "
+                     f"{treatment}")
+    frame, labels, w = frame[keep], labels[keep], w[keep]
+    if weighted and weighting == "sampling":
+        w = w * (len(w) / w.sum())  # mean 1 over all groups' respondents (lavaan's normalization "total")
     present = list(pd.unique(labels))
     if order is not None:
         wanted = list(order)
@@ -253,26 +281,64 @@ def _groups(
         present = [g for g in labels.cat.categories if g in present]
     if len(present) < 2:
         raise SurveyDataError(
-            f"column {group!r} has {len(present)} group(s) among the complete answers: a multi-group model "
+            f"column {group!r} has {len(present)} group(s) among the usable answers: a multi-group model "
             "needs at least 2"
         )
-    out = []
-    for g in present:
-        x = frame[labels == g].to_numpy(dtype=float)
-        if len(x) <= layout.p:
-            raise EstimationError(
-                f"group {g} of {group!r} has {len(x)} respondents but the model has {layout.p} items: each "
-                f"group needs more respondents than items (at least {layout.p + 1}); merge small groups"
-            )
-        mean = x.mean(axis=0)
-        cov = (x - mean).T @ (x - mean) / len(x)
-        if np.linalg.eigvalsh(cov)[0] <= 1e-10 * np.trace(cov) / layout.p:
-            raise EstimationError(
-                f"group {g} of {group!r}: the items' covariance matrix is singular (an item is constant or "
-                "a linear combination of others in this group); drop the item or merge the group"
-            )
-        out.append(_Group(str(g), len(x), mean, cov))
+    out = [_group(layout, str(g), frame[labels == g].to_numpy(dtype=float),
+                  w[labels == g].to_numpy(dtype=float), estimator, group) for g in present]
     return out, notes
+
+
+def _weights(source: pd.DataFrame, weights: Any) -> pd.Series:
+    """Survey weights (a column name or one value per row), checked: finite and positive."""
+    if weights is None:
+        return pd.Series(1.0, index=source.index)
+    if isinstance(weights, str):
+        if weights not in source.columns:
+            raise SurveyDataError(f"weight column {weights!r} is not a column of the data")
+        given, name = source[weights], f"weight column {weights!r}"
+    else:
+        given, name = pd.Series(np.asarray(weights, dtype=object).ravel()), "weights"
+        if len(given) != len(source):
+            raise SurveyDataError(f"{len(given)} weights for {len(source)} rows of data: give one per row")
+        given.index = source.index
+    values = pd.to_numeric(given, errors="coerce").astype(float)
+    bad = given[~(np.isfinite(values) & (values > 0))]
+    if len(bad):
+        raise SurveyDataError(
+            f"{name}: row {bad.index[0]!r} has weight {bad.iloc[0]!r}; every weight must be a positive "
+            f"number ({len(bad)} row(s) are not)"
+        )
+    return values
+
+
+def _group(layout: _Layout, label: str, x: np.ndarray, w: np.ndarray, estimator: str, column: str) -> _Group:
+    if len(x) <= layout.p:
+        raise EstimationError(
+            f"group {label} of {column!r} has {len(x)} respondents but the model has {layout.p} items: each "
+            f"group needs more respondents than items (at least {layout.p + 1}); merge small groups"
+        )
+    if estimator == "FIML":
+        patterns = fiml.Patterns.of(x, w)
+        mean, cov = em_moments(x, w)
+    else:
+        patterns = None
+        mean = w @ x / w.sum()
+        cov = ((x - mean).T * w) @ (x - mean) / w.sum()
+    if np.linalg.eigvalsh(cov)[0] <= 1e-10 * np.trace(cov) / layout.p:
+        raise EstimationError(
+            f"group {label} of {column!r}: the items' covariance matrix is singular (an item is constant or "
+            "a linear combination of others in this group); drop the item or merge the group"
+        )
+    if patterns is None:
+        return _Group(label, float(w.sum()), mean, cov, len(x))
+    answered = np.isfinite(x)
+    size = (w[:, None] * answered).sum(axis=0)
+    item_mean = np.nansum(w[:, None] * x, axis=0) / size
+    item_var = np.nansum(w[:, None] * (x - item_mean) ** 2, axis=0) / size
+    baseline = float(size @ (np.log(2 * np.pi) + np.log(item_var) + 1.0))  # independence: item by item
+    return _Group(label, patterns.n, mean, cov, len(x), patterns, fiml.minus2ll(patterns, mean, cov),
+                  baseline)
 
 
 # ----------------------------------------------------------------------------- the ML problem
@@ -345,17 +411,24 @@ class _Problem:
                 chol = np.linalg.cholesky(sigma)
             except np.linalg.LinAlgError:
                 return 1e10, np.zeros(self.n_par)
-            inv = np.linalg.inv(sigma)
-            d = grp.mean - mu
-            f = (2 * np.sum(np.log(np.diag(chol))) + np.sum(grp.cov * inv) - self.logdet_s[g]
-                 - len(d) + d @ inv @ d)
-            total += w * f
-            gs = inv @ (sigma - grp.cov - np.outer(d, d)) @ inv
-            gm = -2 * inv @ d
+            if grp.patterns is not None:  # FIML: −2 log L over the answer patterns, minus the saturated
+                value, d_sigma, d_mu = fiml.minus2ll_derivatives(grp.patterns, mu, sigma)
+                if not np.isfinite(value):
+                    return 1e10, np.zeros(self.n_par)
+                total += (value - grp.saturated) / self.n
+                gs, gm = d_sigma / self.n, d_mu / self.n
+            else:
+                inv = np.linalg.inv(sigma)
+                d = grp.mean - mu
+                f = (2 * np.sum(np.log(np.diag(chol))) + np.sum(grp.cov * inv) - self.logdet_s[g]
+                     - len(d) + d @ inv @ d)
+                total += w * f
+                gs = w * inv @ (sigma - grp.cov - np.outer(d, d)) @ inv
+                gm = -2 * w * inv @ d
             va, vb, vc = self._slot_vectors(parts)
             slot_grad = 2 * np.sum((va @ gs) * vb, axis=1) + vc @ gm
             used = self.index[g] >= 0
-            grad += w * np.bincount(self.index[g][used], slot_grad[used], minlength=self.n_par)
+            grad += np.bincount(self.index[g][used], slot_grad[used], minlength=self.n_par)
         return float(total), grad
 
     def information(self, theta: np.ndarray) -> np.ndarray:
@@ -506,6 +579,9 @@ class MultigroupFit:
     converged: bool
     diagnostics: list[str]
     implied: Mapping[str, tuple[pd.DataFrame, pd.Series]] = field(repr=False)  # group → (Σ, μ)
+    estimator: str = "ML"  # "ML" (complete rows) or "FIML" (every given answer)
+    information: str = "expected"  # behind the standard errors: "expected" (ML) or "observed" (FIML)
+    weighting: str | None = None  # None (unweighted), "sampling" or "frequency"
 
     @property
     def n(self) -> int:
@@ -541,16 +617,32 @@ def fit_multigroup(
     *,
     groups: Sequence[Any] | None = None,
     measurement_only: bool = False,
+    estimator: str = "auto",
+    weights: Any = None,
+    weighting: str = "sampling",
 ) -> MultigroupFit:
     """Fit ``model`` in every group of column ``group`` with parameters of the kinds in ``equal``
     held equal across groups (lavaan's ``group.equal``), except those named in ``free``
     (``group.partial``: "IMAG =~ imag3", "imag3 ~1", "imag3 loading", "IMAG -> SAT").
 
-    ``data`` is a DataFrame or Survey; a prepared unweighted :class:`Sample` may be passed as
-    ``model`` instead (its completed answers are used). ``groups`` sets the order of the groups
-    (the first is the reference whose latent means are 0); default: order of appearance.
+    ``data`` is a DataFrame or Survey; a prepared :class:`Sample` may be passed as ``model``
+    instead (its answers as given for FIML, its completed answers for ML, its survey weights).
+    ``groups`` sets the order of the groups (the first is the reference whose latent means are 0);
+    default: order of appearance.
+
+    ``estimator``: ``"ML"`` fits the complete rows (lavaan's listwise default), ``"FIML"`` every
+    respondent's given answers (lavaan's ``missing = "ml"``: χ² against the EM saturated model,
+    standard errors from the observed information); ``"auto"`` (default) is FIML when some kept
+    respondent skipped an item and ML otherwise. ``weights`` (a column or one value per row) weight
+    each respondent's log-likelihood: ``weighting="sampling"`` normalises them to mean 1 over all
+    groups' respondents (lavaan's ``sampling.weights.normalization = "total"``), so χ² and standard
+    errors count respondents; ``"frequency"`` takes them as counts, so everything equals a fit on
+    the data with each row replicated ``w`` times.
     """
     equal = _as_equal(equal)
+    estimator = _estimator(estimator, model, data, spec_items(model, measurement_only))
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {', '.join(WEIGHTINGS)}, not {weighting!r}")
     spec = model.model if isinstance(model, Sample) else model
     if isinstance(model, Sample) and data is not None:
         raise TypeError("a prepared Sample already holds its data; do not pass data again")
@@ -558,7 +650,10 @@ def fit_multigroup(
         raise TypeError("give the data (a Survey or DataFrame) with the model, or a prepared Sample")
     layout = _layout(spec, measurement_only)
     free_keys = {_free_key(f, layout) for f in free}
-    grps, diagnostics = _groups(layout, model, data, group, groups)
+    grps, diagnostics = _groups(layout, model, data, group, groups, estimator, weights, weighting)
+    weighted = weights is not None or (isinstance(model, Sample) and model.weighted)
+    if weighted:
+        diagnostics.append(_WEIGHTING_NOTES[weighting])
     index, n_par = _parameter_index(layout, len(grps), set(equal), free_keys)
     problem = _Problem(layout, grps, index, n_par)
     if problem.n <= n_par:
@@ -573,7 +668,10 @@ def fit_multigroup(
             "the optimiser did not converge: the estimates are not a maximum of the likelihood; check for "
             "near-duplicate items or constructs, or simplify the model"
         )
-    info = problem.information(theta)
+    if estimator == "FIML":  # observed information: the Hessian of −log L (lavaan's default for missing="ml")
+        info = fiml.numerical_hessian(lambda t: problem.value_and_gradient(t)[1], theta) * problem.n / 2
+    else:
+        info = problem.information(theta)
     eig = np.linalg.eigvalsh(info)
     regular = bool(eig[0] > 1e-10 * max(eig[-1], 1e-300))
     if not regular:
@@ -602,13 +700,47 @@ def fit_multigroup(
         group=group,
         equal=equal,
         free=tuple(free),
-        groups=pd.DataFrame({"group": [g.label for g in grps], "n": [g.n for g in grps]}),
+        groups=pd.DataFrame({"group": [g.label for g in grps], "n": [g.respondents for g in grps],
+                             **({"weighted_n": [g.n for g in grps]} if weighted else {})}),
         fit_indices=_fit_indices(problem, theta),
         parameters=table,
         converged=converged,
         diagnostics=diagnostics,
         implied=implied,
+        estimator=estimator,
+        information="observed" if estimator == "FIML" else "expected",
+        weighting=weighting if weighted else None,
     )
+
+
+_WEIGHTING_NOTES = {
+    "sampling": "survey weights: each respondent's log-likelihood is weighted by its weight normalised to "
+                "mean 1 over the respondents of all groups (pseudo-ML); the estimates equal a fit on "
+                "replicated rows, but χ² and standard errors treat the weighted sample as a simple random "
+                "sample of its respondents",
+    "frequency": "frequency weights: each respondent counts as many times as its weight, so estimates, χ² "
+                 "and standard errors equal a fit on the data with every row replicated",
+}
+
+
+def spec_items(model: Any, measurement_only: bool) -> list[str]:
+    """The model's item columns (whatever form the model is given in)."""
+    spec = model.model if isinstance(model, Sample) else model
+    return _layout(spec, measurement_only).items
+
+
+def _estimator(estimator: str, model: Any, data: Any, items: list[str]) -> str:
+    if estimator not in ("auto", "ML", "FIML"):
+        raise ValueError(f"estimator must be 'auto', 'ML' or 'FIML', not {estimator!r}")
+    if estimator != "auto":
+        return estimator
+    if isinstance(model, Sample):
+        return "FIML" if model.n_imputed else "ML"
+    frame = as_frame(data)
+    present = [i for i in items if i in frame.columns]
+    answers = frame[present].apply(pd.to_numeric, errors="coerce")
+    partial = answers.notna().any(axis=1) & answers.isna().any(axis=1)
+    return "FIML" if partial.any() else "ML"
 
 
 def _parameter_table(problem: _Problem, theta: np.ndarray, se: np.ndarray) -> pd.DataFrame:
@@ -643,9 +775,13 @@ def _fit_indices(problem: _Problem, theta: np.ndarray) -> pd.Series:
         sigma, mu, _ = problem.implied(theta, g)
         inv = np.linalg.inv(sigma)
         d = grp.mean - mu
-        minus2ll += grp.n * (p * np.log(2 * np.pi) + np.linalg.slogdet(sigma)[1] + np.sum(grp.cov * inv)
-                             + d @ inv @ d)
-        chi2_base += grp.n * (np.sum(np.log(np.diag(grp.cov))) - problem.logdet_s[g])
+        if grp.patterns is not None:
+            minus2ll += fiml.minus2ll(grp.patterns, mu, sigma)
+            chi2_base += grp.baseline - grp.saturated
+        else:
+            minus2ll += grp.n * (p * np.log(2 * np.pi) + np.linalg.slogdet(sigma)[1]
+                                 + np.sum(grp.cov * inv) + d @ inv @ d)
+            chi2_base += grp.n * (np.sum(np.log(np.diag(grp.cov))) - problem.logdet_s[g])
         sd = np.sqrt(np.diag(grp.cov))
         resid = (grp.cov - sigma) / np.outer(sd, sd)
         squares = np.sum(resid[np.tril_indices(p)] ** 2) + np.sum((d / sd) ** 2)
@@ -686,12 +822,16 @@ def invariance(
     *,
     groups: Sequence[Any] | None = None,
     measurement_only: bool = False,
+    estimator: str = "auto",
+    weights: Any = None,
+    weighting: str = "sampling",
 ) -> InvarianceResult:
     """Fit the nested invariance models ``steps`` (see :data:`STEPS`) and compare each with the
     previous one by the χ² difference test and by Chen's (2007) ΔCFI ≥ −.010 and ΔRMSEA ≤ .015.
 
     ``free`` releases the named parameters in every step that constrains their kind (partial
-    invariance). The structural step is skipped for a model without paths.
+    invariance). The structural step is skipped for a model without paths. ``estimator``,
+    ``weights`` and ``weighting`` are those of :func:`fit_multigroup`, the same in every step.
     """
     unknown = [s for s in steps if s not in STEPS]
     if unknown or not steps:
@@ -706,7 +846,8 @@ def invariance(
                                "constructs")
             continue
         models[step] = fit_multigroup.quiet(model, data, group, STEPS[step], free, groups=groups,
-                                            measurement_only=measurement_only)
+                                            measurement_only=measurement_only, estimator=estimator,
+                                            weights=weights, weighting=weighting)
     fits = pd.DataFrame(
         [{"step": s, "equal": ", ".join(f.equal) or "none", **f.fit_indices.to_dict()}
          for s, f in models.items()]
