@@ -81,7 +81,8 @@ def assumptions_from_bundle(bundle: Bundle | str | Path, response_rate: float = 
     """
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     target = b.results["values"]["target"]
-    row = b.indices.set_index("construct").loc[target]
+    frame = b.indices.set_index("construct") if "construct" in b.indices.columns else b.indices
+    row = frame.loc[target]
     n, se = int(row["n"]), float(row["se"])
     if not (n > 1 and math.isfinite(se) and se > 0):
         raise ModelSpecError(f"{b.path}: the {target} index has no usable bootstrap SE (se={se}, n={n})")
@@ -172,7 +173,8 @@ def allocate(assumptions: Sequence[Assumptions], total: int, method: str = "neym
         "region": [a.region for a in assumptions], "population": size, "share": weights,
         "allocation": method, "completes": n,
         "contacts": [math.ceil(k / a.response_rate) for k, a in zip(n, assumptions, strict=True)],
-        "region_half_width": [expected_half_width(a, int(k), ci) for k, a in zip(n, assumptions, strict=True)],
+        "region_half_width": [expected_half_width(a, int(k), ci)
+                              for k, a in zip(n, assumptions, strict=True)],
         "province_half_width": province,
     })
 
