@@ -24,7 +24,7 @@ import numpy as np
 from csi_research.core.errors import CSIWarning
 from csi_research.data.sample import prepare
 from csi_research.data.simulate import simulate_survey
-from csi_research.programme.planning import Assumptions, needed
+from csi_research.programme.planning import PlanAssumptions, needed
 from csi_research.stats.bootstrap import bootstrap
 from csi_research.stats.pls import fit_pls
 
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     _, se, missing = csi_interval(args.region, args.pilot, 1, args.n_boot)
-    plan = Assumptions(region=args.region, sd=se * np.sqrt(args.pilot * (1 - missing)),
+    plan = PlanAssumptions(region=args.region, sd=se * np.sqrt(args.pilot * (1 - missing)),
                        item_nonresponse=missing, source="pilot")
     print(f"pilot: n={args.pilot}, CSI SE {se:.3f}, item non-response {missing:.3%} → S = {plan.sd:.2f}")
     print(f"{'target':>7} {'planned n':>9} {'median hw':>9} {'ratio':>6} {'share ≤ target':>14} "

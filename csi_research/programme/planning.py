@@ -30,14 +30,14 @@ from scipy.stats import norm
 from csi_research.core.errors import ModelSpecError
 from csi_research.study.bundle import Bundle, load_bundle
 
-__all__ = ["Assumptions", "allocate", "assumptions_from_bundle", "kish_deff", "plan_sample",
-           "write_plan"]
+__all__ = ["PlanAssumptions", "allocate_sample", "assumptions_from_bundle", "expected_half_width",
+           "kish_deff", "needed", "plan_sample", "write_plan"]
 
 ALLOCATIONS = ("proportional", "equal", "neyman")
 
 
 @dataclass(frozen=True)
-class Assumptions:
+class PlanAssumptions:
     """What a plan for one region rests on (from a previous wave, or stated)."""
 
     region: str
@@ -72,8 +72,10 @@ def kish_deff(weights: Iterable[float]) -> float:
     return float(w.size * np.sum(w**2) / np.sum(w) ** 2)
 
 
-def assumptions_from_bundle(bundle: Bundle | str | Path, response_rate: float = 1.0,
-                            deff: float | None = None, item_nonresponse: float | None = None) -> Assumptions:
+def assumptions_from_bundle(
+    bundle: Bundle | str | Path, response_rate: float = 1.0, deff: float | None = None,
+    item_nonresponse: float | None = None,
+) -> PlanAssumptions:
     """A previous wave's bundle as planning assumptions: S backed out of its CSI's bootstrap SE.
 
     ``deff`` and ``item_nonresponse`` default to the bundle's own (weights, missing answers of
@@ -94,7 +96,7 @@ def assumptions_from_bundle(bundle: Bundle | str | Path, response_rate: float = 
         for r in b.results["tables"].get("segments", []) if r.get("construct") == target
     )
     weight = b.study.get("weight") or {}
-    return Assumptions(
+    return PlanAssumptions(
         region=b.region, sd=sd, deff=old_deff if deff is None else deff, response_rate=response_rate,
         item_nonresponse=old_missing if item_nonresponse is None else item_nonresponse,
         population=weight.get("customers"), segments=segments, source=str(b.path), previous_n=n,
@@ -112,7 +114,7 @@ def _missing_share(b: Bundle, target: str) -> float:
     return float(np.mean(chosen)) if chosen else 0.0
 
 
-def needed(a: Assumptions, half_width: float, ci: float = 0.95) -> int:
+def needed(a: PlanAssumptions, half_width: float, ci: float = 0.95) -> int:
     """Completed interviews for an interval of ±``half_width`` (0–100 scale) at level ``ci``."""
     if not half_width > 0:
         raise ModelSpecError(f"the target half-width must be positive (0–100 scale), not {half_width}")
@@ -120,12 +122,12 @@ def needed(a: Assumptions, half_width: float, ci: float = 0.95) -> int:
     return math.ceil((z * a.sd / half_width) ** 2 * a.deff / (1 - a.item_nonresponse))
 
 
-def expected_half_width(a: Assumptions, n: int, ci: float = 0.95) -> float:
+def expected_half_width(a: PlanAssumptions, n: int, ci: float = 0.95) -> float:
     z = norm.ppf(0.5 + ci / 2)
     return float(z * a.sd * math.sqrt(a.deff / (max(n, 1) * (1 - a.item_nonresponse))))
 
 
-def plan_sample(assumptions: Sequence[Assumptions], half_width: float, ci: float = 0.95,
+def plan_sample(assumptions: Sequence[PlanAssumptions], half_width: float, ci: float = 0.95,
                 segments: bool = True) -> pd.DataFrame:
     """Per region (and each segment the previous wave reported): completed interviews and contacts.
 
@@ -146,7 +148,7 @@ def plan_sample(assumptions: Sequence[Assumptions], half_width: float, ci: float
     return pd.DataFrame(rows)
 
 
-def allocate(assumptions: Sequence[Assumptions], total: int, method: str = "neyman",
+def allocate_sample(assumptions: Sequence[PlanAssumptions], total: int, method: str = "neyman",
              ci: float = 0.95, minimum: int = 2) -> pd.DataFrame:
     """Share ``total`` completed interviews among a province's regions; the provincial index's
     expected half-width (regions weighted by customers) is in the ``province_half_width`` column."""

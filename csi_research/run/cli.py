@@ -143,7 +143,7 @@ def _plan(args: argparse.Namespace) -> int:
         if len(populations) != len(regions):
             print("error: give one --customers value per --region", file=sys.stderr)
             return 2
-        plans = [planning.Assumptions(region=r, sd=args.sd, population=p,
+        plans = [planning.PlanAssumptions(region=r, sd=args.sd, population=p,
                                       **{k: v for k, v in stated.items() if v is not None})
                  for r, p in zip(regions, populations, strict=True)]
     else:
@@ -157,7 +157,7 @@ def _plan(args: argparse.Namespace) -> int:
         print(f"Interviews for a CSI interval of ±{args.half_width:g} points ({args.ci:.0%}):")
         print(table[shown].to_string(index=False))
         if args.total:
-            allocation = planning.allocate(plans, args.total, args.allocation, ci=args.ci)
+            allocation = planning.allocate_sample(plans, args.total, args.allocation, ci=args.ci)
             print(f"\n{args.total} interviews across the regions ({args.allocation} allocation):")
             print(allocation.to_string(index=False))
             table = pd.concat([table.assign(table="requirement"), allocation.assign(table="allocation")],
