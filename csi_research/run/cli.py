@@ -116,7 +116,7 @@ def _run(args: argparse.Namespace) -> int:
     finished = [r.output_dir for r in result.studies if r.ok and r.output_dir is not None and not r.reused]
     if finished:  # <studies>/<study>/output/<run id>; a reused study's reports are listed in the table
         folder = finished[0].parents[2] / "<study>" / "output" / result.run_id
-        print(f"Each study's reports: {folder / 'report.<language>.html'}")
+        print(f"Each study's reports: {folder / 'report.<language>.html'} (and .docx)")
     if result.interrupted:
         print(f"Stopped by {result.stopped_by or 'a stop request'}: unfinished run folders are marked "
               "INCOMPLETE and no comparison reads them; run the batch again for the missing studies.",
