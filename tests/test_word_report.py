@@ -113,9 +113,11 @@ def word_parts(path: Path):
 
 
 def test_every_report_has_its_word_twin_with_the_same_headings_tables_and_figures(batch):
-    root, _result = batch
+    root, result = batch
     htmls = sorted(root.glob("*/output/*/report.*.html"))
     assert len(htmls) == 6 and sum("_comparison" in str(p) for p in htmls) == 2  # 2 studies + comparison
+    documents = sorted(p for run in result.runs for p in run.documents)
+    assert documents == sorted(p.with_suffix(".docx") for p in htmls)
     for html in htmls:
         docx_path = html.with_suffix(".docx")
         assert docx_path.exists(), docx_path
