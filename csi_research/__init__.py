@@ -85,6 +85,11 @@ _LAZY = {
     "set_pair_analysis": "csi_research.evaluation",
     "rollup": "csi_research.programme.rollup",
     "national_ranking": "csi_research.programme.rollup",
+    "plan_sample": "csi_research.programme.planning",
+    "allocate_sample": "csi_research.programme.planning",
+    "PlanAssumptions": "csi_research.programme.planning",
+    "assumptions_from_bundle": "csi_research.programme.planning",
+    "kish_deff": "csi_research.programme.planning",
 }
 
 __all__ = [

@@ -126,10 +126,34 @@ def _numeric_looking(column: pd.Series) -> bool:
     return all(numeric(v) for v in column)
 
 
-def figure(fig: Any, alt: str, dpi: int = 110) -> Markup:
-    """A figure (a Figure, or PNG bytes rendered already) embedded: the report needs no other file."""
+def figure(fig: Any, alt: str, dpi: int | None = None) -> Markup:
+    """A figure (a Figure, or PNG bytes rendered already) embedded: the report needs no other file.
+
+    The PNG is rendered at print resolution and shown at its screen size (its pixels over its
+    resolution, at :data:`~csi_research.render.plots.SCREEN_DPI` to the inch), so the page looks as
+    it did at screen resolution and prints sharp; the Word report embeds the same bytes.
+    """
     from csi_research.render import plots
 
-    png = fig if isinstance(fig, bytes) else plots.to_png(fig, dpi=dpi)
+    png = fig if isinstance(fig, bytes) else plots.to_png(fig, dpi=dpi or plots.PRINT_DPI)
     data = base64.b64encode(png).decode("ascii")
-    return Markup('<img class="figure" alt="{}" src="data:image/png;base64,{}">').format(alt, data)
+    width = _screen_width(png, plots.SCREEN_DPI)
+    size = Markup(' width="{}"').format(width) if width else Markup("")
+    return Markup('<img class="figure" alt="{}"{} src="data:image/png;base64,{}">').format(alt, size, data)
+
+
+def _screen_width(png: bytes, screen_dpi: float) -> int | None:
+    """CSS pixels to show a PNG at ``screen_dpi`` per inch of its recorded size (None: no size recorded)."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
+        return None
+    width = int.from_bytes(png[16:20], "big")
+    at = 8
+    while at + 8 <= len(png):  # chunks: length, type, data, crc; pHYs comes before the image data
+        length, kind = int.from_bytes(png[at:at + 4], "big"), png[at + 4:at + 8]
+        if kind == b"pHYs":
+            per_metre, unit = int.from_bytes(png[at + 8:at + 12], "big"), png[at + 16]
+            return round(width * screen_dpi / (per_metre * 0.0254)) if unit == 1 and per_metre else None
+        if kind == b"IDAT":
+            return None
+        at += 12 + length
+    return None

@@ -38,6 +38,8 @@ from csi_research.stats.intervals import excludes_zero
 from csi_research.stats.ipma import QUADRANTS, QUADRANTS_ZH
 
 BOX_W, BOX_H, LAYER_DX, ROW_DY = 2.3, 0.95, 3.4, 1.9
+PRINT_DPI = 200  # pixels per figure inch: sharp on paper at the figure's own size (and on fine screens)
+SCREEN_DPI = 110  # CSS pixels per figure inch in the HTML report: the size it is shown at
 BOX_GAP = 0.09  # from a box's centre line to an arrow's end: its rounded padding and a small gap
 FONT_FAMILY = [fonts.register(), fonts.FALLBACK]  # registered on import, so any figure can use it
 # table columns that become axis or legend titles: (zh, en)
@@ -61,9 +63,12 @@ def _finish(fig: Figure, ax: Axes, own: bool, *extra: Axes) -> Figure:
     return fig
 
 
-def to_png(fig: Figure, dpi: int = 110) -> bytes:
+def to_png(fig: Figure, dpi: int = PRINT_DPI) -> bytes:
     """The figure as PNG bytes, rendered once; the same figure gives the same bytes (no
     software-version stamp). Nothing global is touched or closed: the Figure is not pyplot's.
+
+    The default resolution prints sharp at the figure's own size (the Word report and a printed
+    HTML report use these very bytes); the PNG records it, so readers know the printed size.
 
     Not cropped to a tight box, which would draw the figure twice: every figure here has a
     constrained layout that fits its labels and legends inside it (a test checks each one).

@@ -82,7 +82,7 @@ from csi_research.core.output import (
     write_atomic,
 )
 from csi_research.run import zygote as warm
-from csi_research.run.execute import child_env, report_path, write_error
+from csi_research.run.execute import child_env, document_path, report_path, write_error
 from csi_research.study.config import discover_studies
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -132,6 +132,12 @@ class NotebookRun:
     def reports(self) -> tuple[Path, ...]:
         folder = self.output_dir
         return () if folder is None else tuple(report_path(folder, lang) for lang in self.languages)
+
+    @property
+    def documents(self) -> tuple[Path, ...]:
+        """The Word versions of :attr:`reports` (absent in a run folder of a version before them)."""
+        folder = self.output_dir
+        return () if folder is None else tuple(document_path(folder, lang) for lang in self.languages)
 
     @property
     def report(self) -> Path:

@@ -116,13 +116,72 @@ def _run(args: argparse.Namespace) -> int:
     finished = [r.output_dir for r in result.studies if r.ok and r.output_dir is not None and not r.reused]
     if finished:  # <studies>/<study>/output/<run id>; a reused study's reports are listed in the table
         folder = finished[0].parents[2] / "<study>" / "output" / result.run_id
-        print(f"Each study's reports: {folder / 'report.<language>.html'}")
+        print(f"Each study's reports: {folder / 'report.<language>.html'} (and .docx)")
     if result.interrupted:
         print(f"Stopped by {result.stopped_by or 'a stop request'}: unfinished run folders are marked "
               "INCOMPLETE and no comparison reads them; run the batch again for the missing studies.",
               file=sys.stderr)
         return 130
     return 0 if result.ok else 1
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from csi_research.programme import planning
+
+    if args.out and Path(args.out).exists():  # before any work: a plan is never written over a file
+        print(f"error: {args.out} exists already: choose a new file name", file=sys.stderr)
+        return 2
+    stated = {"response_rate": args.response_rate, "deff": args.deff,
+              "item_nonresponse": args.item_nonresponse}
+    if args.bundles:
+        found = [_bundle_folder(Path(b)) for b in args.bundles]
+        plans = [planning.assumptions_from_bundle(b, args.response_rate, args.deff, args.item_nonresponse)
+                 for b in found]
+    elif args.sd is not None:
+        regions = args.region or ["region"]
+        populations = args.customers or [None] * len(regions)
+        if len(populations) != len(regions):
+            print("error: give one --customers value per --region", file=sys.stderr)
+            return 2
+        plans = [planning.PlanAssumptions(region=r, sd=args.sd, population=p,
+                                      **{k: v for k, v in stated.items() if v is not None})
+                 for r, p in zip(regions, populations, strict=True)]
+    else:
+        print("error: give a previous wave's bundle folder(s), or --sd (and --deff, --response-rate, "
+              "--item-nonresponse) for a first wave", file=sys.stderr)
+        return 2
+    table = planning.plan_sample(plans, args.half_width, ci=args.ci)
+    shown = ["region", "attribute", "segment", "previous_n", "sd", "deff", "item_nonresponse",
+             "response_rate", "completes", "contacts"]
+    with pd.option_context("display.width", 200, "display.float_format", "{:.3g}".format):
+        print(f"Interviews for a CSI interval of ±{args.half_width:g} points ({args.ci:.0%}):")
+        print(table[shown].to_string(index=False))
+        if args.total:
+            allocation = planning.allocate_sample(plans, args.total, args.allocation, ci=args.ci)
+            print(f"\n{args.total} interviews across the regions ({args.allocation} allocation):")
+            print(allocation.to_string(index=False))
+            table = pd.concat([table.assign(table="requirement"), allocation.assign(table="allocation")],
+                              ignore_index=True)
+    if args.out:
+        print(f"\nwritten: {planning.write_plan(table, args.out)}")
+    return 0
+
+
+def _bundle_folder(path: Path) -> Path:
+    """A bundle folder, or a study's run folder holding one (``<run>/bundle``)."""
+    if (path / "bundle" / "results.json").is_file():
+        return path / "bundle"
+    if (path / "results.json").is_file():
+        return path
+    raise CSIError(f"{path}: not a results bundle (no results.json) nor a run folder with bundle/")
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    return value
 
 
 def _positive(text: str) -> int:
@@ -179,6 +238,29 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--wave", help="survey wave, e.g. 2025 (default: the file's wave column or name)")
     new.add_argument("--sheet", help="Excel sheet name (default: the sheet holding the survey)")
     new.set_defaults(handler=_new_study)
+
+    text = ("interviews needed per region and segment for a target CSI interval half-width, from a "
+            "previous wave's bundles or stated assumptions, and their allocation across a province")
+    plan = sub.add_parser("plan", help=text, description=text)
+    plan.add_argument("bundles", nargs="*", help="previous wave's bundle folders (or run folders with one)")
+    plan.add_argument("--half-width", type=_rate, required=True,
+                      help="target half-width of the CSI interval, points on the 0-100 scale, e.g. 1.5")
+    plan.add_argument("--ci", type=_rate, default=0.95, help="interval level (default 0.95)")
+    plan.add_argument("--response-rate", type=_rate, default=1.0,
+                      help="completed interviews per contact, e.g. 0.35 (default 1: contacts = completes)")
+    plan.add_argument("--deff", type=_rate,
+                      help="design effect of the weights (default: the bundle's Kish deff, else 1)")
+    plan.add_argument("--item-nonresponse", type=_rate,
+                      help="share of the index's answers missing (default: the bundle's, else 0)")
+    plan.add_argument("--sd", type=_rate,
+                      help="without a bundle: SD of the index score per respondent (0-100)")
+    plan.add_argument("--region", nargs="+", help="without a bundle: region names")
+    plan.add_argument("--customers", type=_rate, nargs="+", help="without a bundle: customers per region")
+    plan.add_argument("--total", type=_positive, help="a fixed total of completed interviews to allocate")
+    plan.add_argument("--allocation", choices=("proportional", "equal", "neyman"), default="neyman",
+                      help="how --total is shared (default neyman: the most precise provincial index)")
+    plan.add_argument("--out", help="CSV file to write (must not exist)")
+    plan.set_defaults(handler=_plan)
 
     for name, handler, text in (
         ("validate", _validate, "check a survey file against the codebook and report data quality"),

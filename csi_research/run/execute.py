@@ -38,6 +38,11 @@ def report_path(folder: Path, language: str) -> Path:
     return folder / f"report.{language}.html"
 
 
+def document_path(folder: Path, language: str) -> Path:
+    """The Word version of :func:`report_path`'s report: the same sections, tables and figures."""
+    return folder / f"report.{language}.docx"
+
+
 @contextmanager
 def kernel_options() -> Iterator[dict[str, Any]]:
     """papermill/nbclient options that start the kernel on ipc sockets in a new private folder.
@@ -101,6 +106,7 @@ def execute_language(notebook: Path, out: Path, params: dict[str, Any], lang: st
         from csi_research.core.output import write_atomic
 
         write_atomic(report_path(out, lang), html(node, lang, executed.stem))
+        write_atomic(document_path(out, lang), word(node, lang, executed.stem))
     except Exception as exc:  # reported as this study's failure, never raised into the batch
         error = error_line(exc)
         write_error(out, f"{error}\n\n{traceback.format_exc()}")
@@ -153,6 +159,44 @@ def html(executed: Any, language: str, name: str | None = None) -> str:
                 data["text/html"] = _set_aside(data["text/html"], figures)
     body, _ = _exporter(language).from_notebook_node(nb)
     return _EMBEDDED.sub(lambda m: m.group(1) + figures[int(m.group(2))], body)
+
+
+def word(executed: Any, language: str, name: str | None = None) -> bytes:
+    """The executed notebook's report as a Word document (``.docx`` bytes): the very outputs
+    :func:`html` shows, in the same order, with the same title."""
+    import nbformat
+
+    from csi_research.render.word import word_report
+
+    if isinstance(executed, (str, Path)):
+        name = name or Path(executed).stem
+        executed = nbformat.read(str(executed), as_version=4)
+    fragments, titles = [], []
+    for cell in executed.cells:
+        for output in cell.get("outputs", []):
+            titles.append(output.get("metadata", {}).get("csi_report", {}).get("title"))
+            fragments.append(_fragment(output))
+    return word_report(fragments, next((t for t in titles if t), name or "report"), language)
+
+
+def _fragment(output: Any) -> str:
+    """One output as HTML, by the order of preference nbconvert shows it by: HTML, a PNG, text."""
+    import html as stdlib_html
+
+    def joined(value: Any) -> str:
+        return value if isinstance(value, str) else "".join(value)
+
+    data = output.get("data", {})
+    if "text/html" in data:
+        return joined(data["text/html"])
+    if "image/png" in data:
+        return f'<img src="data:image/png;base64,{joined(data["image/png"]).strip()}">'
+    if output.get("output_type") == "error":
+        text = "\n".join(output.get("traceback", []))
+        text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # the traceback's terminal colours
+    else:
+        text = joined(output.get("text", "") or data.get("text/plain", ""))
+    return f"<pre>{stdlib_html.escape(text, quote=False)}</pre>" if text else ""
 
 
 # Embedded figures are set aside while nbconvert parses the page (megabytes of base64 it has no

@@ -251,6 +251,7 @@ def warm_up(rehearsal: dict[str, Any] | None = None) -> None:
 
     from csi_research.core import output  # noqa: F401  (and the package's __init__ with it)
     from csi_research.programme import compare  # noqa: F401
+    from csi_research.render import word  # noqa: F401  (python-docx and its templates)
     from csi_research.reporting import comparison, regional  # noqa: F401
     from csi_research.study import waves  # noqa: F401
 

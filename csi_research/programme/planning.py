@@ -1,0 +1,208 @@
+"""How many interviews the next wave needs: per region and segment, and across a province.
+
+The CSI's interval half-width at n completed interviews is about ``z · S / √n_eff``, where S is the
+standard deviation of one respondent's contribution to the index (0–100 scale) and
+``n_eff = n (1 − m) / deff`` discounts for the weights' design effect (Kish: n Σw² / (Σw)²) and
+the share m of answers missing (each one imputed, so it carries less information). For a target
+half-width h the completed interviews needed are ``(z·S/h)² · deff / (1 − m)``; dividing by the
+response rate gives the contacts to make.
+
+S comes from a previous wave's bundle, backed out of its bootstrap SE
+(``S = SE · √(n (1 − m) / deff)``, so the new wave's deff and missing share can differ), or from
+stated assumptions where there is none. Segments are taken to share their region's S (a bundle
+keeps no segment SE): a segment needs the same n as a region for the same half-width.
+
+A fixed total of interviews across a province's regions is allocated proportionally (n_h ∝ N_h),
+equally, or for the most precise provincial index (Neyman: n_h ∝ N_h S_h √deff_h).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from csi_research.core.errors import ModelSpecError
+from csi_research.study.bundle import Bundle, load_bundle
+
+__all__ = ["PlanAssumptions", "allocate_sample", "assumptions_from_bundle", "expected_half_width",
+           "kish_deff", "needed", "plan_sample", "write_plan"]
+
+ALLOCATIONS = ("proportional", "equal", "neyman")
+
+
+@dataclass(frozen=True)
+class PlanAssumptions:
+    """What a plan for one region rests on (from a previous wave, or stated)."""
+
+    region: str
+    sd: float  # SD of one respondent's contribution to the index, 0–100 scale, before weights
+    deff: float = 1.0  # the weights' design effect
+    response_rate: float = 1.0  # completed interviews per contact
+    item_nonresponse: float = 0.0  # share of the index's answers missing
+    population: float | None = None  # customers: the region's weight in a provincial index
+    segments: tuple[tuple[str, str, int], ...] = ()  # (attribute, segment, previous n)
+    source: str = "stated"
+    previous_n: int | None = None
+    previous_half_width: float | None = None
+
+    def __post_init__(self) -> None:
+        where = f"planning assumptions for {self.region!r}"
+        if not (math.isfinite(self.sd) and self.sd > 0):
+            raise ModelSpecError(f"{where}: sd must be a positive number (0–100 scale), not {self.sd}")
+        if not self.deff >= 1 - 1e-9:
+            raise ModelSpecError(f"{where}: deff must be at least 1 (Kish's design effect), not {self.deff}")
+        if not 0 < self.response_rate <= 1:
+            raise ModelSpecError(f"{where}: response_rate must be in (0, 1], not {self.response_rate}")
+        if not 0 <= self.item_nonresponse < 1:
+            raise ModelSpecError(f"{where}: item_nonresponse must be in [0, 1), not {self.item_nonresponse}")
+
+
+def kish_deff(weights: Iterable[float]) -> float:
+    """Kish's design effect of unequal weights: n Σw² / (Σw)² (1 for equal weights)."""
+    w = np.asarray(list(weights), dtype=float)
+    w = w[np.isfinite(w)]
+    if w.size == 0 or w.sum() <= 0:
+        return 1.0
+    return float(w.size * np.sum(w**2) / np.sum(w) ** 2)
+
+
+def assumptions_from_bundle(
+    bundle: Bundle | str | Path, response_rate: float = 1.0, deff: float | None = None,
+    item_nonresponse: float | None = None,
+) -> PlanAssumptions:
+    """A previous wave's bundle as planning assumptions: S backed out of its CSI's bootstrap SE.
+
+    ``deff`` and ``item_nonresponse`` default to the bundle's own (weights, missing answers of
+    the target construct's items); the response rate is not in a bundle and must be stated.
+    """
+    b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+    target = b.results["values"]["target"]
+    frame = b.indices.set_index("construct") if "construct" in b.indices.columns else b.indices
+    row = frame.loc[target]
+    n, se = int(row["n"]), float(row["se"])
+    if not (n > 1 and math.isfinite(se) and se > 0):
+        raise ModelSpecError(f"{b.path}: the {target} index has no usable bootstrap SE (se={se}, n={n})")
+    old_deff = kish_deff(b.sample()["weight"]) if b.has_sample() else 1.0
+    old_missing = _missing_share(b, target)
+    sd = se * math.sqrt(n * (1 - old_missing) / old_deff)
+    segments = tuple(
+        (str(r["attribute"]), str(r["segment"]), int(r["n"]))
+        for r in b.results["tables"].get("segments", []) if r.get("construct") == target
+    )
+    weight = b.study.get("weight") or {}
+    return PlanAssumptions(
+        region=b.region, sd=sd, deff=old_deff if deff is None else deff, response_rate=response_rate,
+        item_nonresponse=old_missing if item_nonresponse is None else item_nonresponse,
+        population=weight.get("customers"), segments=segments, source=str(b.path), previous_n=n,
+        previous_half_width=float(row["ci_upper"] - row["ci_lower"]) / 2,
+    )
+
+
+def _missing_share(b: Bundle, target: str) -> float:
+    shares = {r["index"]: float(r["missing_share"]) for r in b.results["tables"].get("item_missingness", [])}
+    try:
+        items = list(b.model().constructs[target]) if b.has_sample() else []
+    except (ModelSpecError, KeyError):
+        items = []
+    chosen = [shares[i] for i in items if i in shares] or list(shares.values())
+    return float(np.mean(chosen)) if chosen else 0.0
+
+
+def needed(a: PlanAssumptions, half_width: float, ci: float = 0.95) -> int:
+    """Completed interviews for an interval of ±``half_width`` (0–100 scale) at level ``ci``."""
+    if not half_width > 0:
+        raise ModelSpecError(f"the target half-width must be positive (0–100 scale), not {half_width}")
+    z = norm.ppf(0.5 + ci / 2)
+    return math.ceil((z * a.sd / half_width) ** 2 * a.deff / (1 - a.item_nonresponse))
+
+
+def expected_half_width(a: PlanAssumptions, n: int, ci: float = 0.95) -> float:
+    z = norm.ppf(0.5 + ci / 2)
+    return float(z * a.sd * math.sqrt(a.deff / (max(n, 1) * (1 - a.item_nonresponse))))
+
+
+def plan_sample(assumptions: Sequence[PlanAssumptions], half_width: float, ci: float = 0.95,
+                segments: bool = True) -> pd.DataFrame:
+    """Per region (and each segment the previous wave reported): completed interviews and contacts.
+
+    One row per region (``segment`` "all") and, with ``segments``, per segment of it.
+    """
+    rows = []
+    for a in assumptions:
+        n = needed(a, half_width, ci)
+        base = {"region": a.region, "sd": a.sd, "deff": a.deff, "item_nonresponse": a.item_nonresponse,
+                "response_rate": a.response_rate, "half_width": half_width}
+        rows.append({**base, "attribute": "all", "segment": "all", "previous_n": a.previous_n,
+                     "previous_half_width": a.previous_half_width, "completes": n,
+                     "contacts": math.ceil(n / a.response_rate), "source": a.source})
+        for attribute, segment, prev in a.segments if segments else ():
+            rows.append({**base, "attribute": attribute, "segment": segment, "previous_n": prev,
+                         "previous_half_width": expected_half_width(a, prev, ci), "completes": n,
+                         "contacts": math.ceil(n / a.response_rate), "source": a.source})
+    return pd.DataFrame(rows)
+
+
+def allocate_sample(assumptions: Sequence[PlanAssumptions], total: int, method: str = "neyman",
+             ci: float = 0.95, minimum: int = 2) -> pd.DataFrame:
+    """Share ``total`` completed interviews among a province's regions; the provincial index's
+    expected half-width (regions weighted by customers) is in the ``province_half_width`` column."""
+    if method not in ALLOCATIONS:
+        raise ModelSpecError(f"allocation must be one of {', '.join(ALLOCATIONS)}, not {method!r}")
+    if not assumptions:
+        raise ModelSpecError("no regions to allocate interviews to")
+    if total < minimum * len(assumptions):
+        raise ModelSpecError(f"a total of {total} interviews cannot give {len(assumptions)} regions "
+                             f"{minimum} each")
+    pops = [a.population for a in assumptions]
+    if method != "equal" and any(p is None or not p > 0 for p in pops):
+        missing = ", ".join(a.region for a, p in zip(assumptions, pops, strict=True) if not p)
+        raise ModelSpecError(f"{method} allocation needs each region's customers (population); missing for "
+                             f"{missing}. Give `customers:` in study.yaml or use --allocation equal")
+    size = np.array([p if p else 1.0 for p in pops], dtype=float)
+    spread = np.array([a.sd * math.sqrt(a.deff / (1 - a.item_nonresponse)) for a in assumptions])
+    share = {"proportional": size, "equal": np.ones(len(assumptions)), "neyman": size * spread}[method]
+    n = _round_to_total(total * share / share.sum(), total, minimum)
+    weights = size / size.sum()
+    z = norm.ppf(0.5 + ci / 2)
+    province = float(z * math.sqrt(np.sum(weights**2 * spread**2 / n)))
+    return pd.DataFrame({
+        "region": [a.region for a in assumptions], "population": size, "share": weights,
+        "allocation": method, "completes": n,
+        "contacts": [math.ceil(k / a.response_rate) for k, a in zip(n, assumptions, strict=True)],
+        "region_half_width": [expected_half_width(a, int(k), ci)
+                              for k, a in zip(n, assumptions, strict=True)],
+        "province_half_width": province,
+    })
+
+
+def _round_to_total(exact: np.ndarray, total: int, minimum: int) -> np.ndarray:
+    """Whole numbers summing to ``total`` (largest remainders), none below ``minimum``."""
+    exact = np.maximum(exact, minimum)
+    exact = exact * total / exact.sum()
+    base = np.maximum(np.floor(exact).astype(int), minimum)
+    order = np.argsort(-(exact - np.floor(exact)), kind="stable")
+    k = 0
+    while base.sum() < total:
+        base[order[k % len(base)]] += 1
+        k += 1
+    while base.sum() > total:  # the minimum pushed the sum over: take from the largest
+        base[int(np.argmax(base))] -= 1
+    return base
+
+
+def write_plan(table: pd.DataFrame, path: str | Path) -> Path:
+    """The plan as CSV (UTF-8 with a BOM, so Excel shows Chinese); never over an existing file."""
+    path = Path(path)
+    try:
+        with open(path, "x", encoding="utf-8-sig", newline="") as handle:  # "x": never over a file
+            handle.write(table.to_csv(index=False, lineterminator="\n"))
+    except FileExistsError:
+        raise FileExistsError(f"{path} exists already: choose a new file name (a plan is never "
+                              "overwritten)") from None
+    return path
