@@ -579,6 +579,7 @@ def test_a_wave_of_many_regions_is_ranked_one_line_per_region_or_in_the_national
     import struct
     from types import SimpleNamespace
 
+    from csi_research.render.plots import PRINT_DPI
     from csi_research.reporting.comparison import RANKING_BARS, ranking_figures
 
     def wave(name: str, regions: int) -> pd.DataFrame:
@@ -587,15 +588,15 @@ def test_a_wave_of_many_regions_is_ranked_one_line_per_region_or_in_the_national
                              "region": [f"{name}-r{k}" for k in range(regions)], "index": index,
                              "ci_lower": index - 2, "ci_upper": index + 2, "level": 0.95, "n": 400})
 
-    def widths(html: str) -> list[int]:  # pixel widths of the embedded PNGs (IHDR)
-        return [struct.unpack(">I", base64.b64decode(data)[16:20])[0]
+    def widths(html: str) -> list[float]:  # printed widths (inches) of the embedded PNGs: IHDR pixels / dpi
+        return [struct.unpack(">I", base64.b64decode(data)[16:20])[0] / PRINT_DPI
                 for data in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)]
 
     bundle = SimpleNamespace(results={"values": {"index_target": 80.0}})
     ranking = pd.concat([wave("2025", RANKING_BARS), wave("2026", RANKING_BARS + 1)], ignore_index=True)
     alone = ranking_figures(SimpleNamespace(ranking=ranking, bundles=[bundle], national=None), language).html
     bars, lines = widths(alone)
-    assert bars < 1500 and lines < 800  # bars for RANKING_BARS regions, then one line per region
+    assert bars < 14 and lines < 7.5  # bars for RANKING_BARS regions, then one line per region
     national = {"ranking": ranking[ranking["wave"] == "2026"]}
     html = ranking_figures(SimpleNamespace(ranking=ranking, bundles=[bundle], national=national),
                            language).html

@@ -178,7 +178,7 @@ def test_workbook_cells_keep_numbers_with_number_formats(saved):
     assert {c.number_format for c in p_cells if c.value is not None} == {'[<0.001]"<0.001";0.000'}
     assert any(c.value is None for c in p_cells)  # fixed parameters have no p-value: empty, not text
     missing = book["题项缺失率 Item missingness"]
-    assert missing.cell(1, 1).value == "名称 Name"  # the reset row label is not an index
+    assert missing.cell(1, 1).value == "题项 Item"  # the key column is named, not an anonymous index
     assert missing.cell(2, 2).number_format == "0.0%"
 
 

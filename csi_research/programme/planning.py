@@ -105,7 +105,8 @@ def assumptions_from_bundle(
 
 
 def _missing_share(b: Bundle, target: str) -> float:
-    shares = {r["index"]: float(r["missing_share"]) for r in b.results["tables"].get("item_missingness", [])}
+    rows = b.results["tables"].get("item_missingness", [])  # bundles before the key was named call it "index"
+    shares = {r.get("item", r.get("index")): float(r["missing_share"]) for r in rows}
     try:
         items = list(b.model().constructs[target]) if b.has_sample() else []
     except (ModelSpecError, KeyError):

@@ -260,11 +260,11 @@ def _groups(
     answered = frame.notna().all(axis=1) if estimator == "ML" else frame.notna().any(axis=1)
     keep = answered & labels.notna()
     if not keep.all():
-        what = "a missing item or group" if estimator == "ML" else "no answer to any item or no group"
-        treatment = ("(listwise deletion; estimator='FIML' keeps them)" if estimator == "ML"
-                     else "(they carry no information)")
-        notes.append(f"{int((~keep).sum())} respondents with {what} were left out of the multi-group model "
-                     f"{treatment}")
+        k = int((~keep).sum())
+        notes.append(f"{k} respondents with a missing item or group were left out of the multi-group model "
+                     "(listwise deletion; estimator='FIML' keeps them)" if estimator == "ML" else
+                     f"{k} respondents with no answer to any item or no group were left out of the "
+                     "multi-group model (they carry no information)")
     frame, labels, w = frame[keep], labels[keep], w[keep]
     if weighted and weighting == "sampling":
         w = w * (len(w) / w.sum())  # mean 1 over all groups' respondents (lavaan's normalization "total")
@@ -653,7 +653,15 @@ def fit_multigroup(
     grps, diagnostics = _groups(layout, model, data, group, groups, estimator, weights, weighting)
     weighted = weights is not None or (isinstance(model, Sample) and model.weighted)
     if weighted:
-        diagnostics.append(_WEIGHTING_NOTES[weighting])
+        diagnostics.append(
+            "survey weights: each respondent's log-likelihood is weighted by its weight normalised to mean "
+            "1 over the respondents of all groups (pseudo-ML); the estimates equal a fit on replicated "
+            "rows, but χ² and standard errors treat the weighted sample as a simple random sample of its "
+            "respondents"
+            if weighting == "sampling" else
+            "frequency weights: each respondent counts as many times as its weight, so estimates, χ² and "
+            "standard errors equal a fit on the data with every row replicated"
+        )
     index, n_par = _parameter_index(layout, len(grps), set(equal), free_keys)
     problem = _Problem(layout, grps, index, n_par)
     if problem.n <= n_par:
@@ -711,16 +719,6 @@ def fit_multigroup(
         information="observed" if estimator == "FIML" else "expected",
         weighting=weighting if weighted else None,
     )
-
-
-_WEIGHTING_NOTES = {
-    "sampling": "survey weights: each respondent's log-likelihood is weighted by its weight normalised to "
-                "mean 1 over the respondents of all groups (pseudo-ML); the estimates equal a fit on "
-                "replicated rows, but χ² and standard errors treat the weighted sample as a simple random "
-                "sample of its respondents",
-    "frequency": "frequency weights: each respondent counts as many times as its weight, so estimates, χ² "
-                 "and standard errors equal a fit on the data with every row replicated",
-}
 
 
 def spec_items(model: Any, measurement_only: bool) -> list[str]:
