@@ -202,8 +202,59 @@ def test_weighted_fit_equals_fit_on_replicated_rows():
     np.testing.assert_allclose(weighted.r2, plain.r2, atol=1e-5)
     unweighted = fit_cbsem(SIM_MODEL, data)
     assert np.abs(unweighted.paths["estimate"] - weighted.paths["estimate"]).max() > 1e-3
-    with pytest.raises(EstimationError, match="FIML does not take survey weights"):
-        fit_cbsem(SIM_MODEL, data, estimator="FIML", weights=w)
+
+
+def _holed(data: pd.DataFrame, share: float, seed: int, cols=("a1", "b2", "c3", "d1")) -> pd.DataFrame:
+    holes = data.copy()
+    rng = np.random.default_rng(seed)
+    for col in cols:
+        holes.loc[rng.random(len(holes)) < share, col] = np.nan
+    return holes
+
+
+def test_weighted_fiml_equals_fiml_on_replicated_rows():
+    """Each respondent's log-likelihood counts w times: integer weights are replicated rows.
+
+    The weights are normalised to mean 1, so the likelihood counts n respondents, not Σw: the
+    estimates are those of the replicated data, χ² is its χ² × n/Σw and the SEs its SEs × √(Σw/n)."""
+    data, _ = _simulate(300, seed=21)
+    holes = _holed(data, 0.1, seed=6)
+    w = np.resize([1, 3, 2, 1], len(holes))
+    replicated = holes.iloc[np.repeat(np.arange(len(holes)), w)].reset_index(drop=True)
+    with pytest.warns(CSIWarning, match="FIML.*weighted each respondent"):
+        weighted = fit_cbsem(SIM_MODEL, holes, weights=w)
+    plain = fit_cbsem(SIM_MODEL, replicated, estimator="FIML")
+    assert weighted.estimator == plain.estimator == "FIML"
+    both = weighted.estimates.merge(plain.estimates, on=["lhs", "op", "rhs"])
+    assert len(both) == len(plain.estimates)
+    np.testing.assert_allclose(both["est_x"], both["est_y"], rtol=1e-5, atol=1e-6)
+    ratio = w.sum() / len(holes)
+    free = both["se_y"].notna()
+    np.testing.assert_allclose(both.loc[free, "se_x"], both.loc[free, "se_y"] * np.sqrt(ratio), rtol=1e-3)
+    assert weighted.fit_indices["chi2"] == pytest.approx(plain.fit_indices["chi2"] / ratio, rel=1e-4)
+    unweighted = fit_cbsem(SIM_MODEL, holes)
+    assert np.abs(unweighted.paths["estimate"] - weighted.paths["estimate"]).max() > 1e-3
+
+
+def test_auto_estimator_is_fiml_on_incomplete_answers_and_ml_otherwise():
+    """The default never reports SEs that count EM-imputed answers as observed."""
+    data, _ = _simulate(500, seed=14)
+    holes = _holed(data, 0.08, seed=3)
+    auto = fit_cbsem(SIM_MODEL, holes)
+    fiml = fit_cbsem(SIM_MODEL, holes, estimator="FIML")
+    assert auto.estimator == "FIML" and auto.options["information"] == "observed"
+    np.testing.assert_allclose(auto.estimates["est"], fiml.estimates["est"], atol=1e-12)
+    np.testing.assert_allclose(auto.estimates["se"], fiml.estimates["se"], atol=1e-12)
+    with pytest.warns(CSIWarning, match="EM covariance matrix"):
+        ml_em = fit_cbsem(SIM_MODEL, holes, estimator="ML")
+    # the error variances of the holed items are what ML on EM moments is most optimistic about:
+    # at 8 % missing their information shrinks by roughly that share (SE about 4 % larger)
+    ratio = auto.estimates.merge(ml_em.estimates, on=["lhs", "op", "rhs"]).query(
+        "op == '~~' and lhs == rhs and lhs in ['a1', 'b2', 'c3', 'd1']").eval("se_x / se_y")
+    assert (ratio > 1.02).all(), ratio
+    assert _quiet_fit(SIM_MODEL, data).estimator == "ML"  # complete answers: FIML would equal ML
+    assert _quiet_fit(SIM_MODEL, holes, missing="mean").estimator == "ML"  # the user chose imputation
+    assert _quiet_fit(SIM_MODEL, holes, missing="listwise").estimator == "ML"
 
 
 def _observed_loglik(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> float:
@@ -217,7 +268,8 @@ def _observed_loglik(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> float:
 
 
 def test_ml_on_incomplete_data_fits_the_em_covariance():
-    """Default missing='em': ML fits the EM covariance of every respondent (listwise would drop some)."""
+    """missing='em' with estimator ML: ML fits the EM covariance of every respondent (listwise would
+    drop some)."""
     from csi_research.data.sample import prepare
 
     data, _ = _simulate(400, seed=12)
@@ -226,7 +278,7 @@ def test_ml_on_incomplete_data_fits_the_em_covariance():
     for col in ("a1", "b2", "c3"):
         holes.loc[rng.random(len(holes)) < 0.08, col] = np.nan
     with pytest.warns(CSIWarning, match="EM covariance matrix"):
-        fit = fit_cbsem(SIM_MODEL, holes)
+        fit = fit_cbsem(SIM_MODEL, holes, estimator="ML")
     assert fit.n == len(holes) and fit.sample.missing == "em"
     # the fitted moments are the ML (saturated-model) estimates: the observed-data likelihood,
     # computed here pattern by pattern with scipy, falls when they are moved
@@ -238,7 +290,7 @@ def test_ml_on_incomplete_data_fits_the_em_covariance():
         assert _observed_loglik(x, mean, cov * (1 + shift)) < best
         assert _observed_loglik(x, mean, cov + shift * np.outer(cov[0], cov[0])) < best
     # the same ML fit as on the prepared sample, and not the listwise one
-    again = _quiet_fit(prepare.quiet(SIM_MODEL, holes))
+    again = _quiet_fit(prepare.quiet(SIM_MODEL, holes), estimator="ML")
     np.testing.assert_allclose(fit.estimates["est"], again.estimates["est"], atol=1e-10)
     listwise = _quiet_fit(SIM_MODEL, holes, missing="listwise")
     assert listwise.n == holes.dropna().shape[0] < fit.n
@@ -353,8 +405,10 @@ def test_the_report_names_the_estimator_data_and_standard_errors_behind_the_cbse
     weights = np.random.default_rng(1).uniform(0.5, 2.0, len(data))
     cases = [
         (_quiet_fit(model, data), "maximum likelihood (ML) on the covariance matrix of 250", "极大似然"),
-        (_quiet_fit(model, holes, missing="em"),
+        (_quiet_fit(model, holes, missing="em", estimator="ML"),
          "EM-completed covariance matrix of 250 respondents (51 answers", "EM 补全"),
+        (_quiet_fit(model, holes), "full-information maximum likelihood (FIML)", "实际给出的答案"),
+        (_quiet_fit(model, holes, weights=weights), "survey-weighted (pseudo-ML)", "调查权重"),
         (_quiet_fit(model, holes, missing="mean"), "mean-imputed covariance matrix", "均值插补"),
         (_quiet_fit(model, holes, estimator="FIML"), "full-information maximum likelihood (FIML)",
          "观测信息矩阵"),
@@ -364,3 +418,25 @@ def test_the_report_names_the_estimator_data_and_standard_errors_behind_the_cbse
         assert english in str(cbsem_method(fit, "en"))
         assert chinese in str(cbsem_method(fit, "zh"))
     assert "expected information matrix" in str(cbsem_method(cases[0][0], "en"))
+
+
+def test_fiml_refit_equals_fit_cbsem_on_the_materialised_resample():
+    """The FIML bootstrap's re-fit counts each respondent as drawn: the same as FIML on repeated rows."""
+    from csi_research.stats.cbsem import FIMLRefit
+
+    data, _ = _simulate(400, seed=23)
+    model = CSIModel({"A": ["a1", "a2", "a3"], "B": ["b1", "b2", "b3"], "C": ["c1"]},
+                     [("A", "B"), ("A", "C"), ("B", "C")])
+    holes = _holed(data, 0.1, seed=8, cols=("a1", "b2", "c1"))
+    options = {"single_item_reliability": {"C": 0.7}}
+    full = _quiet_fit(model, holes, **options)
+    assert full.estimator == "FIML"
+    refit = FIMLRefit(model, full.sample.x.where(full.sample.observed), np.ones(len(holes)), full.parameters,
+                      **options)
+    counts = np.random.default_rng(3).multinomial(len(holes), np.full(len(holes), 1 / len(holes)), size=2)
+    for c in counts:
+        fit = _resample_fit(model, holes, c, full, **options)
+        assert fit.estimator == "FIML" and fit.admissible
+        _assert_refit_equals_fit(refit(c), fit)
+    with pytest.raises(ValueError, match="free parameters"):
+        FIMLRefit(model, full.sample.x, np.ones(len(holes)), full.parameters[:-1])

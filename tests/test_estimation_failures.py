@@ -158,11 +158,13 @@ def test_cbsem_failing_inside_semopy(survey, monkeypatch):
     def singular(*args, **kwargs):
         raise np.linalg.LinAlgError("Singular matrix")
 
-    monkeypatch.setattr(cbsem, "_minimise_mlw", singular)
-    message = error(fit_cbsem, MODEL, survey)
-    assert message.startswith("CB-SEM estimation failed inside semopy (Singular matrix): the model-implied "
-                              "covariance matrix could not be formed or inverted")
-    assert message.endswith("simplify the model, or use PLS (fit_pls)")
+    monkeypatch.setattr(cbsem, "_minimise_mlw", singular)  # ML: semopy's objective
+    monkeypatch.setattr(cbsem.fiml, "fit", singular)  # FIML (the default on this incomplete survey)
+    for estimator in ("ML", "auto"):
+        message = error(fit_cbsem, MODEL, survey, estimator=estimator)
+        assert message.startswith("CB-SEM estimation failed inside semopy (Singular matrix): the "
+                                  "model-implied covariance matrix could not be formed or inverted")
+        assert message.endswith("simplify the model, or use PLS (fit_pls)")
 
 
 def test_cbsem_non_convergence_stays_a_diagnostic(survey, monkeypatch):
@@ -170,7 +172,7 @@ def test_cbsem_non_convergence_stays_a_diagnostic(survey, monkeypatch):
     monkeypatch.setattr(cbsem, "_minimise_mlw", lambda sem, gradient: original(sem, gradient) and False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = fit_cbsem(MODEL, survey)
+        fit = fit_cbsem(MODEL, survey, estimator="ML")
     assert not fit.converged and not fit.admissible
     assert any(d.startswith("the optimiser did not converge") for d in fit.diagnostics)
 

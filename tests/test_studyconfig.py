@@ -68,7 +68,7 @@ def test_minimal_study_gets_documented_defaults(tmp_path):
     assert cfg.synthetic is False
     assert cfg.codebook is None and cfg.model is None
     assert (cfg.scheme, cfg.scaled, cfg.missing) == ("path", True, "em")
-    assert (cfg.cbsem, cfg.cbsem_estimator) == (True, "ML")
+    assert (cfg.cbsem, cfg.cbsem_estimator) == (True, "auto")
     assert (cfg.n_boot, cfg.quick_n_boot, cfg.ci) == (2000, 200, 0.95)
     assert cfg.segments == ()
     assert cfg.index_target == 80.0
@@ -290,7 +290,7 @@ def test_bad_choice_lists_the_allowed_values(tmp_path, key, value):
 def test_dwls_is_not_offered(tmp_path):
     message = error_of(tmp_path, with_(estimation={"cbsem_estimator": "DWLS"}))
     assert "estimation.cbsem_estimator" in message and "'DWLS' is not offered" in message
-    assert "ML, FIML" in message
+    assert "auto, ML, FIML" in message
 
 
 @pytest.mark.parametrize("key", ["n_boot", "quick_n_boot"])

@@ -13,7 +13,7 @@ from csi_research.core.errors import ModelSpecError
 
 SCHEMES = ("path", "centroid", "factorial")  # PLS inner weighting schemes
 MISSING = ("em", "mean", "listwise")  # missing-data treatments of the prepared sample (first = default)
-ESTIMATORS = ("ML", "FIML")  # covariance-based SEM estimators
+ESTIMATORS = ("auto", "ML", "FIML")  # covariance-based SEM estimators (auto: FIML when answers are missing)
 BOOTSTRAP_METHODS = ("pls", "cbsem")
 LANGUAGES = ("zh", "en")  # report languages; a batch may ask for both
 EXTRA_COLUMNS = ("keep", "error")  # survey columns the codebook does not know: kept aside, or refused

@@ -509,7 +509,7 @@ def _study_text(path: Path, folder: Path, frame: pd.DataFrame, columns: list[_Co
         "  scaled: true",
         "  missing: em         # em (EM imputation) | mean | listwise",
         "  cbsem: true",
-        "  cbsem_estimator: ML",
+        "  cbsem_estimator: auto  # auto (FIML when answers are missing, else ML) | ML | FIML",
         "bootstrap:",
         "  n_boot: 2000",
         "  quick_n_boot: 200",

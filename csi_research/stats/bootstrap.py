@@ -252,18 +252,22 @@ class _CBTask:
     moments: Moments
     start: np.ndarray
     options: dict[str, Any]
+    fiml: bool = False  # x holds the answers as given (NaN where skipped)
     _refit: Any = field(default=None, repr=False)
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_refit": None}  # a semopy model is rebuilt, not shipped
 
     def __call__(self, counts: np.ndarray) -> dict[str, np.ndarray]:
-        from csi_research.stats.cbsem import CBSEMRefit
+        from csi_research.stats.cbsem import CBSEMRefit, FIMLRefit
 
-        if self._refit is None:
+        if self._refit is None and self.fiml:
+            self._refit = FIMLRefit(self.model, self.x, self.moments.weights, self.start, **self.options)
+        elif self._refit is None:
             cov = self.moments(np.ones((1, len(self.x))))[1][0]
             self._refit = CBSEMRefit(self.model, self.x, cov, self.start, **self.options)
-        _, covs, _ = self.moments(counts)
+        # FIML re-fits the answers as given, counted as drawn; ML the resample's weighted covariance
+        resamples = counts if self.fiml else self.moments(counts)[1]
         m = len(self.model.paths)
         out = {
             "path": np.full((len(counts), m), np.nan),
@@ -272,9 +276,9 @@ class _CBTask:
             "converged": np.zeros(len(counts), dtype=bool),
             "admissible": np.zeros(len(counts), dtype=bool),
         }
-        for b, cov in enumerate(covs):
+        for b, resample in enumerate(resamples):
             try:
-                fit = self._refit(cov)
+                fit = self._refit(resample)
             except (ValueError, np.linalg.LinAlgError):
                 continue
             if fit.converged:
@@ -305,7 +309,8 @@ def bootstrap(
 ) -> BootstrapResult:
     """Resample the respondents of a fit ``n_boot`` times: SEs, percentile and BCa intervals.
 
-    ``fit`` is a PLS fit (:func:`fit_pls`) or a CB-SEM fit (:func:`fit_cbsem`, ML); its sample,
+    ``fit`` is a PLS fit (:func:`fit_pls`) or a CB-SEM fit (:func:`fit_cbsem`, ML or FIML: FIML
+    re-fits each resample's answers as given, the respondents counted as drawn); its sample,
     survey weights and settings are reused, so the bootstrap's ``estimate`` column equals the fit.
     PLS statistics: paths, total effects, outer weights, loadings, R², f², HTMT and the 0–100
     construct indices (when the item scales are known). CB-SEM: paths (raw and standardised)
@@ -454,15 +459,13 @@ def _bootstrap_pls(fit: Any, plan: _Plan):
 
 
 def _bootstrap_cbsem(fit: Any, plan: _Plan):
-    if fit.estimator != "ML":
-        raise EstimationError(
-            "the CB-SEM bootstrap re-fits by ML only: FIML fits are far too slow to bootstrap"
-        )
     sample, model = fit.sample, fit.model
     estimate = {k: v[0] for k, v in _cb_statistics(fit, model).items()}
     refit_options = {k: v for k, v in fit.options.items()  # a refit computes no standard errors
                      if v is not None and k != "information"}
-    task = _CBTask(model, sample.x, sample.moments, fit.parameters, refit_options)
+    fiml = fit.estimator == "FIML"
+    x = sample.x.where(sample.observed) if fiml else sample.x
+    task = _CBTask(model, x, sample.moments, fit.parameters, refit_options, fiml)
     with plan.pool() as pool, _one_blas_thread():
         draws = plan.run(task, pool)
         jack = None

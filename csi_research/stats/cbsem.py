@@ -103,7 +103,7 @@ class CBSEMFit(OnSample):
 def fit_cbsem(
     model: CSIModel | Sample,
     data: Any = None,
-    estimator: str = "ML",
+    estimator: str = "auto",
     *,
     missing: str | None = None,
     weights: Any = None,
@@ -118,7 +118,10 @@ def fit_cbsem(
     Give a model and its data (prepared here with ``missing`` and ``weights``, see
     :func:`csi_research.data.sample.prepare`) or a prepared :class:`Sample`. ``"ML"`` fits the
     sample's (weighted; with EM imputation the EM) covariance matrix; ``"FIML"`` uses the
-    answers actually given by the sample's respondents.
+    answers actually given by the sample's respondents (survey weights weight each respondent's
+    log-likelihood: pseudo-ML); ``"auto"`` (default, see :func:`resolve_estimator`) is FIML when
+    EM found answers missing and ML otherwise, so the standard errors and χ² of an incomplete
+    survey never count imputed answers as observed. The result's ``estimator`` says which ran.
     ``single_item_reliability`` identifies one-item constructs: the item's error variance is fixed
     to (1 − reliability) × its variance (0 when not given, i.e. the item is taken as error-free).
     ``start`` is an earlier fit of the same model (e.g. the full sample when bootstrapping) whose
@@ -133,26 +136,25 @@ def fit_cbsem(
     when answers are missing at random, not only completely at random). ML offers expected only.
     """
     estimator = options.choice(estimator, options.ESTIMATORS, "estimator")
-    default_information = "observed" if estimator == "FIML" else "expected"
-    information = options.choice(information or default_information, ("observed", "expected"), "information")
-    if estimator == "ML" and information == "observed":
-        raise ValueError("information='observed' is offered for estimator='FIML' only; ML uses 'expected'")
+    if information is not None:
+        options.choice(information, ("observed", "expected"), "information")
     if (rows := rows_received(model, data)) is not None:  # before preparing: size is the real problem
         _check_names(model)
         dummy = pd.DataFrame(np.eye(len(model.items)), index=model.items, columns=model.items)
         description = _description(model, dummy, single_item_reliability, covariances, outcome_covariances)
-        _require_respondents(rows, _free_parameters(description, estimator))
+        _require_respondents(rows, _free_parameters(description, "ML" if estimator == "auto" else estimator))
     prepared = sample_of(model, data, missing=missing, weights=weights)
     model = prepared.model
-    if estimator == "FIML" and prepared.weighted:
-        raise EstimationError(
-            "FIML does not take survey weights: use estimator='ML' (weighted moments) for a weighted sample"
-        )
+    estimator = resolve_estimator(estimator, prepared)
+    information = information or ("observed" if estimator == "FIML" else "expected")
+    if estimator == "ML" and information == "observed":
+        raise ValueError("information='observed' is offered for estimator='FIML' only; ML uses 'expected'")
     x = prepared.x.where(prepared.observed) if estimator == "FIML" else prepared.x
     _check_names(model)
 
     diagnostics: list[str] = []  # problems that make the solution non-admissible; notes come after
-    sample = _Sample(x, prepared.cov.to_numpy() if estimator == "ML" else None)
+    weights = prepared.weights if prepared.weighted else None
+    sample = _Sample(x, prepared.cov.to_numpy() if estimator == "ML" else None, weights)
     description = _description(model, sample.cov, single_item_reliability, covariances, outcome_covariances)
     sem = semopy.ModelMeans(description) if estimator == "FIML" else semopy.Model(description)
     for param in sem.parameters.values():  # lavaan leaves variances free: Heywood cases must show
@@ -214,6 +216,16 @@ def _check_names(model: CSIModel) -> None:
         )
 
 
+def resolve_estimator(estimator: str, sample: Sample) -> str:
+    """``"auto"`` made concrete: FIML when EM found answers missing, else ML.
+
+    ML stays for complete answers (where FIML equals it) and where the user chose listwise deletion
+    or mean replacement; an explicit ``"ML"`` or ``"FIML"`` is returned as given."""
+    if estimator != "auto":
+        return estimator
+    return "FIML" if sample.missing == "em" and sample.n_imputed else "ML"
+
+
 def _free_parameters(description: str, estimator: str) -> int:
     """Free parameters of the semopy model (they do not depend on the data)."""
     sem = semopy.ModelMeans(description) if estimator == "FIML" else semopy.Model(description)
@@ -244,7 +256,13 @@ def _sample_notes(sample: Sample, estimator: str) -> list[str]:
             f"CB-SEM (ML) fitted mean-imputed answers ({sample.n_imputed} imputed): covariances shrink "
             "towards zero; prefer missing='em' or estimator FIML"
         )
-    if sample.weighted:
+    if sample.weighted and estimator == "FIML":
+        notes.append(
+            "CB-SEM (FIML) weighted each respondent's log-likelihood by its survey weight (mean 1): the "
+            "estimates are pseudo-ML; standard errors and χ² treat the weighted sample as a simple random "
+            "sample"
+        )
+    elif sample.weighted:
         notes.append(
             "CB-SEM fitted the survey-weighted covariance matrix: the estimates are pseudo-ML; standard "
             "errors and χ² treat the weighted sample as a simple random sample"
@@ -323,18 +341,90 @@ class CBSEMRefit:
                 sem.matrices[3][k, k] = share * cov[item, item]
             sem.param_vals = self._start.copy()
             converged = _minimise_mlw(sem, self._gradient)
-            table = _read_estimates(sem, self._layout)
-            latent_cov, implied_cov = _implied(sem, model)
-            _standardise(table, latent_cov, implied_cov)
-            admissible = converged and not _admissibility(model, table, latent_cov, implied_cov)
-        paths = table[table["op"] == "~"].set_index(["rhs", "lhs"]).reindex(list(model.paths))
-        return RefitEstimates(
-            paths=paths["est"].to_numpy(dtype=float),
-            std_paths=paths["std_all"].to_numpy(dtype=float),
-            r2=_r2(model, table, latent_cov).reindex(model.endogenous).to_numpy(dtype=float),
-            converged=converged,
-            admissible=admissible,
-        )
+            return _refit_estimates(sem, model, self._layout, converged)
+
+
+class FIMLRefit:
+    """Re-fit one FIML model to many reweightings of the same respondents (bootstrap resamples).
+
+    A resample of respondents is the original answers with each respondent counted as often as it
+    was drawn (times its survey weight), so the answer patterns are grouped once per call and no
+    resampled frame is built. Each call starts from the full-sample estimates and runs the
+    L-BFGS-B stage of :func:`csi_research.stats.fiml.fit` (no Hessian: a bootstrap needs no
+    standard errors), then reads paths, standardised paths, R² and admissibility as
+    :class:`CBSEMRefit` does.
+    """
+
+    def __init__(
+        self,
+        model: CSIModel,
+        x: pd.DataFrame,
+        weights: np.ndarray,
+        start: np.ndarray,
+        single_item_reliability: float | Mapping[str, float] | None = None,
+        covariances: Sequence[tuple[str, str]] = (),
+        outcome_covariances: bool = True,
+    ) -> None:
+        """``x``: the items as answered (NaN where skipped); ``weights``: the survey weights (mean 1)."""
+        self._w = np.asarray(weights, dtype=float)
+        sample = _Sample(x, None, self._w)
+        self.model = model
+        self._sem = semopy.ModelMeans(_description(model, sample.cov, single_item_reliability, covariances,
+                                                   outcome_covariances))
+        for param in self._sem.parameters.values():
+            param.bound = (None, None)
+        with _semopy_call():
+            self._sem.load(sample.frame, cov=sample.cov)
+        self._start = np.array(start, dtype=float)
+        if self._start.shape != self._sem.param_vals.shape:
+            raise ValueError(
+                f"start has {self._start.size} values but the model has {self._sem.param_vals.size} free "
+                "parameters: pass CBSEMFit.parameters of a FIML fit with the same options"
+            )
+        observed = self._sem.vars["observed"]
+        self._x = sample.frame[observed].to_numpy(dtype=float)
+        theta_names = self._sem.names[3][0]
+        single = {model.constructs[name][0]: rel
+                  for name, rel in _reliabilities(model, single_item_reliability).items()}
+        self._fixed = [  # one-item error variances: (1 − reliability) × the resample's item variance
+            (theta_names.index(item), observed.index(item), 1.0 - rel) for item, rel in single.items()
+        ]
+        self._structure = fiml.MeanStructure(self._sem)
+        self._layout = _layout(self._sem, model)
+
+    def __call__(self, counts: np.ndarray) -> RefitEstimates:
+        """Fit to the resample that draws respondent i ``counts[i]`` times (0 = not drawn)."""
+        counts = np.asarray(counts, dtype=float)
+        drawn = counts > 0
+        w = counts[drawn] * self._w[drawn]
+        x, w = self._x[drawn], w * (counts.sum() / w.sum())  # the likelihood counts the resample's rows
+        with _semopy_call():
+            if self._fixed:  # as fit_cbsem: the share of the item's EM variance in this resample
+                variance = np.diag(em_moments(x, w)[1])
+                for k, item, share in self._fixed:
+                    self._sem.matrices[3][k, k] = share * variance[item]
+            theta, converged = fiml.fit_complete(self._structure, fiml.Patterns.of(x, w), self._start)
+            self._structure.moments(theta)
+            self._sem.param_vals = theta
+            return _refit_estimates(self._sem, self.model, self._layout, converged)
+
+
+def _refit_estimates(
+    sem: semopy.Model, model: CSIModel, layout: pd.DataFrame, converged: bool
+) -> RefitEstimates:
+    """Paths, standardised paths, R² and admissibility of a re-fit, through the same code as fit_cbsem."""
+    table = _read_estimates(sem, layout)
+    latent_cov, implied_cov = _implied(sem, model)
+    _standardise(table, latent_cov, implied_cov)
+    admissible = converged and not _admissibility(model, table, latent_cov, implied_cov)
+    paths = table[table["op"] == "~"].set_index(["rhs", "lhs"]).reindex(list(model.paths))
+    return RefitEstimates(
+        paths=paths["est"].to_numpy(dtype=float),
+        std_paths=paths["std_all"].to_numpy(dtype=float),
+        r2=_r2(model, table, latent_cov).reindex(model.endogenous).to_numpy(dtype=float),
+        converged=converged,
+        admissible=admissible,
+    )
 
 
 # ----------------------------------------------------------------------------- data and description
@@ -342,19 +432,18 @@ class _Sample:
     """What semopy is given: the item matrix (with NaN for FIML) and its ML moments.
 
     With ``cov`` (the prepared sample's weighted, EM-aware covariance) ML fits it; otherwise (FIML)
-    the moments are the EM estimates of the incomplete matrix, FIML's saturated model.
+    the moments are the (weighted) EM estimates of the incomplete matrix, FIML's saturated model.
+    ``w``: survey weights of mean 1 (None: unweighted), so the likelihood still counts ``n``.
     """
 
-    def __init__(self, x: pd.DataFrame, cov: np.ndarray | None = None) -> None:
+    def __init__(self, x: pd.DataFrame, cov: np.ndarray | None = None, w: np.ndarray | None = None) -> None:
         self.frame = x
         self.n = len(x)
+        self.w = w
         if cov is not None:
             mean = x.to_numpy().mean(axis=0)  # only FIML reads means, and FIML never passes cov
-        elif x.isna().to_numpy().any():
-            mean, cov = em_moments(x.to_numpy())
         else:
-            values = x.to_numpy()
-            mean, cov = values.mean(axis=0), np.cov(values, rowvar=False, ddof=0)
+            mean, cov = em_moments(x.to_numpy(), w)  # complete data: one pattern, the (weighted) moments
         self.mean = mean
         self.cov = pd.DataFrame(cov, index=x.columns, columns=x.columns)
 
@@ -445,7 +534,7 @@ def _optimise(
             if not ok:  # rare: then semopy's ML (SLSQP) fit of the EM covariance
                 theta = _saturated_start(sem, model, sample)
             sem.param_vals = theta
-        data = fiml.Patterns.of(sample.frame[observed].to_numpy())
+        data = fiml.Patterns.of(sample.frame[observed].to_numpy(), sample.w)
         result = fiml.fit(structure, data, sem.param_vals)
         sem.param_vals = result.theta
     return result.converged, result.hessian
@@ -627,7 +716,8 @@ def _information(sem: semopy.Model, estimator: str, sample: _Sample) -> np.ndarr
     ds = np.array([g if np.ndim(g) else np.zeros((p, p)) for g in d_sigma])
     dm = np.array([g if g is not None else np.zeros(p) for g in d_mu])
     observed = np.isfinite(sample.frame[sem.vars["observed"]].to_numpy())  # Σ and μ are in semopy's order
-    patterns, counts = np.unique(observed, axis=0, return_counts=True)
+    patterns, inverse = np.unique(observed, axis=0, return_inverse=True)
+    counts = np.bincount(inverse.ravel(), weights=sample.w, minlength=len(patterns))  # weighted counts
     info = np.zeros((k, k))
     for pattern, count in zip(patterns, counts, strict=True):
         idx = np.flatnonzero(pattern)
@@ -813,13 +903,10 @@ def _fit_indices(
         df = p * (p + 1) // 2 - n_free
     else:
         x = sample.frame.to_numpy()
-        data = fiml.Patterns.of(x)
+        data = fiml.Patterns.of(x, sample.w)
         minus2ll_h1 = fiml.minus2ll(data, sample.mean, s)
         minus2ll_h0 = fiml.minus2ll(data, mu, sigma)
-        # independence model: each item's own ML mean and variance, closed form under FIML
-        n_obs = np.isfinite(x).sum(axis=0)
-        minus2ll_base = np.sum(n_obs * (np.log(2 * np.pi) + np.log(np.nanvar(x, axis=0)) + 1.0))
-        chi2_base = minus2ll_base - minus2ll_h1
+        chi2_base = fiml.independence_minus2ll(x, sample.w) - minus2ll_h1
         df = p * (p + 1) // 2 + p - n_free
     chi2 = max(float(minus2ll_h0 - minus2ll_h1), 0.0)
     df_base = p * (p - 1) // 2

@@ -78,6 +78,19 @@ def minus2ll(data: Patterns, mu: np.ndarray, sigma: np.ndarray) -> float:
     return _evaluate(data, mu, sigma, derivatives=False)[0]
 
 
+def independence_minus2ll(x: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """−2 log L of the independence (baseline) model: every item its own (weighted) ML mean and
+    variance, each from the respondents who answered it — closed form under FIML."""
+    x = np.asarray(x, dtype=float)
+    w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=float)
+    answered = np.isfinite(x)
+    size = (w[:, None] * answered).sum(axis=0)
+    filled = np.where(answered, x, 0.0)
+    mean = (w @ filled) / size
+    var = (w @ np.where(answered, (filled - mean) ** 2, 0.0)) / size
+    return float(size @ (_LOG_2PI + np.log(var) + 1.0))
+
+
 def minus2ll_derivatives(
     data: Patterns, mu: np.ndarray, sigma: np.ndarray
 ) -> tuple[float, np.ndarray, np.ndarray]:

@@ -332,13 +332,8 @@ def _group(layout: _Layout, label: str, x: np.ndarray, w: np.ndarray, estimator:
         )
     if patterns is None:
         return _Group(label, float(w.sum()), mean, cov, len(x))
-    answered = np.isfinite(x)
-    size = (w[:, None] * answered).sum(axis=0)
-    item_mean = np.nansum(w[:, None] * x, axis=0) / size
-    item_var = np.nansum(w[:, None] * (x - item_mean) ** 2, axis=0) / size
-    baseline = float(size @ (np.log(2 * np.pi) + np.log(item_var) + 1.0))  # independence: item by item
     return _Group(label, patterns.n, mean, cov, len(x), patterns, fiml.minus2ll(patterns, mean, cov),
-                  baseline)
+                  fiml.independence_minus2ll(x, w))
 
 
 # ----------------------------------------------------------------------------- the ML problem

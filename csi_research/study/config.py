@@ -342,13 +342,7 @@ def _check(spec: Mapping[str, Any], path: Path) -> dict[str, Any] | None:
     if not isinstance(spec["data"], str) or spec["data"] == "default":
         raise ModelSpecError(f"{path}: data must be the survey file's path, not {spec['data']!r}")
     _check_data_options(spec, path)
-    weighting = _weighting(spec["weighting"], path)
-    if weighting is not None and est["cbsem"] and est["cbsem_estimator"] == "FIML":
-        raise ModelSpecError(
-            f"{path}: estimation.cbsem_estimator FIML does not take survey weights (weighting is set); "
-            "use ML, which fits the weighted covariance matrix, or remove weighting"
-        )
-    return weighting
+    return _weighting(spec["weighting"], path)
 
 
 TODO = "TODO"  # what `csi-research new-study` writes where only the researcher knows the answer
