@@ -1,9 +1,10 @@
 """Checksums of the bundled studies' numbers, kept beside the lock in ``requirements.checksums.json``.
 
 Every study under ``studies/`` is run in quick mode (``run_study(quick=True)``, the small bootstrap
-CI uses) on one BLAS thread (as the batch runs them) into a temporary folder, and the SHA-256 of each file of its bundle that holds numbers is
-recorded: ``results.json``, ``index_draws.csv``, ``sample.csv``, ``model.yaml`` and
-``tables/*.csv``. A dependency that moves any of them shows up as a file whose checksum differs.
+CI uses) on one BLAS thread (as the batch runs them) into a temporary folder, and the SHA-256
+of each file of its bundle that holds numbers is recorded: ``results.json``, ``index_draws.csv``,
+``sample.csv``, ``model.yaml`` and ``tables/*.csv``. A dependency that moves any of them
+shows up as a file whose checksum differs.
 
 What is hashed is the file made canonical, not its raw bytes:
 
@@ -142,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true",
-                        help=f"compare with {CHECKSUMS.name} instead of rewriting it; exit 1 if any file differs")
+                        help=f"compare with {CHECKSUMS.name} instead of rewriting it; "
+                             "exit 1 if any file differs")
     parser.add_argument("--only", nargs="+", default=(), metavar="STUDY", help="with --check: these studies")
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="keep the bundles in DIR (a new folder) to look into a difference")
