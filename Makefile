@@ -5,15 +5,24 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 WORKERS ?=
 
-.PHONY: setup study test lab data notebooks bench lint
+.PHONY: setup study test lab data notebooks bench lint lock checksums
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+## Exactly the versions in requirements.lock (as constraints: the dependencies themselves stay in pyproject.toml).
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[test]"
 	touch $(STAMP)
+
+## Resolve the dependencies afresh from PyPI in a throwaway venv and pin them (a deliberate upgrade).
+lock:
+	$(PYTHON) scripts/write_lock.py
+
+## Recompute the bundled studies (quick mode) and rewrite requirements.checksums.json (after a deliberate change).
+checksums: $(STAMP)
+	$(BIN)/python scripts/refresh_checksums.py
 
 ## The main job: every regional study under studies/ on the bundled data, then the comparison.
 study: $(STAMP)

@@ -21,6 +21,8 @@ Layout of a bundle folder::
 of the bundle's intervals), ``values.{n, target}`` (respondents, the target construct whose
 index is the overall CSI) and ``tables.indices`` (one record per construct with
 ``construct, index, ci_lower, ci_upper``); every indexed construct needs a column of draws.
+It also records ``versions`` (Python's and the numerical packages', :mod:`csi_research.core.versions`),
+which nothing reads to compare; bundles written before it was recorded read the same.
 
 A bundle becomes visible only when complete: it is written into a hidden sibling folder
 ``.<name>.tmp-<random>`` (:func:`staged`) and renamed to its name at the end, so a process killed
@@ -233,6 +235,12 @@ class Bundle:
     @property
     def wave(self) -> str:
         return str(self.study["wave"])
+
+    @property
+    def versions(self) -> dict[str, str]:
+        """Python's and the numerical packages' versions the study ran with; empty for older bundles."""
+        found = self.results.get("versions")
+        return dict(found) if isinstance(found, dict) else {}
 
     def name(self, language: str = "en") -> str:
         return self.study["region_zh"] if language == "zh" else self.study["region_en"]

@@ -197,10 +197,12 @@ class StudyResult:
     def results(self, tables: dict[str, pd.DataFrame] | None = None) -> dict[str, Any]:
         """The bundle's ``results.json`` content: no timestamps, so the same run gives the same bytes."""
         from csi_research.core import __version__
+        from csi_research.core.versions import package_versions
 
         tables = self.tables() if tables is None else tables
         return {
             "package_version": __version__,
+            "versions": package_versions(),  # what made these numbers (requirements.lock pins them)
             "study": self.config.to_dict(),
             "data_sha256": self.survey.sha256,
             "seed": self.config.seed,
