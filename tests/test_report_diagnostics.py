@@ -376,12 +376,6 @@ def test_study_messages(tmp_path):
     assert "无法估计 CB-SEM：只有 60 名受访者" in zh
 
 
-def test_bootstrap_error_of_a_fiml_fit():
-    model = CSIModel({"A": ["a1", "a2", "a3"], "B": ["b1", "b2", "b3"]}, [("A", "B")])
-    fit = quietly(fit_cbsem, model, heywood_frame(), estimator="FIML")
-    assert check_messages([error_text(bootstrap, fit, n_boot=4, progress=False)]) == {"error_bootstrap_fiml"}
-
-
 # ============================================================================ 3. the source scan
 # What the scan covers. A *template* is a string expression (literal, f-string, ``+`` of them,
 # ``a if c else b``, or a local name bound to one) that reaches one of these sinks:
