@@ -309,26 +309,11 @@ class CBSEMRefit:
         sample = _Sample(x, cov=cov)
         sample.require_positive_definite()
         self.model = model
-        self._sem = semopy.Model(_description(model, sample.cov, single_item_reliability, covariances,
-                                              outcome_covariances))
-        for param in self._sem.parameters.values():
-            param.bound = (None, None)
-        with _semopy_call():
-            self._sem.load(sample.frame, cov=sample.cov)
-        self._start = np.array(start, dtype=float)
-        if self._start.shape != self._sem.param_vals.shape:
-            raise ValueError(
-                f"start has {self._start.size} values but the model has {self._sem.param_vals.size} free "
-                "parameters: pass CBSEMFit.parameters of a fit with the same options"
-            )
+        self._sem, self._start, single = _refit_model(
+            semopy.Model, model, sample, start, single_item_reliability, covariances, outcome_covariances)
         observed = self._sem.vars["observed"]
         self._order = np.array([model.items.index(item) for item in observed])
-        theta_names = self._sem.names[3][0]
-        single = {model.constructs[name][0]: rel
-                  for name, rel in _reliabilities(model, single_item_reliability).items()}
-        self._fixed = [  # one-item error variances: (1 − reliability) × the resample's item variance
-            (theta_names.index(item), model.items.index(item), 1.0 - rel) for item, rel in single.items()
-        ]
+        self._fixed = [(k, model.items.index(item), share) for k, item, share in single]
         self._layout = _layout(self._sem, model)
         self._gradient = _MLWGradient(self._sem)
 
@@ -369,26 +354,12 @@ class FIMLRefit:
         self._w = np.asarray(weights, dtype=float)
         sample = _Sample(x, None, self._w)
         self.model = model
-        self._sem = semopy.ModelMeans(_description(model, sample.cov, single_item_reliability, covariances,
-                                                   outcome_covariances))
-        for param in self._sem.parameters.values():
-            param.bound = (None, None)
-        with _semopy_call():
-            self._sem.load(sample.frame, cov=sample.cov)
-        self._start = np.array(start, dtype=float)
-        if self._start.shape != self._sem.param_vals.shape:
-            raise ValueError(
-                f"start has {self._start.size} values but the model has {self._sem.param_vals.size} free "
-                "parameters: pass CBSEMFit.parameters of a FIML fit with the same options"
-            )
+        self._sem, self._start, single = _refit_model(
+            semopy.ModelMeans, model, sample, start, single_item_reliability, covariances,
+            outcome_covariances)
         observed = self._sem.vars["observed"]
         self._x = sample.frame[observed].to_numpy(dtype=float)
-        theta_names = self._sem.names[3][0]
-        single = {model.constructs[name][0]: rel
-                  for name, rel in _reliabilities(model, single_item_reliability).items()}
-        self._fixed = [  # one-item error variances: (1 − reliability) × the resample's item variance
-            (theta_names.index(item), observed.index(item), 1.0 - rel) for item, rel in single.items()
-        ]
+        self._fixed = [(k, observed.index(item), share) for k, item, share in single]
         self._structure = fiml.MeanStructure(self._sem)
         self._layout = _layout(self._sem, model)
 
@@ -407,6 +378,31 @@ class FIMLRefit:
             self._structure.moments(theta)
             self._sem.param_vals = theta
             return _refit_estimates(self._sem, self.model, self._layout, converged)
+
+
+def _refit_model(
+    kind: type, model: CSIModel, sample: _Sample, start: np.ndarray,
+    reliability: float | Mapping[str, float] | None, covariances: Sequence[tuple[str, str]],
+    outcome_covariances: bool,
+) -> tuple[semopy.Model, np.ndarray, list[tuple[int, str, float]]]:
+    """The semopy model a re-fitter reuses, loaded with ``sample``; the checked start vector; and
+    each one-item construct's error variance as (Θ cell, item, 1 − reliability): a resample sets it
+    to that share of its own item variance."""
+    sem = kind(_description(model, sample.cov, reliability, covariances, outcome_covariances))
+    for param in sem.parameters.values():
+        param.bound = (None, None)
+    with _semopy_call():
+        sem.load(sample.frame, cov=sample.cov)
+    start = np.array(start, dtype=float)
+    if start.shape != sem.param_vals.shape:
+        raise ValueError(
+            f"start has {start.size} values but the model has {sem.param_vals.size} free parameters: pass "
+            "CBSEMFit.parameters of a fit with the same estimator and options"
+        )
+    theta_names = sem.names[3][0]
+    single = [(theta_names.index(model.constructs[name][0]), model.constructs[name][0], 1.0 - rel)
+              for name, rel in _reliabilities(model, reliability).items()]
+    return sem, start, single
 
 
 def _refit_estimates(
