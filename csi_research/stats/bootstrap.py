@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -306,6 +306,7 @@ def bootstrap(
     chunk_size: int | None = None,
     bca: bool | None = None,
     backend: Literal["threads", "processes"] | None = None,
+    extra: Mapping[str, Callable[[np.ndarray], np.ndarray]] | None = None,
 ) -> BootstrapResult:
     """Resample the respondents of a fit ``n_boot`` times: SEs, percentile and BCa intervals.
 
@@ -322,6 +323,12 @@ def bootstrap(
     counted, reported in ``diagnostics`` and left out of every statistic (column ``n_used``);
     non-admissible CB-SEM resamples (e.g. a negative disturbance variance, R² > 1) likewise.
     ``backend``: threads (PLS default; numpy releases the GIL) or processes (CB-SEM default).
+    ``extra`` maps a statistic's name to a callable of the respondents' resample weights
+    (B, n) — survey weight × times drawn — returning (B,) values (e.g. a headline figure,
+    :mod:`csi_research.stats.headline`); it is evaluated on the very resamples of the fit and
+    gets rows ``statistic == name`` and ``draws[name]`` (NaN where the fit's resample failed).
+    For BCa its leave-one-out values come from its ``jackknife(weights)`` method when it has
+    one, else from calling it on the leave-one-out weights.
     """
     method = "cbsem" if hasattr(fit, "fit_indices") else "pls"
     if not (isinstance(n_boot, int) and n_boot >= options.MIN_N_BOOT):
@@ -340,8 +347,9 @@ def bootstrap(
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive number of resamples, not {chunk_size}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    extras = _Extras(dict(extra or {}), np.asarray(sample.weights, dtype=float))
     plan = _Plan(
-        chunks=count_chunks(rng, n, codes, n_boot, chunk_size),
+        chunks=extras.watch(count_chunks(rng, n, codes, n_boot, chunk_size)),
         sizes=[min(chunk_size, n_boot - s) for s in range(0, n_boot, chunk_size)],
         workers=workers,
         backend=backend,
@@ -356,6 +364,7 @@ def bootstrap(
     if chains(fit.model):  # a model without a chain of two paths has no indirect effect
         estimate, draws, jack = (_with_indirect(fit.model, s) for s in (estimate, draws, jack))
         labels["indirect_effect"] = _indirect_labels(fit.model)
+    estimate, draws, jack = extras.add(estimate, draws, jack, labels)
 
     converged = draws.pop("converged")
     admissible = draws.pop("admissible", None)
@@ -404,6 +413,63 @@ def _indirect_labels(model: CSIModel) -> pd.DataFrame:
     found = chains(model)
     return pd.DataFrame({"source": [c[0] for c in found], "via": [" → ".join(c[1:-1]) for c in found],
                          "target": [c[-1] for c in found]})
+
+
+@dataclass
+class _Extras:
+    """The ``extra=`` statistics: evaluated on each chunk of counts as it is handed out (in order,
+    in the calling thread), so they see exactly the resamples of the fit."""
+
+    functions: dict[str, Callable[[np.ndarray], np.ndarray]]
+    weights: np.ndarray
+    values: dict[str, list[np.ndarray]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        clash = sorted(set(self.functions) & {*LABELS, "converged", "admissible", "path", "std_path", "r2",
+                                              "total_effect", "weight", "loading", "f2", "htmt", "index",
+                                              "indirect_effect"})
+        if clash:
+            raise ValueError(f"extra statistic name(s) {', '.join(clash)} are taken by the bootstrap's own "
+                             "statistics: rename them")
+        self.values = {name: [] for name in self.functions}
+
+    def watch(self, chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        for counts in chunks:
+            if self.functions:
+                a = counts * self.weights
+                for name, function in self.functions.items():
+                    self.values[name].append(np.asarray(function(a), dtype=float).reshape(len(counts)))
+            yield counts
+
+    def jackknife(self, function: Callable[[np.ndarray], np.ndarray], chunk: int = 500) -> np.ndarray:
+        if hasattr(function, "jackknife"):
+            return np.asarray(function.jackknife(self.weights), dtype=float)
+        n = len(self.weights)
+        parts = []
+        for start in range(0, n, chunk):
+            rows = np.arange(start, min(start + chunk, n))
+            a = np.tile(self.weights, (len(rows), 1))
+            a[np.arange(len(rows)), rows] = 0.0
+            parts.append(np.asarray(function(a), dtype=float).reshape(len(rows)))
+        return np.concatenate(parts)
+
+    def add(self, estimate: dict[str, np.ndarray], draws: dict[str, np.ndarray],
+            jack: dict[str, np.ndarray] | None, labels: dict[str, pd.DataFrame]) -> tuple[Any, Any, Any]:
+        """The statistics with the extras beside them, as one-column statistics."""
+        if not self.functions:
+            return estimate, draws, jack
+        estimate, draws = dict(estimate), dict(draws)
+        jack = None if jack is None else dict(jack)
+        failed = ~draws["converged"]
+        for name, function in self.functions.items():
+            values = np.concatenate(self.values[name])
+            values[failed] = np.nan  # the same resamples as the fit's statistics
+            draws[name] = values[:, None]
+            estimate[name] = np.asarray(function(self.weights[None]), dtype=float).reshape(1)
+            if jack is not None:
+                jack[name] = self.jackknife(function)[:, None]
+            labels[name] = pd.DataFrame(index=[0])
+        return estimate, draws, jack
 
 
 @dataclass
