@@ -7,6 +7,8 @@ Layout of a bundle folder::
 
     results.json        every number of the run (dumps_json: sorted keys, NaN as null)
     index_draws.csv     bootstrap draws of the indices, one column per construct
+    headline_draws.csv  bootstrap draws of the headline figures (the same resamples, row by row),
+                        one column per figure (tables/headline.csv); absent in older bundles
     tables/<name>.csv   the report's tables
     tables.xlsx         the same tables for readers: one sheet each, Chinese and English names
                         and headers (csi_research.render.excel); absent when there are none
@@ -56,6 +58,7 @@ from csi_research.stats.intervals import percentile_interval, percentile_p_value
 
 RESULTS = "results.json"
 DRAWS = "index_draws.csv"
+HEADLINE_DRAWS = "headline_draws.csv"
 SAMPLE = "sample.csv"
 MODEL = "model.yaml"
 TABLES = "tables"
@@ -71,7 +74,8 @@ STAGING = ".tmp-"  # in the name of a bundle being written: ``.<name>.tmp-<rando
 
 def write_bundle(folder: str | Path, results: dict[str, Any], draws: pd.DataFrame,
                  tables: dict[str, pd.DataFrame], figures: Callable[[Path], object] | None = None,
-                 sample: pd.DataFrame | None = None, model: str | None = None) -> Path:
+                 sample: pd.DataFrame | None = None, model: str | None = None,
+                 headline_draws: pd.DataFrame | None = None) -> Path:
     """Write results.json, the index draws, every table (CSV) and the tables' workbook as ``folder``.
 
     ``folder`` must not exist: the bundle is written into a temporary sibling folder, ``figures``
@@ -82,6 +86,8 @@ def write_bundle(folder: str | Path, results: dict[str, Any], draws: pd.DataFram
     """
     folder = Path(folder)
     files: dict[str, str | bytes] = {DRAWS: draws.to_csv(index=False, float_format="%.10g")}
+    if headline_draws is not None:
+        files[HEADLINE_DRAWS] = headline_draws.to_csv(index=False, float_format="%.10g")
     for name, table in tables.items():
         if Path(name).name != name or name in ("", ".", ".."):
             raise ValueError(f"{folder}: table name {name!r} must be a plain file name")
@@ -247,6 +253,25 @@ class Bundle:
 
     def label(self, language: str = "en") -> str:
         return f"{self.name(language)} {self.wave}"
+
+    def headline(self) -> pd.DataFrame | None:
+        """The headline figures (tables/headline.csv as in results.json), None in older bundles."""
+        records = self.results.get("tables", {}).get("headline")
+        if records is None:
+            return None
+        from csi_research.stats.headline import HEADLINE_COLUMNS
+
+        return pd.DataFrame(records).reindex(columns=HEADLINE_COLUMNS)
+
+    def headline_draws(self) -> pd.DataFrame | None:
+        """Bootstrap draws of the headline figures, row b from the index's resample b (None: none)."""
+        path = self.path / HEADLINE_DRAWS
+        if not path.is_file():
+            return None
+        try:
+            return pd.read_csv(path)
+        except (OSError, ValueError) as exc:
+            raise ModelSpecError(f"{path}: not readable headline draws ({exc})") from None
 
     def has_sample(self) -> bool:
         return (self.path / SAMPLE).is_file() and (self.path / MODEL).is_file()

@@ -43,6 +43,8 @@ SCHEMA: dict[str, Any] = {
     "moderation": [],  # [{predictor, moderator, target}]: two-stage moderation analyses (stats.moderation)
     "higher_order": [],  # [{construct, components, method, mode}]: higher-order constructs
     "index_target": 80.0,
+    # the programme's headline figures (stats.headline): items and top grades; null = the defaults
+    "headline": dict.fromkeys(("satisfaction_item", "recommendation_item", "top_grades")),
     "weighting": None,
     "industry_evaluation": None,
     "internal_indicators": None,
@@ -95,6 +97,7 @@ class StudyConfig:
     weight: Mapping[str, float] | None = None  # {customers: N} and/or {sales_gwh: X}
     moderation: tuple[Mapping[str, str], ...] = ()  # {predictor, moderator, target} construct names
     higher_order: tuple[Mapping[str, Any], ...] = ()  # {construct, components, method, mode}
+    headline: Mapping[str, Any] = field(default_factory=lambda: dict(HEADLINE_DEFAULTS))
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -166,6 +169,7 @@ class StudyConfig:
             weight=parse_weight(spec["customers"], spec["weight"], str(path)),
             moderation=parse_moderation(spec["moderation"], path),
             higher_order=parse_higher_order(spec["higher_order"], path),
+            headline=parse_headline(spec["headline"], path),
             raw=raw,
         )
 
@@ -189,7 +193,27 @@ class StudyConfig:
         out["weight"] = None if self.weight is None else dict(self.weight)
         out["moderation"] = [dict(m) for m in self.moderation]
         out["higher_order"] = [dict(h) for h in self.higher_order]
+        out["headline"] = dict(self.headline)
         return out
+
+
+HEADLINE_DEFAULTS: dict[str, Any] = dict.fromkeys(("satisfaction_item", "recommendation_item", "top_grades"))
+
+
+def parse_headline(value: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """The headline block: item ids (checked against the codebook when the study runs) and top grades."""
+    out = dict(value)
+    for key in ("satisfaction_item", "recommendation_item"):
+        item = out[key]
+        if item is not None and (not isinstance(item, str) or not item.strip()):
+            raise ModelSpecError(f"{path}: headline.{key} must be an item id of the codebook (e.g. SAT1), "
+                                 f"not {item!r}")
+        out[key] = None if item is None else item.strip()
+    top = out["top_grades"]
+    if top is not None and (not _is_int(top) or top < 1):
+        raise ModelSpecError(f"{path}: headline.top_grades must be a whole number of grades of at least 1 "
+                             f"(e.g. 2: the top two grades count as satisfied), not {top!r}")
+    return out
 
 
 MODERATION_KEYS = ("predictor", "moderator", "target")

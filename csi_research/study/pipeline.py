@@ -53,6 +53,9 @@ class StudyResult:
     cvpat: Any | None = None  # CVPAT of that PLSpredict against its benchmarks (csi_research.stats.cvpat)
     moderation: tuple[Any, ...] = ()  # the declared moderation analyses (csi_research.stats.moderation)
     first_stage: Any | None = None  # measurement quality of a two-stage higher-order model's stage 1
+    headline: pd.DataFrame | None = None  # the programme's headline figures with intervals (stats.headline)
+    index_bands: pd.DataFrame | None = None  # grade band of the CSI and the satisfaction rate, both ends
+    headline_draws: pd.DataFrame | None = None  # their bootstrap draws, one column per figure
     _pngs: dict[tuple[str, str], bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ------------------------------------------------------------------ numbers
@@ -135,6 +138,8 @@ class StudyResult:
             "segments": self.segments,
             "bootstrap": self.boot.estimates.assign(level=self.boot.ci),
         }
+        if self.headline is not None:
+            out |= {"headline": self.headline, "index_bands": self.index_bands}
         if self.declared_model.higher_order:
             out["higher_order"] = self.components()
             if self.first_stage is not None:
@@ -260,7 +265,7 @@ class StudyResult:
 
         return write_bundle(folder, self.results(tables), self.index_draws, tables,
                             figures=write_figures if figures else None, sample=prepared,
-                            model=self.declared_model.to_yaml())
+                            model=self.declared_model.to_yaml(), headline_draws=self.headline_draws)
 
 
 def _higher_order(model: CSIModel, config: StudyConfig, codebook: Any) -> CSIModel:
@@ -355,6 +360,7 @@ def _run(config: StudyConfig | str | Path, quick: bool, workers: int | None, pro
     from csi_research.data.survey import check_identity, load_survey
     from csi_research.stats.bootstrap import bootstrap
     from csi_research.stats.cvpat import cvpat_of
+    from csi_research.stats.headline import headline_figures
     from csi_research.stats.indices import csi_indices, grade_score_index
     from csi_research.stats.ipma import ipma
     from csi_research.stats.measurement import measurement_quality
@@ -379,29 +385,60 @@ def _run(config: StudyConfig | str | Path, quick: bool, workers: int | None, pro
     cbsem, cbsem_note = _fit_cbsem(sample, config)
     measurement = measurement_quality.quiet(pls)
     first_stage = measurement_quality.quiet(pls.first_stage) if pls.first_stage is not None else None
+    records = _service_records(config, survey)
+    try:
+        figures = headline_figures.quiet(pls, **config.headline, complaints=_complaints(pls.sample, records))
+    except ModelSpecError as exc:
+        raise ModelSpecError(f"{config.path}: {exc}") from None
     boot = bootstrap.quiet(pls, n_boot=n_boot, seed=config.seed, ci=config.ci, workers=workers,
-                           progress=progress)
+                           progress=progress, extra=figures.extra())
     point = csi_indices.quiet(pls)
     indices, draws = _index_table(pls, point, boot)
     importance = ipma.quiet(pls)
     repeats = 1 if quick else PREDICT_REPEATS
     prediction = predict.quiet(pls, k=PREDICT_FOLDS, repeats=repeats, seed=config.seed)
     tested = cvpat_of(pls.sample, prediction)
-    records = _service_records(config, survey)
     moderated = tuple(_moderation(config, pls, declared, i, n_boot, records)
                       for i, declared in enumerate(config.moderation))
     grades = grade_score_index.quiet(pls)
     segments = [_segment(pls, column) for column in config.segments]
     industry, industry_note = _industry(config, pls, float(point[model.target]))
     diagnostics = collect(survey, pls, cbsem, measurement, boot, point, importance, prediction, *moderated,
-                          grades, *segments, industry, *(records or ()), extra=[*cbsem_note, *industry_note])
+                          grades, *segments, industry, *(records or ()), figures,
+                          extra=[*cbsem_note, *industry_note])
+    headline = figures.table(boot)
     return StudyResult(
         config=config, quick=quick, n_boot=n_boot, survey=survey, sample=sample, pls=pls, cbsem=cbsem,
         measurement=measurement, boot=boot, indices=indices, index_draws=draws, ipma=importance,
         grade_index=grades, segments=_segment_table(segments), industry=industry, diagnostics=diagnostics,
         records=records[-1] if records else None, prediction=prediction, cvpat=tested,
-        moderation=moderated, first_stage=first_stage,
+        moderation=moderated, first_stage=first_stage, headline=headline,
+        index_bands=_index_bands(indices, headline, model.target, codebook),
+        headline_draws=pd.DataFrame({f: boot.draws[f][:, 0] for f in figures.names}),
     )
+
+
+def _complaints(sample: Any, records: tuple[Any, Any, Any] | None) -> np.ndarray | None:
+    """Each respondent's complaints in the records' reference period, in the sample's order."""
+    if records is None:
+        return None
+    features = records[1]
+    by_id = features.frame.set_index(features.id_column)[features.count_feature("complaint")]
+    return by_id.reindex(sample.frame[features.id_column]).fillna(0.0).to_numpy(dtype=float)
+
+
+def _index_bands(indices: pd.DataFrame, headline: pd.DataFrame, target: str, codebook: Any) -> pd.DataFrame:
+    """The grade band (the industry evaluation's score-band rule) of the overall CSI and of the
+    satisfaction rate, for the value and both ends of its interval, on the target's answer scale."""
+    from csi_research.evaluation.fuzzy import score_grade
+    from csi_research.stats.headline import band_table
+
+    scale = codebook.scale_of(codebook.items_of(target)[0].id)
+    rows = {"csi": tuple(float(indices.at[target, c]) for c in ("index", "ci_lower", "ci_upper"))}
+    rate = headline[headline["figure"] == "satisfaction_rate"]
+    if len(rate):
+        rows["satisfaction_rate"] = tuple(float(rate[c].iloc[0]) for c in ("value", "ci_lower", "ci_upper"))
+    return band_table(rows, score_grade, scale)
 
 
 def _service_records(config: StudyConfig, survey: Any) -> tuple[Any, Any, Any] | None:
