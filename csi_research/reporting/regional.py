@@ -115,6 +115,7 @@ def summary(result: Any, language: str = "zh", change: pd.DataFrame | None = Non
     )
     if (predicted := prediction_sentence(result, language)) is not None:
         parts.append(paragraph(predicted))
+    parts += _headline_parts(result, language)
     parts += [
         heading(3, say("indices_caption", language, level=level)),
         table(_index_summary(result, language, change)),
@@ -149,6 +150,7 @@ def _cards(result: Any, language: str, change: pd.DataFrame | None) -> Markup:
                     ),
                     " · ",
                     say("card_target", language, target=f"{cfg.index_target:g}"),
+                    *_band_note(result, "csi", language),
                 ]
             ),
         )
@@ -180,6 +182,7 @@ def _cards(result: Any, language: str, change: pd.DataFrame | None) -> Markup:
                 "",
             )
         )
+    cards += _headline_cards(result, language)
     grade = _fuzzy_grade(result, language)
     if grade:
         cards.append(
@@ -190,6 +193,120 @@ def _cards(result: Any, language: str, change: pd.DataFrame | None) -> Markup:
         for c in cards
     ]
     return Markup('<div class="cards">{}</div>').format(join(html))
+
+
+# ---------------------------------------------------------------------------- headline figures
+HEADLINE_UNITS = {"%": "headline_unit_percent", "points": "headline_unit_points",
+                  "per 10,000": "headline_unit_per10k"}
+CARD_FIGURES = ("satisfaction_rate", "recommendation_index")  # the summary's cards; the table has all
+
+
+def _headline(result: Any) -> pd.DataFrame | None:
+    table = getattr(result, "headline", None)
+    return None if table is None or table.empty else table
+
+
+def _band(result: Any, figure: str, language: str) -> str | None:
+    """The band of a figure's value, with both ends' bands when they differ."""
+    bands = getattr(result, "index_bands", None)
+    if bands is None or figure not in set(bands["figure"]):
+        return None
+    row = bands.set_index("figure").loc[figure]
+    value, lo, hi = (str(row[f"{p}band_{language}"]) for p in ("", "lower_", "upper_"))
+    return value if lo == hi else f"{value}（{lo}–{hi}）" if language == "zh" else f"{value} ({lo}–{hi})"
+
+
+def _band_note(result: Any, figure: str, language: str) -> list[Any]:
+    band = _band(result, figure, language)
+    return [" · ", say("card_band", language, band=band)] if band else []
+
+
+def _headline_cards(result: Any, language: str) -> list[tuple[Any, Any, Any]]:
+    table = _headline(result)
+    if table is None:
+        return []
+    cards = []
+    for row in table[table["figure"].isin(CARD_FIGURES)].itertuples():
+        interval = say("card_interval", language, level=level_text(float(row.level)), lo=num(row.ci_lower),
+                       hi=num(row.ci_upper))
+        band = _band(result, row.figure, language)
+        value = num(row.value) + ("%" if row.unit == "%" else "")
+        big = Markup('<span class="big">{}</span>').format(value)
+        cards.append((say(f"headline_{row.figure}", language), big,
+                      join([interval, " · ", say("card_band", language, band=band)]) if band else interval))
+    return cards
+
+
+def headline_table(result: Any, language: str) -> pd.DataFrame:
+    """The headline figures for readers: the CSI first, then each figure, its interval, unit, n, band."""
+    zh = language == "zh"
+    csi = _csi(result)
+    rows = [("csi", float(csi["index"]), float(csi["ci_lower"]), float(csi["ci_upper"]),
+             "headline_unit_index", int(csi["n"]))]
+    for row in _headline(result).itertuples():
+        rows.append((row.figure, row.value, row.ci_lower, row.ci_upper, HEADLINE_UNITS[row.unit], int(row.n)))
+    level = level_text(float(csi["level"]))
+    return pd.DataFrame([{
+        ("指标" if zh else "Figure"): say(f"headline_{figure}", language),
+        ("数值" if zh else "Value"): num(value),
+        (f"{level} 区间" if zh else f"{level} interval"): f"{num(lo)}–{num(hi)}",
+        ("单位" if zh else "Unit"): say(unit, language),
+        ("样本量" if zh else "Respondents"): str(n),
+        ("等级" if zh else "Band"): _band(result, figure, language) or "–",
+    } for figure, value, lo, hi, unit, n in rows])
+
+
+def headline_definitions(result: Any, language: str) -> list[Markup]:
+    """How each headline figure is computed, with its item, codes and treatment of missing answers."""
+    from csi_research.evaluation.fuzzy import grade_bands
+
+    table = _headline(result)
+    book = result.survey.codebook
+    zh = language == "zh"
+    out = []
+    for row in table.itertuples():
+        values: dict[str, Any] = {}
+        if row.item in book.item_ids:
+            item = book.item(row.item)
+            values = {"item": row.item, "text": item.text_zh if zh else item.text_en}
+        if row.figure == "satisfaction_rate":
+            values |= {"codes": row.counted, "k": _codes_in(book, row.item, row.counted)}
+        elif row.figure == "recommendation_index":
+            promoters, detractors = row.counted.split(" vs ")
+            values |= {"promoters": promoters, "detractors": detractors}
+        elif row.figure == "repeat_complainants_per_10k":
+            values["repeat"] = row.counted.lstrip("≥")
+        out.append(say(f"def_{row.figure}", language, **values))
+    if getattr(result, "index_bands", None) is not None:
+        scale = book.scale_of(book.items_of(result.target)[0].id)
+        bands = grade_bands(scale)
+        shown = ("、" if zh else ", ").join(
+            f"{r[f'label_{language}']} {num(r['lower'], 0)}–{num(r['upper'], 0)}"
+            for _, r in bands.iterrows())
+        out.append(say("def_bands", language, bands=shown))
+    out.append(say("def_intervals", language, n=result.n_boot, level=level_text(result.boot.ci)))
+    return out
+
+
+def _codes_in(book: Any, item: str, span: str) -> int:
+    """How many codes of the item's scale a span such as "4–5" (or "5") covers."""
+    ends = [int(x) for x in str(span).split("–")]
+    return sum(ends[0] <= c <= ends[-1] for c in book.scale_of(item).codes)
+
+
+def _headline_parts(result: Any, language: str) -> list[Any]:
+    if _headline(result) is None:
+        return []
+    level = level_text(result.boot.ci)
+    return [heading(3, say("headline_title", language, level=level)), table(headline_table(result, language)),
+            heading(4, say("headline_definitions", language)),
+            bullets(headline_definitions(result, language))]
+
+
+def headline(result: Any, language: str = "zh") -> Block:
+    """The headline figures as a section of its own (the summary page shows the same table)."""
+    check_language(language)
+    return Block(join(_headline_parts(result, language)), language=language)
 
 
 def _change_row(result: Any, change: pd.DataFrame | None) -> pd.Series | None:

@@ -43,7 +43,7 @@ REPEAT = 2  # complaints that make a repeat complainant
 RECORDS = "service_records"  # the "item" of the complaint figures
 SHORT_SCALE = 7  # scales of up to this many points count their top 2 grades, longer ones their top 3
 
-HEADLINE_COLUMNS = ["figure", "item", "rule", "value", "ci_lower", "ci_upper", "level", "se", "n", "unit"]
+HEADLINE_COLUMNS = ["figure", "item", "counted", "value", "ci_lower", "ci_upper", "level", "se", "n", "unit"]
 
 
 # ---------------------------------------------------------------------------- one figure
