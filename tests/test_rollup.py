@@ -270,7 +270,7 @@ def test_national_tables_round_trip_through_saved_bundles(tmp_path):
         results["study"] = {**results["study"], "place": [dict(p) for p in parse_place(b.study["place"])]}
         paths.append(bundle_format.write_bundle(tmp_path / f"{b.region}-{b.wave}", results, b.draws, {}))
     tables, notes = national_tables(load_bundles(paths))
-    assert set(tables) == {"rollup", "ranking", "distribution", "changes", "missing"}
+    assert set(tables) == {"rollup", "headline", "ranking", "distribution", "changes", "missing"}
     direct = rollup.quiet(three_regions_two_waves())
     assert np.allclose(tables["rollup"]["index"], direct["index"])
     assert tables["missing"]["region"].tolist() == ["d", "c"] and notes

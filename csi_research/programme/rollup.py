@@ -56,6 +56,8 @@ RANKING_COLUMNS = ["wave", "rank", "region", "name", "province", "index", "ci_lo
                    "rank_lower", "rank_upper", "ci", "n"]
 DISTRIBUTION_COLUMNS = ["level", "unit", "wave", "construct", "n_regions", "min", "q10", "q25", "median",
                         "q75", "q90", "max", "mean"]
+HEADLINE_ROLLUP_COLUMNS = ["level", "unit", "parent", "wave", "figure", "value", "ci_lower", "ci_upper", "ci",
+                           "n_regions", "weight_total", "coverage"]
 CHANGE_COLUMNS = ["level", "unit", "parent", "construct", "from_wave", "to_wave", "before", "after",
                   "difference", "ci_lower", "ci_upper", "significant", "ci", "n_regions",
                   "regions_not_compared"]
@@ -156,7 +158,10 @@ class _Draws:
     """Each bundle's finite draws of a construct, at a common count (resampled when asked)."""
 
     def __init__(self, bundles: Sequence[Bundle], n_draws: int | None,
-                 seed: int | np.random.Generator | None) -> None:
+                 seed: int | np.random.Generator | None, headline: bool = False) -> None:
+        # the index draws, or (headline) the headline figures' draws of the same resamples
+        self._tables: dict[tuple[str, str], pd.DataFrame | None] = {}
+        self.source = self._headline_draws if headline else (lambda b: b.draws)
         counts = {(b.region, b.wave): len(b.draws) for b in bundles}
         if n_draws is None and len(set(counts.values())) > 1:
             shown = ", ".join(f"{r} {w}: {n}" for (r, w), n in sorted(counts.items()))
@@ -177,12 +182,19 @@ class _Draws:
         self._cache: dict[tuple[str, str, str], np.ndarray] = {}
         self.shortened: dict[str, int] = {}  # "region wave construct" -> finite draws left, when fewer
 
+    def _headline_draws(self, bundle: Bundle) -> pd.DataFrame | None:
+        key = (bundle.region, bundle.wave)
+        if key not in self._tables:
+            self._tables[key] = bundle.headline_draws()
+        return self._tables[key]
+
     def of(self, bundle: Bundle, construct: str) -> np.ndarray:
         key = (bundle.region, bundle.wave, construct)
         if key not in self._cache:
-            if construct not in bundle.draws.columns:
+            table = self.source(bundle)
+            if table is None or construct not in table.columns:
                 raise ModelSpecError(f"{bundle.path}: no bootstrap draws of {construct!r}")
-            d = bundle.draws[construct].to_numpy(dtype=float)
+            d = table[construct].to_numpy(dtype=float)
             d = d[np.isfinite(d)]
             if self.n_draws is not None:
                 if len(d) < 2:
@@ -378,6 +390,74 @@ def _aggregate_rows(present: list[Member], absent: list[str], universe: Mapping[
     return rows
 
 
+# ---------------------------------------------------------------------------- headline figures
+def _headline_values(bundle: Bundle) -> dict[str, float]:
+    table = bundle.headline()
+    if table is None or bundle.headline_draws() is None:
+        return {}
+    return {str(f): float(v) for f, v in zip(table["figure"], table["value"], strict=True)}
+
+
+@diagnostics.public
+def headline_rollup(
+    bundles: Sequence[Bundle],
+    weights: Weights = "customers",
+    levels: Sequence[str] = ("province", "nation"),
+    ci: float | None = None,
+    n_draws: int | None = None,
+    seed: int | np.random.Generator | None = None,
+    language: str = "en",
+) -> pd.DataFrame:
+    """The headline figures (satisfaction rate, recommendation index, complaint rates per 10,000)
+    of provinces and the nation: weighted by the regions' customers, as the index is.
+
+    Per unit, wave and figure: value = Σ w_r·F_r over the unit's regions whose bundle holds the
+    figure (w normalised over them; ``coverage`` is their share of the weights of the regions
+    present), interval = percentile interval of Σ w_r·F*_r,b over paired independent draws, each
+    region's draws those of its own index bootstrap (``headline_draws.csv``). A region's rate per
+    10,000 respondents stands for its customers, so the weighted sum is a rate per 10,000 customers
+    of the unit as far as the respondents represent them. Bundles without headline figures (older
+    ones) are left out with a diagnostic. Columns: :data:`HEADLINE_ROLLUP_COLUMNS`.
+    """
+    lang = options.language(language, "language", "headline_rollup")
+    for level in levels:
+        options.choice(level, LEVELS, "levels", "headline_rollup")
+    if not bundles:
+        raise ModelSpecError("no study bundles to aggregate")
+    ms = members(bundles, weights)
+    level_ci = _common_ci(bundles, ci)
+    values = {(m.region, m.bundle.wave): _headline_values(m.bundle) for m in ms}
+    lacking = sorted(f"{r} {w}" for (r, w), v in values.items() if not v)
+    notes = ([f"headline figures: {len(lacking)} bundle(s) hold none ({', '.join(lacking)}); the aggregates "
+              "are over the others (rerun those studies to include them)"] if lacking else [])
+    draws = _Draws([m.bundle for m in ms if values[(m.region, m.bundle.wave)]], n_draws, seed, headline=True)
+    figures = list(dict.fromkeys(f for v in values.values() for f in v))
+    rows = []
+    for level in levels:
+        for _, (path, group) in _units(ms, level).items():
+            for w in sorted({m.bundle.wave for m in group}, key=_wave_key):
+                present = [m for m in group if m.bundle.wave == w]
+                total = sum(m.weight for m in present)
+                for figure in figures:
+                    having = [m for m in present if figure in values[(m.region, w)]]
+                    if not having:
+                        continue
+                    weight = np.array([m.weight for m in having])
+                    shares = weight / weight.sum()
+                    point = float(np.dot(shares, [values[(m.region, w)][figure] for m in having]))
+                    lo, hi = percentile_interval(draws.matrix([m.bundle for m in having], figure) @ shares,
+                                                 level_ci)
+                    rows.append({"level": level, "unit": _label(path, lang), "parent": _parent(path, lang),
+                                 "wave": w, "figure": figure, "value": point, "ci_lower": float(lo),
+                                 "ci_upper": float(hi), "ci": level_ci, "n_regions": len(having),
+                                 "weight_total": float(weight.sum()),
+                                 "coverage": float(weight.sum() / total)})
+    table = pd.DataFrame(rows, columns=HEADLINE_ROLLUP_COLUMNS)
+    table.attrs["diagnostics"] = notes
+    table.attrs["kinds"] = dict.fromkeys(("value", "ci_lower", "ci_upper"), "index")
+    return table
+
+
 # ---------------------------------------------------------------------------- ranking
 def national_ranking(
     bundles: Sequence[Bundle],
@@ -536,18 +616,21 @@ def national_tables(
     bundles: Sequence[Bundle], weights: Weights = "customers", language: str = "en",
     expected: Iterable[str] | None = None, n_draws: int | None = None, seed: int | None = None,
 ) -> tuple[dict[str, pd.DataFrame], list[str]]:
-    """The national report's tables (rollup, ranking, distribution, changes, missing) and diagnostics."""
+    """The national report's tables (rollup, headline, ranking, distribution, changes, missing) and
+    diagnostics."""
     kw: dict[str, Any] = {"n_draws": n_draws, "seed": seed, "language": language}
     aggregate = rollup.quiet(bundles, weights, expected=expected, **kw)
     change = changes.quiet(bundles, weights, **kw)
+    headline = headline_rollup.quiet(bundles, weights, **kw)
     tables = {
         "rollup": aggregate,
+        "headline": headline,
         "ranking": national_ranking(bundles, **kw),
         "distribution": distribution(bundles, language=language),
         "changes": change,
         "missing": missing_regions(bundles, expected),
     }
-    return tables, diagnostics.collect(aggregate, change)
+    return tables, diagnostics.collect(aggregate, change, headline)
 
 
 def national_figures(tables: Mapping[str, pd.DataFrame], language: str = "en",

@@ -259,12 +259,27 @@ def rollup(tables: Any, construct: str, language: str = "zh") -> Block:
     shown = rows[["level", "unit", "wave", "index", "ci_lower", "ci_upper", "n_regions", "coverage"]]
     shown = shown.assign(level=[_LEVELS[v][0 if language == "zh" else 1] for v in shown["level"]])
     parts.append(table(reader_table(shown, language)))
+    parts += _headline_rollup(tables.get("headline"), language)
     missing = tables.get("missing")
     if missing is not None and not missing.empty:
         parts += [paragraph(say("cmp_rollup_missing", language)),
                   table(reader_table(_missing_by_province(missing, language), language))]
     text = rows[["level", "unit", "wave", "index", "ci_lower", "ci_upper"]].round(1).to_string(index=False)
     return Block(join(parts), text, language=language)
+
+
+def _headline_rollup(headline: pd.DataFrame | None, language: str) -> list[Any]:
+    """The provinces' and the nation's headline figures, customer-weighted, with their intervals."""
+    if headline is None or headline.empty:
+        return []
+    shown = headline[["level", "unit", "wave", "figure", "value", "ci_lower", "ci_upper", "n_regions",
+                      "coverage"]]
+    shown = shown.assign(level=[_LEVELS[v][0 if language == "zh" else 1] for v in shown["level"]],
+                         figure=[str(say(f"headline_{f}", language)) for f in shown["figure"]])
+    kinds = dict.fromkeys(("value", "ci_lower", "ci_upper"), "index")
+    return [heading(3, say("cmp_headline", language)),
+            paragraph(say("cmp_headline_intro", language, level=level_text(float(headline["ci"].iloc[0])))),
+            table(reader_table(shown, language, kinds=kinds))]
 
 
 MISSING_NAMED = 8  # regions named per province and wave; the rest are counted (national_missing lists all)

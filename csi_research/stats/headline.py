@@ -41,6 +41,7 @@ UNITS = {"satisfaction_rate": "%", "recommendation_index": "points", "complaints
 PER = 10_000.0  # complaints are counted per 10,000 respondents
 REPEAT = 2  # complaints that make a repeat complainant
 RECORDS = "service_records"  # the "item" of the complaint figures
+KEYS = {"satisfaction_rate": "satisfaction_item", "recommendation_index": "recommendation_item"}
 SHORT_SCALE = 7  # scales of up to this many points count their top 2 grades, longer ones their top 3
 
 HEADLINE_COLUMNS = ["figure", "item", "counted", "value", "ci_lower", "ci_upper", "level", "se", "n", "unit"]
@@ -135,7 +136,9 @@ class HeadlineFigures:
             row = est.loc[f]
             rows.append([f, self.items[f], self.rules[f], float(row["estimate"]), float(row["ci_lower"]),
                          float(row["ci_upper"]), float(boot.ci), float(row["se"]), int(self.n[f]), UNITS[f]])
-        return pd.DataFrame(rows, columns=HEADLINE_COLUMNS)
+        out = pd.DataFrame(rows, columns=HEADLINE_COLUMNS)
+        out.attrs["kinds"] = dict.fromkeys(("value", "ci_lower", "ci_upper", "se"), "index")  # one decimal
+        return out
 
 
 def default_items(codebook: Any, target: str) -> tuple[str | None, str | None]:
@@ -179,8 +182,9 @@ def headline_figures(
     for figure, default in zip(chosen, found, strict=True):
         item = chosen[figure] or default
         if item is None:
-            notes.append(f"headline figures: no {figure} item found in the codebook; name it in study.yaml "
-                         "(headline: satisfaction_item / recommendation_item) to report the figure")
+            key = KEYS[figure]
+            notes.append(f"headline figures: the codebook has no default {key} (found by its text); name it "
+                         f"in study.yaml (headline: {{{key}: ...}}) to report the figure")
             continue
         answers, codes = _answers(frame, book, item, figure)
         answered = np.isfinite(answers).astype(float)
@@ -245,9 +249,11 @@ def band_table(rows: Mapping[str, tuple[float, float, float]], grade: Any, scale
     for figure, (value, lower, upper) in rows.items():
         g = [int(x) for x in grade(np.array([value, lower, upper]), scale.grade_scores)]
         out.append([figure, value, lower, upper, int(scale.codes[g[0]]), *_labels(scale, g)])
-    return pd.DataFrame(out, columns=["figure", "value", "ci_lower", "ci_upper", "band_code", "band_zh",
-                                      "band_en", "lower_band_zh", "lower_band_en", "upper_band_zh",
-                                      "upper_band_en"])
+    table = pd.DataFrame(out, columns=["figure", "value", "ci_lower", "ci_upper", "band_code", "band_zh",
+                                       "band_en", "lower_band_zh", "lower_band_en", "upper_band_zh",
+                                       "upper_band_en"])
+    table.attrs["kinds"] = dict.fromkeys(("value", "ci_lower", "ci_upper"), "index")
+    return table
 
 
 def _labels(scale: Any, grades: Sequence[int]) -> list[str]:
