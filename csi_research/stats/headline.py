@@ -186,6 +186,10 @@ def headline_figures(
             notes.append(f"headline figures: the codebook has no default {key} (found by its text); name it "
                          f"in study.yaml (headline: {{{key}: ...}}) to report the figure")
             continue
+        if chosen[figure] is None and item not in frame.columns:
+            notes.append(f"headline figures: the default {KEYS[figure]} {item} is not a column of the "
+                         "survey; the figure is left out")
+            continue
         answers, codes = _answers(frame, book, item, figure)
         answered = np.isfinite(answers).astype(float)
         if figure == "satisfaction_rate":
