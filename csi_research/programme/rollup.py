@@ -428,8 +428,10 @@ def headline_rollup(
     level_ci = _common_ci(bundles, ci)
     values = {(m.region, m.bundle.wave): _headline_values(m.bundle) for m in ms}
     lacking = sorted(f"{r} {w}" for (r, w), v in values.items() if not v)
-    notes = ([f"headline figures: {len(lacking)} bundle(s) hold none ({', '.join(lacking)}); the aggregates "
-              "are over the others (rerun those studies to include them)"] if lacking else [])
+    notes: list[str] = []
+    if lacking:
+        notes.append(f"headline figures: {len(lacking)} bundle(s) hold none ({', '.join(lacking)}); the "
+                     "aggregates are over the others (rerun those studies to include them)")
     draws = _Draws([m.bundle for m in ms if values[(m.region, m.bundle.wave)]], n_draws, seed, headline=True)
     figures = list(dict.fromkeys(f for v in values.values() for f in v))
     rows = []
