@@ -56,7 +56,7 @@ RANKING_COLUMNS = ["wave", "rank", "region", "name", "province", "index", "ci_lo
                    "rank_lower", "rank_upper", "ci", "n"]
 DISTRIBUTION_COLUMNS = ["level", "unit", "wave", "construct", "n_regions", "min", "q10", "q25", "median",
                         "q75", "q90", "max", "mean"]
-HEADLINE_ROLLUP_COLUMNS = ["level", "unit", "parent", "wave", "figure", "value", "ci_lower", "ci_upper", "ci",
+HEADLINE_ROLLUP_COLUMNS = ["level", "unit", "wave", "figure", "value", "ci_lower", "ci_upper", "ci",
                            "n_regions", "weight_total", "coverage"]
 CHANGE_COLUMNS = ["level", "unit", "parent", "construct", "from_wave", "to_wave", "before", "after",
                   "difference", "ci_lower", "ci_upper", "significant", "ci", "n_regions",
@@ -449,9 +449,10 @@ def headline_rollup(
                     point = float(np.dot(shares, [values[(m.region, w)][figure] for m in having]))
                     lo, hi = percentile_interval(draws.matrix([m.bundle for m in having], figure) @ shares,
                                                  level_ci)
-                    rows.append({"level": level, "unit": _label(path, lang), "parent": _parent(path, lang),
-                                 "wave": w, "figure": figure, "value": point, "ci_lower": float(lo),
-                                 "ci_upper": float(hi), "ci": level_ci, "n_regions": len(having),
+                    # no parent column: it would be blank for the nation (a blank CSV column)
+                    rows.append({"level": level, "unit": _label(path, lang), "wave": w, "figure": figure,
+                                 "value": point, "ci_lower": float(lo), "ci_upper": float(hi),
+                                 "ci": level_ci, "n_regions": len(having),
                                  "weight_total": float(weight.sum()),
                                  "coverage": float(weight.sum() / total)})
     table = pd.DataFrame(rows, columns=HEADLINE_ROLLUP_COLUMNS)
