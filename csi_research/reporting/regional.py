@@ -299,7 +299,7 @@ def _headline_parts(result: Any, language: str) -> list[Any]:
         return []
     level = level_text(result.boot.ci)
     return [heading(3, say("headline_title", language, level=level)), table(headline_table(result, language)),
-            heading(4, say("headline_definitions", language)),
+            paragraph(say("headline_definitions", language), "muted"),
             bullets(headline_definitions(result, language))]
 
 
