@@ -109,6 +109,16 @@ def refused(path: Path, *fragments: str, limit: int = LIMIT, **kwargs) -> Survey
     return info.value
 
 
+def loaded(path: Path, *notes: str, **kwargs) -> Survey:
+    """Loading ``path`` succeeds, leaves every file beside it as it was, and notes each of ``notes``."""
+    snap = Snapshot(path.parent if path.parent != DATA else path)
+    survey = quiet(path, **kwargs)
+    snap.unchanged()
+    for note in notes:
+        assert any(note in d for d in survey.diagnostics), f"{note!r} not in {survey.diagnostics!r}"
+    return survey
+
+
 def from_frame(frame: pd.DataFrame, **kwargs) -> Survey:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CSIWarning)
@@ -288,12 +298,13 @@ def test_a_utf8_file_with_two_gbk_rows_names_the_rows(tmp_path):
     assert error.problems[0].rows == (11, 12)
 
 
-def test_utf16_and_undecodable_bytes(tmp_path):
+def test_utf16_is_read_with_a_note_and_undecodable_bytes_are_refused(tmp_path, reference):
     path = tmp_path / "survey.csv"
     path.write_bytes(raw().to_csv(index=False).encode("utf-16"))
-    refused(path, "neither UTF-8 nor GB18030 (it is UTF-16)")
-    path.write_bytes(bytes(range(128, 256)) * 50)
-    refused(path, "neither UTF-8 nor GB18030")
+    survey = loaded(path, "survey.csv: the text is not UTF-8; it was read as UTF-16")
+    pd.testing.assert_frame_equal(survey.frame, reference)
+    path.write_bytes(bytes(range(128, 256)) * 50)  # 0x80 starts no character of any supported encoding
+    refused(path, "neither UTF-8 nor GB18030 nor Big5")
 
 
 def test_binary_garbage_named_csv(tmp_path):
@@ -302,13 +313,17 @@ def test_binary_garbage_named_csv(tmp_path):
     refused(path, "the file is binary, not text")
 
 
-def test_a_workbook_named_csv_and_a_csv_named_xlsx(tmp_path):
+def test_a_workbook_named_csv_and_a_csv_named_xlsx_are_read_for_what_they_are(tmp_path, reference):
     workbook = xlsx_file(tmp_path, {"data": rows_of(typed())})
     renamed = tmp_path / "survey.csv"
     renamed.write_bytes(workbook.read_bytes())
-    refused(renamed, "an Excel workbook (.xlsx): give it its proper extension")
+    survey = loaded(renamed, "survey.csv: the file is an Excel workbook (.xlsx), not what its extension '.csv' "
+                    "says; read it as such")
+    pd.testing.assert_frame_equal(survey.frame, reference)
     text = csv_file(tmp_path, raw(), "text.xlsx")
-    refused(text, "cannot parse the file as .xlsx", "plain text", "extension .csv")
+    survey = loaded(text, "text.xlsx: the file is text, not an Excel workbook (.xlsx) as its extension says; "
+                    "read as text: columns separated by ',', encoding UTF-8")
+    pd.testing.assert_frame_equal(survey.frame, reference)
 
 
 def test_empty_header_only_and_blank_rows_only(tmp_path):

@@ -48,6 +48,7 @@ from scipy import stats
 from csi_research.core import options
 from csi_research.core.diagnostics import public
 from csi_research.core.errors import ModelSpecError
+from csi_research.data import answers
 from csi_research.data.codebook import Attribute, Codebook, Item, Scale
 from csi_research.data.surveyfile import (
     DELIMITERS,
@@ -320,6 +321,7 @@ def _study_missing_codes(codes: Sequence[int], book: Codebook, where: str) -> tu
 def _build(table: Table, book: Codebook, source: str, digest: str, missing_codes: tuple[int, ...],
            extra_columns: str) -> Survey:
     name = Path(source).name
+    where = table.where or name  # errors of a workbook name its sheet too
     raw, rows = table.frame, table.rows
     names = [_column_name(c) for c in raw.columns]
     # columns without a header and without a value are export debris (trailing separators)
@@ -336,7 +338,7 @@ def _build(table: Table, book: Codebook, source: str, digest: str, missing_codes
     else:
         positions = list(range(1, len(names) + 1))
     if raw.shape[0] == 0:
-        refuse(name, "no_respondents", "the file has a header but no respondents")
+        refuse(where, "no_respondents", "the file has a header but no respondents")
     problems, columns, extra = _columns(name, raw, names, positions, rows, book, extra_columns, table)
     notes = list(table.notes)
     if table.header_row > 1:
@@ -352,15 +354,17 @@ def _build(table: Table, book: Codebook, source: str, digest: str, missing_codes
     attributes = {}
     for attribute in book.attributes:
         if attribute.id in values:
-            attributes[attribute.id] = _attribute(values[attribute.id], attribute, rows,
-                                                  table.labels.get(attribute.id), problems)
+            column, wide = answers.ascii_forms(values[attribute.id])
+            notes += answers.fullwidth_notes(name, attribute.id, wide, rows, values[attribute.id], column)
+            attributes[attribute.id] = _attribute(column, attribute, rows, table.labels.get(attribute.id),
+                                                  problems)
     codes = np.full((len(raw), len(book.items)), np.nan)
     for k, item in enumerate(book.items):
         if item.id in values:
             codes[:, k] = _item_codes(values[item.id], item, book.scales[item.scale], missing_codes, rows,
-                                      problems)
+                                      problems, notes, name)
     if problems:
-        fail(name, problems)
+        fail(where, problems)
     clean = codes.copy()
     for k, item in enumerate(book.items):
         if item.reverse:
@@ -519,9 +523,34 @@ def _numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _item_codes(column: pd.Series, item: Item, scale: Scale, study_codes: tuple[int, ...], rows: np.ndarray,
-                problems: list[SurveyProblem]) -> np.ndarray:
-    """Raw codes as float with missing codes → NaN; problems for text and out-of-scale values."""
+                problems: list[SurveyProblem], notes: list[str], name: str) -> np.ndarray:
+    """Raw codes as float with missing codes → NaN; problems for text and out-of-scale values.
+
+    Full-width digits are read as ASCII (noted); decimal commas and date cells are problems of their own.
+    """
+    original = column
+    column, wide = answers.ascii_forms(column)
+    notes += answers.fullwidth_notes(name, item.id, wide, rows, original, column)
+    dated = answers.dates(column)
+    comma = answers.decimal_commas(column)
+    if dated.any():
+        column = column.astype(object).where(~dated, None)
     x, text = _numbers(column)
+    text &= ~comma
+    if comma.any():
+        problems.append(cells(
+            item.id, "decimal_comma", comma, rows, lambda p: quote(column.iloc[p]),
+            "value {value} has a decimal comma; answer codes are whole numbers",
+            "values have a decimal comma; answer codes are whole numbers",
+            f"enter the answer code ({scale.span}); if the file uses ',' for decimals, check the export",
+            f"enter answer codes ({scale.span}); if the file uses ',' for decimals, check the export"))
+    if dated.any():
+        problems.append(cells(
+            item.id, "excel_date", dated, rows, lambda p: answers.excel_day(original.iloc[p]),
+            "value {value} is a date: the cell is formatted as a date",
+            "values are dates: the cells are formatted as dates",
+            f"format the column as a number in Excel/WPS and check the code ({scale.span})",
+            f"format the column as a number in Excel/WPS and check the codes ({scale.span})"))
     if text.any():
         problems.append(cells(
             item.id, "not_a_number", text, rows, lambda p: quote(column.iloc[p]),

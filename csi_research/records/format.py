@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from csi_research.core.diagnostics import public
-from csi_research.data.surveyfile import _text_encoding
+from csi_research.data.sniff import text_encoding as _text_encoding
 from csi_research.data.surveyproblems import (
     EXAMPLES,
     SurveyProblem,
