@@ -17,8 +17,9 @@ import io
 import re
 import zipfile
 from functools import cache
+from typing import NoReturn
 
-from csi_research.data.surveyproblems import EXAMPLES, SurveyProblem, fail, quote, refuse, rows_text
+from csi_research.data.surveyproblems import EXAMPLES, SurveyProblem, fail, listing, quote, refuse, rows_text
 
 # kind → what the file is, as a message says it
 KINDS = {
@@ -37,6 +38,19 @@ KINDS = {
     "text": "a text file",
     "binary": "a binary file",
 }
+REFUSED = {  # kinds that are never read, and what to do instead
+    "zip": "",  # names its members, see refuse_kind
+    "docx": "a survey table is not read from a Word document; export the answers as .xlsx or CSV (UTF-8)",
+    "encrypted": "open it in Excel/WPS with its password, remove the password (File → Info → Protect "
+                 "Workbook → Encrypt with Password: clear it) and save it as .xlsx, or export the answers "
+                 "as CSV",
+    "xlsb": "open it in Excel/WPS and save it as an Excel Workbook (.xlsx) or as CSV (UTF-8)",
+    "ods": "open it in LibreOffice/WPS/Excel and save it as an Excel Workbook (.xlsx) or as CSV (UTF-8)",
+    "xml2003": "open it in Excel/WPS and save it as an Excel Workbook (.xlsx) or as CSV (UTF-8)",
+    "binary": "export the survey as CSV (UTF-8) or .xlsx",
+}
+
+
 SNIFF_BYTES = 4096  # the start of a file that decides its kind
 GZIP_LIMIT = 2 * 1024**3  # a decompressed survey larger than this is refused (a zip bomb is no survey)
 _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
@@ -113,6 +127,18 @@ def gunzip(name: str, data: bytes) -> bytes:
         refuse(name, "too_large", f"the gzip file decompresses to more than {GZIP_LIMIT // 1024**3} GB; "
                "give the uncompressed file")
     return inner
+
+
+def refuse_kind(name: str, kind: str, data: bytes) -> NoReturn:
+    """Refuse a file of a kind no reader takes (:data:`REFUSED`), saying what it is and what to do."""
+    if kind == "zip":
+        members = [m for m in zip_members(data) or [] if not m.endswith("/")]
+        held = f"holding {listing([repr(m) for m in members], 5)}" if members else "that cannot be opened"
+        refuse(name, "file_type", f"the file is a zip archive {held}; unpack it and give the survey file "
+               "itself (.csv, .xlsx, .sav or .parquet)")
+    if kind == "binary":
+        refuse(name, "binary", f"the file is binary, not text (it holds NUL bytes); {REFUSED[kind]}")
+    refuse(name, "file_type", f"the file is {KINDS[kind]}; {REFUSED[kind]}")
 
 
 # ---------------------------------------------------------------------------- encodings

@@ -42,19 +42,6 @@ READERS = {"xlsx": "openpyxl", "xls": "xlrd (or python-calamine)", "sav": "pyrea
            "parquet": "pyarrow"}  # the package each file kind needs
 _NAMED = {".csv": "text", ".tsv": "text", ".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls", ".sav": "sav",
           ".parquet": "parquet"}  # the kind of file each suffix promises
-_REFUSED = {  # kinds that are never read, and what to do instead
-    "zip": "",  # names its members, see _refuse_kind
-    "docx": "a survey table is not read from a Word document; export the answers as .xlsx or CSV (UTF-8)",
-    "encrypted": "open it in Excel/WPS with its password, remove the password (File → Info → Protect "
-                 "Workbook → Encrypt with Password: clear it) and save it as .xlsx, or export the answers "
-                 "as CSV",
-    "xlsb": "open it in Excel/WPS and save it as an Excel Workbook (.xlsx) or as CSV (UTF-8)",
-    "ods": "open it in LibreOffice/WPS/Excel and save it as an Excel Workbook (.xlsx) or as CSV (UTF-8)",
-    "xml2003": "open it in Excel/WPS and save it as an Excel Workbook (.xlsx) or as CSV (UTF-8)",
-    "binary": "export the survey as CSV (UTF-8) or .xlsx",
-}
-
-
 @dataclass
 class Table:
     """A file as read: data rows under the header's names (repeated or "" as in the file)."""
@@ -85,8 +72,10 @@ def read(path: Path, data: bytes, sheet: str | int | None, book: Codebook) -> Ta
         if not data.strip():
             refuse(name, "empty_file", "the gzip-compressed file holds nothing; export the survey again")
         notes.append(f"{name}: the file is gzip-compressed; read the text inside it")
-    if kind in _REFUSED:
-        _refuse_kind(name, kind, data)
+        if suffix == ".gz":  # survey.csv.gz: the type is the one before .gz
+            suffix = Path(path.stem).suffix.lower()
+    if kind in sniff.REFUSED:
+        sniff.refuse_kind(name, kind, data)
     known = {book.id_column, *book.attribute_ids, *book.item_ids}
     enough = max(2, (len(book.item_ids) + 1) // 2)  # a header with half the items is the survey's
     try:
@@ -132,23 +121,10 @@ def read(path: Path, data: bytes, sheet: str | int | None, book: Codebook) -> Ta
 
 def _drop_footer(name: str, table: Table, id_column: str) -> None:
     """Summary rows under a spreadsheet's data (合计, 平均, 注…) are taken off, with a note."""
-    if table.header_row == HEADER_ROWS and not table.rows.size:
-        return
     frame, rows, note = footer.drop_footer(name, table.frame, table.rows, id_column)
     if note:
         table.frame, table.rows = frame, rows
         table.notes.append(note)
-
-
-def _refuse_kind(name: str, kind: str, data: bytes) -> None:
-    if kind == "zip":
-        members = [m for m in sniff.zip_members(data) or [] if not m.endswith("/")]
-        held = f"holding {listing([repr(m) for m in members], 5)}" if members else "that cannot be opened"
-        refuse(name, "file_type", f"the file is a zip archive {held}; unpack it and give the survey file "
-               "itself (.csv, .xlsx, .sav or .parquet)")
-    if kind == "binary":
-        refuse(name, "binary", f"the file is binary, not text (it holds NUL bytes); {_REFUSED[kind]}")
-    refuse(name, "file_type", f"the file is {sniff.KINDS[kind]}; {_REFUSED[kind]}")
 
 
 def _read_text(name: str, data: bytes, suffix: str, id_column: str, known: set[str], enough: int) -> Table:
