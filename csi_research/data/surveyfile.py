@@ -82,7 +82,7 @@ def read(path: Path, data: bytes, sheet: str | int | None, book: Codebook) -> Ta
         if kind == "text":
             table = _read_text(name, data, suffix, book.id_column, known, enough)
         elif kind == "html":
-            table = _read_html(name, data, suffix, known, enough)
+            table = _read_html(name, data, book.id_column, known, enough)
         elif kind in ("xlsx", "xls"):
             table = _read_excel(name, data, sheet, kind, known, book, enough)
         elif kind == "parquet":
@@ -123,8 +123,22 @@ def _drop_footer(name: str, table: Table, id_column: str) -> None:
     """Summary rows under a spreadsheet's data (合计, 平均, 注…) are taken off, with a note."""
     frame, rows, note = footer.drop_footer(name, table.frame, table.rows, id_column)
     if note:
-        table.frame, table.rows = frame, rows
+        # the summary cells made whole-number columns float or text: read them as the rest would be
+        table.frame, table.rows = _reinfer(frame), rows
         table.notes.append(note)
+
+
+def _reinfer(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns of whole numbers as int, text columns of numbers as numbers (ids and text stay)."""
+    out = {}
+    for k in range(frame.shape[1]):
+        column = frame.iloc[:, k]
+        if pd.api.types.is_float_dtype(column) and column.notna().all() and (column % 1 == 0).all():
+            column = column.astype(np.int64)
+        out[k] = column
+    result = pd.DataFrame(out, index=frame.index)
+    result.columns = frame.columns
+    return result
 
 
 def _read_text(name: str, data: bytes, suffix: str, id_column: str, known: set[str], enough: int) -> Table:
@@ -328,7 +342,7 @@ def _refuse_uncalculated(where: str, data: bytes, sheet: str, whole: pd.DataFram
         )
 
 
-def _read_html(name: str, data: bytes, suffix: str, known: set[str], enough: int) -> Table:
+def _read_html(name: str, data: bytes, id_column: str, known: set[str], enough: int) -> Table:
     """The table of an HTML page (what some systems save as .xls) holding the codebook's columns."""
     encoding = sniff.html_encoding(data)
     grids = html_tables(data.decode(encoding, errors="replace"))
@@ -347,6 +361,10 @@ def _read_html(name: str, data: bytes, suffix: str, known: set[str], enough: int
     title = _first_text(" ".join(str(v) for v in whole.iloc[j].dropna()) for j in range(index))
     header = [header_text(v) for v in whole.iloc[index]]
     frame = whole.iloc[index + 1:].reset_index(drop=True)
+    for j, h in enumerate(header):  # numbers as numbers, as a CSV reader gives them; ids stay text
+        numbers = pd.to_numeric(frame.iloc[:, j], errors="coerce")
+        if h.strip() != id_column and numbers.notna().sum() == frame.iloc[:, j].notna().sum():
+            frame[j] = numbers
     frame.columns = header
     notes = [] if len(grids) == 1 else [f"{name}: read table {k + 1} of the page's {len(grids)}, the one "
                                           "holding the survey's columns"]
