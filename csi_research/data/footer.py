@@ -28,8 +28,8 @@ def is_label(value: object) -> bool:
 
 
 def drop_footer(name: str, frame: pd.DataFrame, rows: np.ndarray, id_column: str
-                ) -> tuple[pd.DataFrame, np.ndarray, str | None]:
-    """``frame`` and ``rows`` without trailing summary rows, and the note naming them (None: none)."""
+                ) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """``frame`` and ``rows`` without trailing summary rows, and the note naming them (none: none dropped)."""
     names = [str(c).strip() for c in frame.columns]
     ids = names.index(id_column) if id_column in names else None
     dropped: list[tuple[int, str]] = []
@@ -48,13 +48,17 @@ def drop_footer(name: str, frame: pd.DataFrame, rows: np.ndarray, id_column: str
         dropped.append((int(rows[end - 1]), label.strip()))
         end -= 1
     if not dropped:
-        return frame, rows, None
+        return frame, rows, []
     dropped.reverse()
+    return frame.iloc[:end], rows[:end], summary_notes(name, dropped)
+
+
+def summary_notes(name: str, dropped: list[tuple[int, str]]) -> list[str]:
+    """The note naming the summary rows dropped (spreadsheet row, label)."""
     shown = ", ".join(f"row {r} ({quote(t)})" for r, t in dropped[:EXAMPLES])
     more = f" and {len(dropped) - EXAMPLES} more" if len(dropped) > EXAMPLES else ""
-    note = (f"{name}: {len(dropped)} summary row(s) under the data were dropped, not respondents: "
-            f"{shown}{more}")
-    return frame.iloc[:end], rows[:end], note
+    return [f"{name}: {len(dropped)} summary row(s) under the data were dropped, not respondents: "
+            f"{shown}{more}"]
 
 
 def _blank(value: object) -> bool:

@@ -5,7 +5,7 @@ workbook by magic bytes (and, for zip files, by the members a format must hold),
 saved under the wrong extension is read for what it is or refused naming what it is.
 :func:`text_encoding` finds a text file's encoding: a byte-order mark (UTF-8, UTF-16, UTF-32), UTF-16
 without one (every other byte NUL), UTF-8, and else GB18030 or Big5, whichever decodes the text into
-more common Chinese characters. :func:`encoding_note` is the note a reader gives when the text was
+more common Chinese characters. :func:`encoding_notes` gives the note a reader gives when the text was
 not UTF-8.
 """
 
@@ -163,13 +163,13 @@ def encoding_label(codec: str) -> str:
     return _LABELS.get(codec, codec)
 
 
-def encoding_note(name: str, codec: str) -> str | None:
-    """The note for a text that is not UTF-8, naming the encoding it was read in; None for UTF-8."""
+def encoding_notes(name: str, codec: str) -> list[str]:
+    """The note for a text that is not UTF-8, naming the encoding it was read in; none for UTF-8."""
     if codec in ("utf-8", "utf-8-sig"):
-        return None
+        return []
     label = encoding_label(codec)
-    return (f"{name}: the text is not UTF-8; it was read as {label} (check that Chinese labels read "
-            "correctly; saving the file as UTF-8 removes this note)")
+    return [f"{name}: the text is not UTF-8; it was read as {label} (check that Chinese labels read "
+            "correctly; saving the file as UTF-8 removes this note)"]
 
 
 def text_encoding(name: str, data: bytes) -> str:

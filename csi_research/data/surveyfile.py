@@ -114,18 +114,19 @@ def read(path: Path, data: bytes, sheet: str | int | None, book: Codebook) -> Ta
                      f"{quote(suffix or '(none)')} says; read it as such")
     table.notes[:0] = notes
     if sheet is not None and kind not in ("xlsx", "xls"):
-        table.notes.insert(0, f"{name}: sheet {quote(sheet)} ignored: only Excel workbooks have sheets")
+        notes = table.notes
+        notes.insert(0, f"{name}: sheet {quote(sheet)} ignored: only Excel workbooks have sheets")
     _drop_footer(name, table, book.id_column)
     return table
 
 
 def _drop_footer(name: str, table: Table, id_column: str) -> None:
     """Summary rows under a spreadsheet's data (合计, 平均, 注…) are taken off, with a note."""
-    frame, rows, note = footer.drop_footer(name, table.frame, table.rows, id_column)
-    if note:
+    frame, rows, notes = footer.drop_footer(name, table.frame, table.rows, id_column)
+    if notes:
         # the summary cells made whole-number columns float or text: read them as the rest would be
         table.frame, table.rows = _reinfer(frame), rows
-        table.notes.append(note)
+        table.notes += notes
 
 
 def _reinfer(frame: pd.DataFrame) -> pd.DataFrame:
@@ -172,9 +173,7 @@ def _read_text(name: str, data: bytes, suffix: str, id_column: str, known: set[s
     elif delimiter != usual:
         notes.append(f"{name}: the columns are separated by {separator(delimiter)}, "
                      f"not {separator(usual)}; read accordingly")
-    note = sniff.encoding_note(name, encoding)
-    if note:
-        notes.append(note)
+    notes += sniff.encoding_notes(name, encoding)
     title = _first_text(" ".join(_split(line, delimiter)) for line in lines[:index])
     frame = _parse_text(data, encoding, delimiter, index + 1, header, id_column)
     start = index + 2  # spreadsheet row of the first data row
@@ -366,8 +365,10 @@ def _read_html(name: str, data: bytes, id_column: str, known: set[str], enough: 
         if h.strip() != id_column and numbers.notna().sum() == frame.iloc[:, j].notna().sum():
             frame[j] = numbers
     frame.columns = header
-    notes = [] if len(grids) == 1 else [f"{name}: read table {k + 1} of the page's {len(grids)}, the one "
-                                          "holding the survey's columns"]
+    notes = []
+    if len(grids) > 1:
+        notes.append(f"{name}: read table {k + 1} of the page's {len(grids)}, the one holding the survey's "
+                     "columns")
     return Table(frame, np.arange(len(frame)) + index + 2, index + 1, notes, title=title)
 
 

@@ -253,9 +253,7 @@ def _read(path: Path, label: str, sheet: str | int | None
     try:
         if kind == "text":
             encoding = sniff.text_encoding(label, data)
-            note = sniff.encoding_note(label, encoding)
-            if note:
-                notes.append(note)
+            notes += sniff.encoding_notes(label, encoding)
             text = data.decode(encoding).removeprefix("\ufeff")
             header = text.splitlines()[0] if text.strip() else ""
             usual = TEXT_SUFFIXES.get(suffix) or ","
