@@ -12,15 +12,27 @@ and values, a hint) and bounded in length; ``error.problems`` holds the same fac
 
 A survey firm's own export is read as it comes:
 
-* CSV (also .tsv/.txt): UTF-8 with or without BOM, or GB18030. A UTF-8 file with a few rows in
-  another encoding is refused naming those rows (decoding the whole file as GB18030 would garble the
-  UTF-8 text). The separator (``,`` ``;`` tab ``|``) is the one that splits the header into the
-  codebook's column names; a separator other than the file type's usual one is read and noted.
+* A file is read for what its bytes are, not its name (:mod:`csi_research.data.sniff`): a workbook
+  named .csv, a CSV named .xlsx, an HTML table saved as .xls and a gzip-compressed CSV are read with a
+  note; a zip archive (its members named), a Word document, a password-protected workbook, .xlsb,
+  .ods and Excel 2003 XML are refused saying what to do. A file of another type (.txt, .dat) is read
+  as text only when its header holds the codebook's columns, with a note saying how it was parsed.
+* CSV (also .tsv): UTF-8 with or without BOM, UTF-16/UTF-32 (with a BOM, or UTF-16 without one),
+  GB18030 or Big5 (told apart by their common characters); any encoding but UTF-8 is noted. A UTF-8
+  file with a few rows in another encoding is refused naming those rows (decoding the whole file as
+  GB18030 would garble the UTF-8 text). The separator (``,`` ``;`` tab ``|``) is the one that splits
+  the header into the codebook's column names; a separator other than the file type's usual one is
+  read and noted.
 * Title rows above the header: the header is the row, among the first :data:`HEADER_SEARCH_ROWS`,
-  with the most codebook column names; rows above it are skipped with a note.
-* Excel: without ``sheet`` the workbook's sheet holding the codebook's columns is read (noted when it
-  is not the first); two such sheets are an error asking which. A ``sheet`` without the codebook's
-  columns is refused naming the sheet that has them. ``sheet`` is a name or a number counted from 1.
+  with the most codebook column names; rows above it are skipped with a note. Summary rows under the
+  data (合计, 平均, 注, Total, Average, Note; see :mod:`csi_research.data.footer`) are dropped with a note.
+* Excel: without ``sheet`` the workbook's sheet whose header holds the codebook's item columns is read
+  (noted when it is not the first, or hidden); two such sheets are an error asking which. A ``sheet``
+  without the codebook's columns is refused naming the sheet that has them. ``sheet`` is a name or a
+  number counted from 1. Formulas in survey columns never calculated (no saved value) are refused
+  naming the cells. Errors of a workbook name its sheet: ``survey.xlsx, sheet 'data': …``.
+* Answers (:mod:`csi_research.data.answers`): full-width digits and letters are read as ASCII with
+  a note; a decimal comma ("4,5") and a cell formatted as a date are errors naming the cell.
 * SPSS .sav: value labels of attribute columns are applied (code 2 labelled 商业 → commercial);
   item columns stay numeric; codes declared user-missing in the file are read as missing.
 * Columns the codebook does not know are kept aside in ``Survey.extra`` (``extra_columns="keep"``,
@@ -202,7 +214,7 @@ def load_survey(
     path: str | Path, codebook: Codebook | None = None, *, sheet: str | int | None = None,
     missing_codes: Sequence[int] = (), extra_columns: str = "keep",
 ) -> Survey:
-    """Read and validate a survey file (.csv/.tsv/.txt, .xlsx/.xlsm/.xls, .sav, .parquet).
+    """Read and validate a survey file (.csv/.tsv, .xlsx/.xlsm/.xls, .sav, .parquet; see the module doc).
 
     The file is read once and never written (see the module doc for encodings, separators, title
     rows, sheets and SPSS labels). ``sheet`` names an Excel sheet or numbers it from 1; ``missing_codes``

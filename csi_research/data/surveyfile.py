@@ -1,5 +1,6 @@
-"""Reading a survey firm's export as it comes: CSV in UTF-8 or GB18030 with any common separator,
-Excel with cover sheets and title rows, SPSS with value labels, parquet.
+"""Reading a survey firm's export as it comes: CSV in UTF-8, UTF-16, GB18030 or Big5 with any common
+separator, Excel with cover sheets, hidden sheets and title rows, HTML tables saved as .xls, SPSS with
+value labels, parquet, gzip-compressed text; each read for what its bytes are (see :mod:`.sniff`).
 
 :func:`read` returns a :class:`Table`: the data rows under the header's names as written (repeated
 or empty names are judged by the validation in :mod:`csi_research.data.survey`), the spreadsheet row of
