@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -50,17 +51,24 @@ def fullwidth_notes(name: str, column: str, changed: np.ndarray, rows: np.ndarra
 
 def decimal_commas(column: pd.Series) -> np.ndarray:
     """Mask of text cells holding a number with a decimal comma ("4,5")."""
-    return np.array([isinstance(v, str) and bool(_DECIMAL_COMMA.match(v)) for v in column], dtype=bool)
+    return _per_value(column, lambda v: isinstance(v, str) and bool(_DECIMAL_COMMA.match(v)))
 
 
 def dates(column: pd.Series) -> np.ndarray:
     """Mask of cells holding a date or time (a cell Excel formatted as a date)."""
     if pd.api.types.is_datetime64_any_dtype(column):
         return column.notna().to_numpy()
-    if column.dtype != object:
+    return _per_value(column, lambda v: isinstance(v, dt.datetime | dt.date | np.datetime64)
+                      and not pd.isna(v))
+
+
+def _per_value(column: pd.Series, test: Callable[[object], bool]) -> np.ndarray:
+    """``test`` of each cell, judged once per distinct value (answers have few); numbers pass none."""
+    if column.dtype != object and not pd.api.types.is_string_dtype(column):
         return np.zeros(len(column), dtype=bool)
-    return np.array([isinstance(v, dt.datetime | dt.date | np.datetime64) and not pd.isna(v)
-                     for v in column], dtype=bool)
+    codes, uniques = pd.factorize(column)
+    judged = np.array([test(v) for v in uniques] + [False], dtype=bool)
+    return judged[codes]
 
 
 def excel_day(value: object) -> str:
