@@ -604,3 +604,73 @@ def test_a_wave_of_many_regions_is_ranked_one_line_per_region_or_in_the_national
     note = ("2026 年共 13 个地区" if language == "zh" else "2026: 13 regions, too many")
     below = "全国汇总" if language == "zh" else "national roll-up"
     assert RANKING_BARS == 12 and note in html and below in html
+
+
+def _with_cbsem(bundle: Bundle, estimator: str, information: str, *, missing: str = "em", imputed: int = 0,
+                weighted: bool = False, admissible: bool = True, chi2: float = 450.0) -> Bundle:
+    values = {**bundle.results["values"], "cbsem_estimator": estimator, "cbsem_information": information,
+              "missing": missing, "n_imputed": imputed, "weighted": weighted, "cbsem_admissible": admissible}
+    fit = [{"measure": m, "value": v} for m, v in
+           {"chi2": chi2, "df": 393, "cfi": 0.99, "tli": 0.98, "rmsea": 0.02, "srmr": 0.03}.items()]
+    results = {**bundle.results, "values": values, "tables": {"cbsem_fit": fit}}
+    return Bundle(path=bundle.path, results=results, indices=bundle.indices, draws=bundle.draws)
+
+
+def _cbsem_bundles() -> list[Bundle]:
+    means = {"Satisfaction": 80.0}
+    return [
+        _with_cbsem(make_bundle("beiling", "2025", means), "FIML", "observed", imputed=206, chi2=477.5),
+        _with_cbsem(make_bundle("donggang", "2025", means), "ML", "expected"),
+        _with_cbsem(make_bundle("linxi", "2025", means), "ML", "expected", imputed=12, weighted=True),
+        _with_cbsem(make_bundle("nanyu", "2025", means), "ML", "expected", admissible=False),
+        make_bundle("donggang", "2026", means),  # an older bundle: no record of its estimator
+    ]
+
+
+def test_the_cbsem_table_says_each_studys_estimator_standard_errors_and_fit():
+    from csi_research.programme.compare import CBSEM_COLUMNS, cbsem_table
+
+    table = cbsem_table(_cbsem_bundles())
+    assert list(table.columns) == CBSEM_COLUMNS
+    assert table["region"].tolist() == ["Beiling", "Donggang", "Linxi", "Nanyu"]  # the 2026 one unrecorded
+    assert table["estimator"].tolist() == ["FIML", "ML", "ML", "ML"]
+    assert table["information"].tolist() == ["observed", "expected", "expected", "expected"]
+    assert table["n_imputed"].tolist() == [206, 0, 12, 0]
+    assert table["admissible"].tolist() == [True, True, True, False]
+    assert table.loc[0, "chi2"] == 477.5 and table.loc[0, "df"] == 393
+    assert "cbsem" in compare(_cbsem_bundles()).tables()
+    assert "cbsem" not in compare([make_bundle("beiling", "2025", {"Satisfaction": 80.0}),
+                                   make_bundle("nanyu", "2025", {"Satisfaction": 70.0})]).tables()
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_the_comparison_report_names_the_estimator_and_standard_errors_behind_each_cbsem_row(language):
+    from csi_research.reporting.comparison import cbsem
+
+    html = cbsem(compare(_cbsem_bundles(), language=language), language).html
+    lines = dict(re.findall(r"<li>(.*?)：(.*?)</li>" if language == "zh" else r"<li>(.*?): (.*?)</li>", html))
+    if language == "zh":
+        assert lines["完全信息极大似然（FIML）"].startswith("北岭 2025。") and "观测信息矩阵" in html
+        assert lines["极大似然（ML）"].startswith("东港 2025、南屿 2025。")
+        assert lines["极大似然（ML），EM 补全"].startswith("临溪 2025。")
+        assert lines["按调查权重加权（伪极大似然）"].startswith("临溪 2025")
+        assert lines["解不可接受"].startswith("南屿 2025。")
+        assert "估计方法" in html and "标准误来源" in html and "期望信息矩阵" in html
+    else:
+        assert lines["Full-information maximum likelihood (FIML)"].startswith("Beiling 2025.")
+        assert lines["Maximum likelihood (ML)"].startswith("Donggang 2025, Nanyu 2025.")
+        assert lines["Maximum likelihood (ML) on EM-completed answers"].startswith("Linxi 2025.")
+        assert lines["Survey-weighted (pseudo-ML)"].startswith("Linxi 2025")
+        assert lines["Not admissible"].startswith("Nanyu 2025.")
+        assert "Estimator" in html and "Standard errors from" in html
+        assert "observed information matrix" in html
+    assert html.count("<tr") == 5  # header + the four recorded studies
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_comparison_without_cbsem_says_so(language):
+    from csi_research.reporting.comparison import cbsem
+
+    html = cbsem(compare([make_bundle("beiling", "2025", {"Satisfaction": 80.0})], language=language),
+                 language).html
+    assert "<table" not in html and "CB-SEM" in html

@@ -366,3 +366,41 @@ def test_plot_pareto_in_both_languages(donggang: csi.Survey) -> None:
             assert_fits(fig)
             title = fig.axes[0].get_title()
             assert ("高价值客户" in title) == (language == "zh")
+
+
+# ---------------------------------------------------------------------------- files read for what they are
+def test_records_in_another_encoding_or_named_otherwise_are_read_with_a_note(tmp_path: Path) -> None:
+    earlier = tmp_path / "output" / "results.json"  # an earlier run's output beside the input
+    earlier.parent.mkdir()
+    earlier.write_text("{}")
+    path = tmp_path / "orders.csv"
+    path.write_bytes(GOOD.to_csv(index=False).encode("utf-16"))
+    snap = Snapshot(tmp_path)
+    records = load_records(path)
+    assert list(records.frame["event_id"]) == list(GOOD["event_id"])
+    assert records.diagnostics[0].startswith("orders.csv: the text is not UTF-8; it was read as UTF-16")
+    book = tmp_path / "book.csv"  # a workbook saved under the name .csv
+    GOOD.to_excel(book, index=False, engine="openpyxl")
+    records = load_records(book)
+    assert records.frame["category"][2] == "service_attitude"
+    assert records.diagnostics[0] == ("book.csv: the file is an Excel workbook (.xlsx), not what its "
+                                      "extension '.csv' says; read it as such")
+    snap.unchanged()
+
+
+@pytest.mark.parametrize(("members", "said"), [
+    ({"orders.csv": b"event_id\n"}, "orders.csv: the file is a zip archive holding 'orders.csv'; unpack it"),
+    ({"word/document.xml": b"<w/>"}, "orders.csv: the file is a Word document (.docx)"),
+])
+def test_records_in_an_archive_or_a_document_are_refused_naming_it(tmp_path: Path, members, said) -> None:
+    import zipfile
+
+    path = tmp_path / "orders.csv"
+    with zipfile.ZipFile(path, "w") as archive:
+        for member, data in members.items():
+            archive.writestr(member, data)
+    snap = Snapshot(tmp_path)
+    with pytest.raises(SurveyDataError) as info:
+        load_records(path)
+    assert said in str(info.value)
+    snap.unchanged()

@@ -179,3 +179,31 @@ def test_missing_treatment_keeps_or_drops_as_documented(result):
     else:
         assert sample.n == int(raw.notna().any(axis=1).sum())
         assert sample.n_imputed == int(raw.loc[sample.x.index].isna().sum().sum())
+
+
+def test_values_record_the_cbsem_estimator_and_standard_errors(result):
+    values = result.values()
+    if result.cbsem is None:
+        assert values["cbsem_estimator"] is None and values["cbsem_information"] is None
+        return
+    assert values["cbsem_estimator"] == result.cbsem.estimator
+    assert values["cbsem_information"] == ("observed" if result.cbsem.estimator == "FIML" else "expected")
+    assert values["cbsem_estimator"] == ("FIML" if result.sample.n_imputed and result.sample.missing == "em"
+                                         else "ML")
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_the_structure_table_says_what_stands_behind_its_cbsem_column(result, language):
+    import dataclasses
+
+    column = "CB-SEM 标准化系数" if language == "zh" else "CB-SEM standardised"
+    html = report.structure(result, language).html
+    if result.cbsem is None:
+        assert column not in html
+        return
+    method = str(report.cbsem_method(result.cbsem, language))
+    assert column in html and method in html
+    broken = dataclasses.replace(result, cbsem=dataclasses.replace(result.cbsem, admissible=False))
+    html = report.structure(broken, language).html
+    assert f"<th>{column}</th>" not in html and method not in html
+    assert ("不可接受" if language == "zh" else "not admissible") in html

@@ -125,10 +125,11 @@ def test_csv_encodings(tmp_path, encoding):
     assert survey.frame.columns[0] == "respondent_id"  # a BOM does not stick to the first name
 
 
-def test_neither_utf8_nor_gb18030_is_an_error(tmp_path):
+def test_text_no_supported_encoding_decodes_is_an_error(tmp_path):
     path = tmp_path / "survey.csv"
-    path.write_bytes(raw_frame().to_csv(index=False).encode("utf-16"))
-    expect_error(path, "survey.csv: the text is neither UTF-8 nor GB18030")
+    # 0x80 followed by 0xFF: invalid in UTF-8, GB18030 and Big5 alike
+    path.write_bytes(raw_frame().to_csv(index=False).encode("utf-8") + b"\x80\xff\n")
+    expect_error(path, "survey.csv: the text is neither UTF-8 nor GB18030 nor Big5")
 
 
 def test_other_formats_give_the_same_frame(tmp_path):

@@ -7,8 +7,10 @@ every input file as it was.
 
 from __future__ import annotations
 
+import gzip
 import pickle
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +109,16 @@ def refused(path: Path, *fragments: str, limit: int = LIMIT, **kwargs) -> Survey
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in {message!r}"
     return info.value
+
+
+def loaded(path: Path, *notes: str, **kwargs) -> Survey:
+    """Loading ``path`` succeeds, leaves every file beside it as it was, and notes each of ``notes``."""
+    snap = Snapshot(path.parent if path.parent != DATA else path)
+    survey = quiet(path, **kwargs)
+    snap.unchanged()
+    for note in notes:
+        assert any(note in d for d in survey.diagnostics), f"{note!r} not in {survey.diagnostics!r}"
+    return survey
 
 
 def from_frame(frame: pd.DataFrame, **kwargs) -> Survey:
@@ -288,12 +300,13 @@ def test_a_utf8_file_with_two_gbk_rows_names_the_rows(tmp_path):
     assert error.problems[0].rows == (11, 12)
 
 
-def test_utf16_and_undecodable_bytes(tmp_path):
+def test_utf16_is_read_with_a_note_and_undecodable_bytes_are_refused(tmp_path, reference):
     path = tmp_path / "survey.csv"
     path.write_bytes(raw().to_csv(index=False).encode("utf-16"))
-    refused(path, "neither UTF-8 nor GB18030 (it is UTF-16)")
-    path.write_bytes(bytes(range(128, 256)) * 50)
-    refused(path, "neither UTF-8 nor GB18030")
+    survey = loaded(path, "survey.csv: the text is not UTF-8; it was read as UTF-16")
+    pd.testing.assert_frame_equal(survey.frame, reference)
+    path.write_bytes(bytes(range(128, 256)) * 50)  # 0x80 starts no character of any supported encoding
+    refused(path, "neither UTF-8 nor GB18030 nor Big5")
 
 
 def test_binary_garbage_named_csv(tmp_path):
@@ -302,13 +315,17 @@ def test_binary_garbage_named_csv(tmp_path):
     refused(path, "the file is binary, not text")
 
 
-def test_a_workbook_named_csv_and_a_csv_named_xlsx(tmp_path):
+def test_a_workbook_named_csv_and_a_csv_named_xlsx_are_read_for_what_they_are(tmp_path, reference):
     workbook = xlsx_file(tmp_path, {"data": rows_of(typed())})
     renamed = tmp_path / "survey.csv"
     renamed.write_bytes(workbook.read_bytes())
-    refused(renamed, "an Excel workbook (.xlsx): give it its proper extension")
+    survey = loaded(renamed, "survey.csv: the file is an Excel workbook (.xlsx), not what its extension "
+                    "'.csv' says; read it as such")
+    pd.testing.assert_frame_equal(survey.frame, reference)
     text = csv_file(tmp_path, raw(), "text.xlsx")
-    refused(text, "cannot parse the file as .xlsx", "plain text", "extension .csv")
+    survey = loaded(text, "text.xlsx: the file is text, not an Excel workbook (.xlsx) as its extension says; "
+                    "read as text: columns separated by ',', encoding UTF-8")
+    pd.testing.assert_frame_equal(survey.frame, reference)
 
 
 def test_empty_header_only_and_blank_rows_only(tmp_path):
@@ -650,3 +667,305 @@ def test_an_ascii_file_with_gbk_rows_is_a_gb18030_file(tmp_path, reference):
     path.write_bytes(b"\n".join(line.encode("gbk") for line in lines) + b"\n")
     survey = quiet(path)
     assert survey.frame.loc[[5, 6], "customer_class"].tolist() == ["commercial", "commercial"]
+
+
+# ============================================================================ held-out classes of bad files
+# Each case: the error or note names the file (and sheet, column, row, value where they apply); the
+# input and an earlier run's output beside it are unchanged (``folder`` holds that earlier output).
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    earlier = tmp_path / "output" / "run-1"
+    earlier.mkdir(parents=True)
+    (earlier / "results.json").write_text('{"earlier": true}', encoding="utf-8")
+    return tmp_path
+
+
+def zipped(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for member, data in members.items():
+            archive.writestr(member, data)
+    return path
+
+
+def chinese() -> pd.DataFrame:
+    frame = raw()
+    frame["customer_class"] = frame["customer_class"].map(ZH)
+    return frame
+
+
+# ---------------------------------------------------------------------------- encodings
+@pytest.mark.parametrize(("codec", "label"), [("utf-16-le", "UTF-16 (little-endian)"),
+                                              ("utf-16-be", "UTF-16 (big-endian)"), ("utf-32", "UTF-32"),
+                                              ("gb18030", "GB18030 (GBK)")])
+def test_text_in_another_encoding_is_read_naming_it(folder, reference, codec, label):
+    path = folder / "survey.csv"
+    path.write_bytes(chinese().to_csv(index=False).encode(codec))  # utf-16-le/be: no byte-order mark
+    survey = loaded(path, f"survey.csv: the text is not UTF-8; it was read as {label}")
+    pd.testing.assert_frame_equal(survey.frame, reference)
+
+
+def test_big5_is_told_from_gb18030_by_its_common_characters(folder, reference):
+    frame = raw()
+    frame.insert(1, "地區名稱", ["北嶺供電區", "臺北營業處", "新竹服務所"] * 150)  # traditional script
+    path = csv_file(folder, frame, encoding="big5")
+    survey = loaded(path, "survey.csv: the text is not UTF-8; it was read as Big5")
+    assert survey.extra["地區名稱"].tolist()[:3] == ["北嶺供電區", "臺北營業處", "新竹服務所"]
+    simplified = raw()
+    simplified.insert(1, "地区名称", ["北岭供电区", "城关营业所", "新区服务站"] * 150)
+    survey = loaded(csv_file(folder, simplified, "gbk.csv", encoding="gbk"), "read as GB18030 (GBK)")
+    assert survey.extra["地区名称"].tolist()[:3] == ["北岭供电区", "城关营业所", "新区服务站"]
+
+
+# ---------------------------------------------------------------------------- file formats
+def test_gzip_compressed_csv_is_read_with_a_note(folder, reference):
+    for name in ("survey.csv.gz", "survey.csv"):
+        path = folder / name
+        path.write_bytes(gzip.compress(BEILING.read_bytes(), mtime=0))
+        survey = loaded(path, f"{name}: the file is gzip-compressed; read the text inside it")
+        pd.testing.assert_frame_equal(survey.frame, reference)
+
+
+def test_a_zip_archive_is_refused_naming_its_members(folder):
+    path = zipped(folder / "survey.zip", {"beiling.csv": BEILING.read_bytes(), "说明.txt": b"x"})
+    refused(path, "survey.zip: the file is a zip archive holding 'beiling.csv', '说明.txt'; unpack it")
+    path = zipped(folder / "survey.xlsx", {"data/beiling.csv": BEILING.read_bytes()})
+    refused(path, "survey.xlsx: the file is a zip archive holding 'data/beiling.csv'")
+
+
+@pytest.mark.parametrize(("members", "said"), [
+    ({"word/document.xml": b"<w:document/>"}, "the file is a Word document (.docx); a survey table is not "
+     "read from a Word document; export the answers as .xlsx or CSV"),
+    ({"xl/workbook.bin": b"\x00"}, "the file is an Excel binary workbook (.xlsb); open it in Excel/WPS and "
+     "save it as an Excel Workbook (.xlsx)"),
+    ({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet"}, "the file is an OpenDocument "
+     "spreadsheet (.ods); open it in LibreOffice/WPS/Excel and save it as an Excel Workbook (.xlsx)"),
+])
+@pytest.mark.parametrize("name", ["survey.xlsx", "survey.csv"])
+def test_office_files_no_reader_takes_are_named_with_what_to_do(folder, members, said, name):
+    refused(zipped(folder / name, members), f"{name}: {said}")
+
+
+@pytest.mark.parametrize("name", ["survey.xlsx", "survey.xls"])
+def test_a_password_protected_workbook_is_named(folder, name):
+    path = folder / name
+    # an encrypted workbook is an OLE2 file with an "EncryptedPackage" stream (its name in UTF-16)
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500) + "EncryptedPackage".encode("utf-16-le")
+                     + bytes(500))
+    refused(path, f"{name}: the file is a password-protected (encrypted) Office file; open it in Excel/WPS "
+            "with its password, remove the password")
+
+
+@pytest.mark.parametrize("name", ["survey.xls", "survey.xml"])
+def test_an_excel_2003_xml_spreadsheet_is_named(folder, name):
+    path = folder / name
+    path.write_text('<?xml version="1.0"?>\n<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet">'
+                    "<Worksheet/></Workbook>", encoding="utf-8")
+    refused(path, f"{name}: the file is an Excel 2003 XML spreadsheet; open it in Excel/WPS and save it as "
+            "an Excel Workbook (.xlsx)")
+
+
+def html_page(rows: list[list], title: str = "", layout: bool = False) -> bytes:
+    def cells(row: list, tag: str) -> str:
+        return "".join(f"<{tag}>{'' if v is None else v}</{tag}>" for v in row)
+
+    table = "<table border=1>" + "".join(
+        f"<tr>{cells(r, 'th' if k == 0 else 'td')}</tr>" for k, r in enumerate(rows)) + "</table>"
+    head = f"<table><tr><td>{title}</td></tr></table>" if layout else ""
+    return (f'<html><head><meta charset="utf-8"></head><body>{head}{table}</body></html>').encode()
+
+
+def test_an_html_table_saved_as_xls_is_read_with_a_note(folder, reference):
+    path = folder / "survey.xls"
+    path.write_bytes(html_page(rows_of(raw())))
+    survey = loaded(path, "survey.xls: the file is an HTML table (a web page), not what its extension '.xls' "
+                    "says; read it as such")
+    pd.testing.assert_frame_equal(survey.frame, reference)
+    path = folder / "report.xls"
+    path.write_bytes(html_page(rows_of(raw()), "2025年满意度调查导出", layout=True))
+    survey = loaded(path, "report.xls: read table 2 of the page's 2, the one holding the survey's columns")
+    pd.testing.assert_frame_equal(survey.frame, reference)
+
+
+def test_an_html_table_with_a_bad_answer_names_its_row(folder):
+    rows = rows_of(raw())
+    rows[3][ITEMS.index("SAT2") + 6] = "6"  # respondent 3: spreadsheet row 4
+    path = folder / "survey.xls"
+    path.write_bytes(html_page(rows))
+    refused(path, "survey.xls: column SAT2 row 4: value 6 is outside the 1–5 scale")
+
+
+@pytest.mark.parametrize(("name", "sep", "said"), [("survey.txt", "\t", "tabs"), ("survey.dat", ";", "';'"),
+                                                   ("survey", ",", "','")])
+def test_an_unknown_extension_with_the_codebook_header_says_how_it_was_read(folder, reference, name, sep,
+                                                                               said):
+    path = csv_file(folder, raw(), name, sep=sep)
+    suffix = Path(name).suffix or "(none)"
+    survey = loaded(path, f"{name}: the file type {suffix!r} is not a survey format, but the file is text "
+                    f"with the codebook's columns; read as text: columns separated by {said}, encoding UTF-8")
+    pd.testing.assert_frame_equal(survey.frame, reference)
+
+
+def test_an_unknown_extension_without_the_codebook_header_is_refused(folder):
+    path = folder / "notes.txt"
+    path.write_text("meeting notes\nIMG1 means image\n", encoding="utf-8")
+    refused(path, "notes.txt: unsupported file type '.txt'; use .csv",
+            "no header with the codebook's columns")
+    path = folder / "survey.dat"
+    path.write_bytes(pd.DataFrame({"编号": ["1"], "问题1": ["3"]}).to_csv(index=False).encode())
+    refused(path, "survey.dat: unsupported file type '.dat'")
+
+
+# ---------------------------------------------------------------------------- title rows and sheets
+def test_a_header_under_many_title_rows_is_found(folder, reference):
+    titles = "".join(f"说明第{k}行,,\n" for k in range(1, 21)).encode()
+    path = folder / "survey.csv"
+    path.write_bytes(titles + BEILING.read_bytes())
+    survey = loaded(path, "survey.csv: the header is on row 21; the 20 row(s) above it were skipped")
+    pd.testing.assert_frame_equal(survey.frame, reference)
+    book = xlsx_file(folder, {"数据": [[f"说明第{k}行"] for k in range(1, 31)] + rows_of(typed())})
+    survey = loaded(book, "survey.xlsx: the header is on row 31")
+    assert survey.row_numbers()[0] == 32
+
+
+def test_errors_of_a_workbook_name_its_sheet(folder):
+    rows = rows_of(typed())
+    rows[2][ITEMS.index("QUA1") + 6] = 7
+    refused(xlsx_file(folder, {"answers": rows}),
+            "survey.xlsx, sheet 'answers': column QUA1 row 3: value 7 is outside the 1–5 scale")
+    rows[5][ITEMS.index("LOY1") + 6] = "x"
+    refused(xlsx_file(folder, {"第2页": rows}, "two.xlsx"),
+            "two.xlsx, sheet '第2页': 2 problems in 2 columns")
+
+
+def instructions() -> list[list]:
+    """An instructions sheet listing the codebook's columns one per row (as a firm's cover sheet does)."""
+    return [["字段", "说明"], ["respondent_id", "受访者编号"], *[[item, f"题项 {item}"] for item in ITEMS]]
+
+
+def test_the_survey_sheet_is_found_by_its_item_columns_not_by_position(folder, reference):
+    cover = [["respondent_id", "region", "wave", "IMG1", "IMG2"], ["编号", "地区", "轮次", "形象1", "形象2"]]
+    for sheets in ({"说明": instructions(), "answers": rows_of(typed())},
+                   {"字段说明": cover, "answers": rows_of(typed())}):
+        path = xlsx_file(folder, sheets)
+        survey = loaded(path, f"survey.xlsx: read sheet 'answers', the one holding the survey's columns "
+                        f"(sheet {next(iter(sheets))!r} does not)")
+        pd.testing.assert_frame_equal(survey.frame, reference, check_categorical=False)
+
+
+def test_several_sheets_holding_the_items_are_named(folder):
+    titled = [["2025年"], *rows_of(typed())]
+    path = xlsx_file(folder, {"说明": instructions(), "2024": rows_of(typed()), "2025": titled})
+    refused(path, "sheets '2024', '2025' both hold the codebook's columns; choose one with --sheet NAME")
+    path = xlsx_file(folder, {"a": rows_of(typed()), "b": rows_of(typed()), "c": titled}, "three.xlsx")
+    refused(path, "sheets 'a', 'b', 'c' all hold the codebook's columns")
+
+
+@pytest.mark.parametrize("state", ["hidden", "veryHidden"])
+def test_a_hidden_survey_sheet_is_read_with_a_note(folder, reference, state):
+    path = xlsx_file(folder, {"说明": [["见数据页"]], "data": rows_of(typed())})
+    book = openpyxl.load_workbook(path)
+    book["data"].sheet_state = state
+    book.save(path)
+    survey = loaded(path, "survey.xlsx: the survey sheet 'data' is hidden in the workbook; it was read "
+                    "all the same")
+    pd.testing.assert_frame_equal(survey.frame, reference, check_categorical=False)
+
+
+def test_formulas_never_calculated_are_refused_naming_the_cells(folder):
+    rows = rows_of(typed())
+    column = openpyxl.utils.get_column_letter(ITEMS.index("SAT1") + 7)
+    rows[4][ITEMS.index("SAT1") + 6] = f"={column}4"  # written by a program: no saved value
+    rows[9][ITEMS.index("SAT1") + 6] = f"={column}9+0"
+    refused(xlsx_file(folder, {"answers": rows}), "survey.xlsx, sheet 'answers': 2 cell(s) in survey columns "
+            f"hold formulas that were never calculated, so they have no value: SAT1 row 5 ('={column}4'), "
+            f"SAT1 row 10 ('={column}9+0'); open the workbook in Excel/WPS, let it calculate")
+    many = rows_of(typed())
+    for k in range(1, 8):
+        many[k][6] = "=1+1"
+    refused(xlsx_file(folder, {"data": many}, "many.xlsx"), "7 cell(s)", "IMG1 row 2 ('=1+1')", "…")
+
+
+def test_a_formula_outside_the_survey_columns_is_left_alone(folder, reference):
+    rows = [[*row, "note"] for row in rows_of(typed())]
+    rows[0][-1] = "备注"
+    rows[3][-1] = "=A4"  # an extra column: kept aside, never analysed
+    survey = loaded(xlsx_file(folder, {"data": rows}), "kept aside, not analysed: 备注")
+    pd.testing.assert_frame_equal(survey.frame, reference)
+
+
+# ---------------------------------------------------------------------------- summary rows
+def test_total_average_and_note_rows_under_the_data_are_dropped(folder, reference):
+    lines = BEILING.read_text(encoding="utf-8").splitlines()
+    width = len(lines[0].split(","))
+    footer = [",".join(["合计", *["450"] * (width - 1)]),
+              ",".join(["", "平均", "", "", "", "", *["3.87"] * (width - 6)]), "",
+              "注：数据来源于2025年调查" + "," * (width - 1)]
+    path = folder / "survey.csv"
+    path.write_text("\n".join([*lines, *footer]) + "\n", encoding="utf-8")
+    survey = loaded(path, "survey.csv: 3 summary row(s) under the data were dropped, not respondents: "
+                    "row 452 ('合计'), row 453 ('平均'), row 455 ('注：数据来源于2025年调查')")
+    pd.testing.assert_frame_equal(survey.frame, reference)
+    rows = [*rows_of(typed()), ["Total", *[None] * 5, *[4.2] * len(ITEMS)], [None, "Note: weighted"]]
+    survey = loaded(xlsx_file(folder, {"data": rows}), "survey.xlsx: 2 summary row(s) under the data were "
+                    "dropped, not respondents: row 452 ('Total'), row 453 ('Note: weighted')")
+    pd.testing.assert_frame_equal(survey.frame, reference)
+
+
+def test_a_respondent_is_never_taken_for_a_summary_row(folder):
+    frame = raw()
+    frame.loc[449, "customer_class"] = "合计"  # the last respondent has an id: a bad value, not a footer
+    refused(csv_file(folder, frame), "column customer_class row 451: value '合计' is not a category")
+    frame = raw()
+    frame.loc[449, "SAT1"] = "平均"
+    refused(csv_file(folder, frame, "b.csv"), "column SAT1 row 451: value '平均' is not a number")
+
+
+# ---------------------------------------------------------------------------- answers written otherwise
+def test_full_width_digits_are_read_as_ascii_with_a_note(folder, reference):
+    frame = raw()
+    wide = str.maketrans("0123456789", "０１２３４５６７８９")
+    frame.loc[[0, 3], "QUA2"] = frame.loc[[0, 3], "QUA2"].str.translate(wide)
+    before = frame.loc[[0, 3], "QUA2"].tolist()
+    survey = loaded(csv_file(folder, frame), "survey.csv: column QUA2: 2 cell(s) written in full-width "
+                    f"characters were read as their ASCII form (rows 2, 5: {before[0]!r} as "
+                    f"{before[0].translate({0xFF10 + k: 0x30 + k for k in range(10)})!r}")
+    pd.testing.assert_frame_equal(survey.frame, reference)
+    rows = rows_of(typed())
+    rows[1][ITEMS.index("LOY1") + 6] = "５"
+    rows[2][4] = "ｕｒｂａｎ"  # area, typed with a Chinese input method
+    survey = loaded(xlsx_file(folder, {"data": rows}), "column LOY1: 1 cell(s)", "rows 2: '５' as '5'",
+                    "column area: 1 cell(s) written in full-width characters were read as their ASCII form "
+                    "(rows 3: 'ｕｒｂａｎ' as 'urban')")
+    assert survey.frame.loc[0, "LOY1"] == 5 and survey.frame.loc[1, "area"] == "urban"
+
+
+def test_a_decimal_comma_is_refused_naming_the_cell(folder):
+    frame = raw()
+    frame.loc[6, "VAL1"] = "4,5"
+    refused(csv_file(folder, frame, sep=";"),
+            "survey.csv: column VAL1 row 8: value '4,5' has a decimal comma; answer codes are whole numbers")
+    frame.loc[[7, 8], "VAL1"] = ["3,0", "2,5"]
+    error = refused(csv_file(folder, frame, "three.csv", sep="\t"),
+                    "column VAL1: 3 values have a decimal comma; answer codes are whole numbers "
+                    "(rows 8, 9, 10: '4,5', '3,0', '2,5'); enter answer codes (1–5)")
+    assert kinds(error) == [("decimal_comma", "VAL1")]
+
+
+def test_answers_formatted_as_dates_are_refused_showing_the_typed_number(folder):
+    path = xlsx_file(folder, {"data": rows_of(typed())})
+    book = openpyxl.load_workbook(path)
+    sheet = book["data"]
+    column = ITEMS.index("CMP1") + 7
+    sheet.cell(row=6, column=column).number_format = "yyyy-mm-dd"
+    sheet.cell(row=6, column=column).value = 5
+    book.save(path)
+    refused(path, "survey.xlsx, sheet 'data': column CMP1 row 6: value 1900-01-05 (Excel day 5) is a date: "
+            "the cell is formatted as a date; format the column as a number")
+    for row in range(2, 452):  # the whole column formatted as dates
+        cell = sheet.cell(row=row, column=column)
+        cell.number_format = "m/d/yyyy"
+    book.save(folder / "all.xlsx")
+    error = refused(folder / "all.xlsx",
+                    "column CMP1: 450 values are dates: the cells are formatted as dates (rows 2, 3, 4: "
+                    "1900-01-04 (Excel day 4)")
+    assert kinds(error) == [("excel_date", "CMP1")]

@@ -12,15 +12,27 @@ and values, a hint) and bounded in length; ``error.problems`` holds the same fac
 
 A survey firm's own export is read as it comes:
 
-* CSV (also .tsv/.txt): UTF-8 with or without BOM, or GB18030. A UTF-8 file with a few rows in
-  another encoding is refused naming those rows (decoding the whole file as GB18030 would garble the
-  UTF-8 text). The separator (``,`` ``;`` tab ``|``) is the one that splits the header into the
-  codebook's column names; a separator other than the file type's usual one is read and noted.
+* A file is read for what its bytes are, not its name (:mod:`csi_research.data.sniff`): a workbook
+  named .csv, a CSV named .xlsx, an HTML table saved as .xls and a gzip-compressed CSV are read with a
+  note; a zip archive (its members named), a Word document, a password-protected workbook, .xlsb,
+  .ods and Excel 2003 XML are refused saying what to do. A file of another type (.txt, .dat) is read
+  as text only when its header holds the codebook's columns, with a note saying how it was parsed.
+* CSV (also .tsv): UTF-8 with or without BOM, UTF-16/UTF-32 (with a BOM, or UTF-16 without one),
+  GB18030 or Big5 (told apart by their common characters); any encoding but UTF-8 is noted. A UTF-8
+  file with a few rows in another encoding is refused naming those rows (decoding the whole file as
+  GB18030 would garble the UTF-8 text). The separator (``,`` ``;`` tab ``|``) is the one that splits
+  the header into the codebook's column names; a separator other than the file type's usual one is
+  read and noted.
 * Title rows above the header: the header is the row, among the first :data:`HEADER_SEARCH_ROWS`,
-  with the most codebook column names; rows above it are skipped with a note.
-* Excel: without ``sheet`` the workbook's sheet holding the codebook's columns is read (noted when it
-  is not the first); two such sheets are an error asking which. A ``sheet`` without the codebook's
-  columns is refused naming the sheet that has them. ``sheet`` is a name or a number counted from 1.
+  with the most codebook column names; rows above it are skipped with a note. Summary rows under the
+  data (合计, 平均, 注, Total, Average, Note; see :mod:`csi_research.data.footer`) are dropped with a note.
+* Excel: without ``sheet`` the workbook's sheet whose header holds the codebook's item columns is read
+  (noted when it is not the first, or hidden); two such sheets are an error asking which. A ``sheet``
+  without the codebook's columns is refused naming the sheet that has them. ``sheet`` is a name or a
+  number counted from 1. Formulas in survey columns never calculated (no saved value) are refused
+  naming the cells. Errors of a workbook name its sheet: ``survey.xlsx, sheet 'data': …``.
+* Answers (:mod:`csi_research.data.answers`): full-width digits and letters are read as ASCII with
+  a note; a decimal comma ("4,5") and a cell formatted as a date are errors naming the cell.
 * SPSS .sav: value labels of attribute columns are applied (code 2 labelled 商业 → commercial);
   item columns stay numeric; codes declared user-missing in the file are read as missing.
 * Columns the codebook does not know are kept aside in ``Survey.extra`` (``extra_columns="keep"``,
@@ -48,6 +60,7 @@ from scipy import stats
 from csi_research.core import options
 from csi_research.core.diagnostics import public
 from csi_research.core.errors import ModelSpecError
+from csi_research.data import answers
 from csi_research.data.codebook import Attribute, Codebook, Item, Scale
 from csi_research.data.surveyfile import (
     DELIMITERS,
@@ -201,7 +214,7 @@ def load_survey(
     path: str | Path, codebook: Codebook | None = None, *, sheet: str | int | None = None,
     missing_codes: Sequence[int] = (), extra_columns: str = "keep",
 ) -> Survey:
-    """Read and validate a survey file (.csv/.tsv/.txt, .xlsx/.xlsm/.xls, .sav, .parquet).
+    """Read and validate a survey file (.csv/.tsv, .xlsx/.xlsm/.xls, .sav, .parquet; see the module doc).
 
     The file is read once and never written (see the module doc for encodings, separators, title
     rows, sheets and SPSS labels). ``sheet`` names an Excel sheet or numbers it from 1; ``missing_codes``
@@ -320,6 +333,7 @@ def _study_missing_codes(codes: Sequence[int], book: Codebook, where: str) -> tu
 def _build(table: Table, book: Codebook, source: str, digest: str, missing_codes: tuple[int, ...],
            extra_columns: str) -> Survey:
     name = Path(source).name
+    where = table.where or name  # errors of a workbook name its sheet too
     raw, rows = table.frame, table.rows
     names = [_column_name(c) for c in raw.columns]
     # columns without a header and without a value are export debris (trailing separators)
@@ -336,7 +350,7 @@ def _build(table: Table, book: Codebook, source: str, digest: str, missing_codes
     else:
         positions = list(range(1, len(names) + 1))
     if raw.shape[0] == 0:
-        refuse(name, "no_respondents", "the file has a header but no respondents")
+        refuse(where, "no_respondents", "the file has a header but no respondents")
     problems, columns, extra = _columns(name, raw, names, positions, rows, book, extra_columns, table)
     notes = list(table.notes)
     if table.header_row > 1:
@@ -352,15 +366,17 @@ def _build(table: Table, book: Codebook, source: str, digest: str, missing_codes
     attributes = {}
     for attribute in book.attributes:
         if attribute.id in values:
-            attributes[attribute.id] = _attribute(values[attribute.id], attribute, rows,
-                                                  table.labels.get(attribute.id), problems)
+            column, wide = answers.ascii_forms(values[attribute.id])
+            notes += answers.fullwidth_notes(name, attribute.id, wide, rows, values[attribute.id], column)
+            attributes[attribute.id] = _attribute(column, attribute, rows, table.labels.get(attribute.id),
+                                                  problems)
     codes = np.full((len(raw), len(book.items)), np.nan)
     for k, item in enumerate(book.items):
         if item.id in values:
             codes[:, k] = _item_codes(values[item.id], item, book.scales[item.scale], missing_codes, rows,
-                                      problems)
+                                      problems, notes, name)
     if problems:
-        fail(name, problems)
+        fail(where, problems)
     clean = codes.copy()
     for k, item in enumerate(book.items):
         if item.reverse:
@@ -519,9 +535,34 @@ def _numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _item_codes(column: pd.Series, item: Item, scale: Scale, study_codes: tuple[int, ...], rows: np.ndarray,
-                problems: list[SurveyProblem]) -> np.ndarray:
-    """Raw codes as float with missing codes → NaN; problems for text and out-of-scale values."""
+                problems: list[SurveyProblem], notes: list[str], name: str) -> np.ndarray:
+    """Raw codes as float with missing codes → NaN; problems for text and out-of-scale values.
+
+    Full-width digits are read as ASCII (noted); decimal commas and date cells are problems of their own.
+    """
+    original = column
+    column, wide = answers.ascii_forms(column)
+    notes += answers.fullwidth_notes(name, item.id, wide, rows, original, column)
+    dated = answers.dates(column)
+    comma = answers.decimal_commas(column)
+    if dated.any():
+        column = column.astype(object).where(~dated, None)
     x, text = _numbers(column)
+    text &= ~comma
+    if comma.any():
+        problems.append(cells(
+            item.id, "decimal_comma", comma, rows, lambda p: quote(column.iloc[p]),
+            "value {value} has a decimal comma; answer codes are whole numbers",
+            "values have a decimal comma; answer codes are whole numbers",
+            f"enter the answer code ({scale.span}); if the file uses ',' for decimals, check the export",
+            f"enter answer codes ({scale.span}); if the file uses ',' for decimals, check the export"))
+    if dated.any():
+        problems.append(cells(
+            item.id, "excel_date", dated, rows, lambda p: answers.excel_day(original.iloc[p]),
+            "value {value} is a date: the cell is formatted as a date",
+            "values are dates: the cells are formatted as dates",
+            f"format the column as a number in Excel/WPS and check the code ({scale.span})",
+            f"format the column as a number in Excel/WPS and check the codes ({scale.span})"))
     if text.any():
         problems.append(cells(
             item.id, "not_a_number", text, rows, lambda p: quote(column.iloc[p]),

@@ -44,6 +44,8 @@ PAIRWISE_COLUMNS = ["wave", "region_a", "region_b", "difference", "ci_lower", "c
                     "adjusted_level", "p_value", "p_adjusted", "distinguishable"]
 WAVE_COLUMNS = ["region", "from_wave", "to_wave", "construct", "difference", "ci_lower", "ci_upper",
                 "p_value", "significant", "level"]
+CBSEM_COLUMNS = ["wave", "region", "estimator", "information", "n", "missing", "n_imputed", "weighted",
+                 "admissible", "chi2", "df", "cfi", "tli", "rmsea", "srmr"]
 MIN_TAIL_DRAWS = 5  # fewer draws expected beyond an adjusted bound: that bound rests on the extreme draws
 
 
@@ -159,6 +161,30 @@ def wave_changes(bundles: Sequence[Bundle], ci: float = 0.95, language: str = "e
     return table
 
 
+def cbsem_table(bundles: Sequence[Bundle], language: str = "en") -> pd.DataFrame:
+    """Each study's CB-SEM check side by side: which estimator and standard errors, and its fit.
+
+    Columns: see ``CBSEM_COLUMNS``; one row per bundle that fitted CB-SEM, by wave and region.
+    ``estimator`` is ML or FIML, ``information`` the information matrix of its standard errors
+    (expected or observed); bundles older than these two columns are left out rather than guessed.
+    """
+    rows = []
+    for b in sorted(bundles, key=lambda b: (b.wave, b.region)):
+        values = b.results["values"]
+        if not values.get("cbsem_estimator"):
+            continue
+        fit = {r["measure"]: r["value"] for r in b.results["tables"].get("cbsem_fit", [])}
+        rows.append({
+            "wave": b.wave, "region": b.name(language), "estimator": values["cbsem_estimator"],
+            "information": values["cbsem_information"], "n": int(values["n"]), "missing": values["missing"],
+            "n_imputed": int(values["n_imputed"]), "weighted": bool(values["weighted"]),
+            "admissible": bool(values["cbsem_admissible"]),
+            **{m: float(fit[m]) if fit.get(m) is not None else np.nan for m in CBSEM_COLUMNS[9:]},
+        })
+    table = pd.DataFrame(rows, columns=CBSEM_COLUMNS)
+    return table.astype({"n": int, "n_imputed": int, "df": float})
+
+
 @dataclass(frozen=True)
 class Comparison:
     """Everything the cross-region report shows (columns: see each function)."""
@@ -170,6 +196,7 @@ class Comparison:
     indices: pd.DataFrame
     pairwise: pd.DataFrame
     waves: pd.DataFrame
+    cbsem: pd.DataFrame | None = None  # cbsem_table; None for a comparison made without it
     comparability: Any = None  # csi_research.programme.comparability.Comparability, when asked for
     national: dict[str, pd.DataFrame] | None = None  # rollup.national_tables, when asked for
     notes: tuple[str, ...] = ()
@@ -190,6 +217,8 @@ class Comparison:
         indices = self.indices.reset_index(names="construct")
         indices.attrs["kinds"] = {"*": "index"}  # its columns are region-waves: every value is an index
         tables = {"ranking": self.ranking, "indices": indices, "pairwise": self.pairwise, "waves": self.waves}
+        if self.cbsem is not None and not self.cbsem.empty:
+            tables["cbsem"] = self.cbsem
         if self.comparability is not None:
             tables |= {"micom": self.comparability.verdicts, "mga": self.comparability.mga}
         if self.national is not None:
@@ -255,6 +284,7 @@ def compare(
         indices=index_table(bundles, language),
         pairwise=pairwise_differences(bundles, construct, ci, language),
         waves=wave_changes(bundles, ci, language),
+        cbsem=cbsem_table(bundles, language),
         comparability=tested,
         national=rolled,
         notes=tuple(notes),

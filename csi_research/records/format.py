@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from csi_research.core.diagnostics import public
-from csi_research.data.surveyfile import _text_encoding
+from csi_research.data import sniff
 from csi_research.data.surveyproblems import (
     EXAMPLES,
     SurveyProblem,
@@ -211,12 +211,17 @@ def load_records(
     else:
         path = Path(source)
         label = name or path.name
-        raw, rows, digest = _read(path, label, sheet)
+        raw, rows, digest, notes = _read(path, label, sheet)
+        records = _build(raw.reset_index(drop=True), rows, label, digest, survey)
+        records.diagnostics[:0] = notes
+        return records
     return _build(raw.reset_index(drop=True), rows, label, digest, survey)
 
 
 # ---------------------------------------------------------------------------- reading
-def _read(path: Path, label: str, sheet: str | int | None) -> tuple[pd.DataFrame, np.ndarray, str]:
+def _read(path: Path, label: str, sheet: str | int | None
+          ) -> tuple[pd.DataFrame, np.ndarray, str, list[str]]:
+    """The file's table, read for what its bytes are (a workbook named .csv is read as a workbook)."""
     suffix = path.suffix.lower()
     if path.is_dir():
         refuse(label, "folder", "is a folder, not a records file; give the path of the file itself")
@@ -233,12 +238,26 @@ def _read(path: Path, label: str, sheet: str | int | None) -> tuple[pd.DataFrame
     if not data.strip():
         refuse(label, "empty_file", "the file is empty; export the records with a header row")
     digest = hashlib.sha256(data).hexdigest()
+    kind = sniff.file_kind(data)  # what the bytes are, whatever the name says
+    notes = []
+    if kind == "gzip":
+        data = sniff.gunzip(label, data)
+        kind = sniff.file_kind(data)
+        notes.append(f"{label}: the file is gzip-compressed; read the text inside it")
+    if kind in sniff.REFUSED or kind in ("sav", "html"):
+        sniff.refuse_kind(label, kind if kind in sniff.REFUSED else "binary", data)
+    named = "text" if suffix in TEXT_SUFFIXES else "xlsx" if suffix in (".xlsx", ".xlsm") else suffix[1:]
+    if kind != named:
+        notes.append(f"{label}: the file is {sniff.KINDS[kind]}, not what its extension {quote(suffix)} "
+                     "says; read it as such")
     try:
-        if suffix in TEXT_SUFFIXES:
-            encoding = _text_encoding(label, data)
-            text = data.decode(encoding)
+        if kind == "text":
+            encoding = sniff.text_encoding(label, data)
+            notes += sniff.encoding_notes(label, encoding)
+            text = data.decode(encoding).removeprefix("\ufeff")
             header = text.splitlines()[0] if text.strip() else ""
-            delimiter = max(_DELIMITERS, key=lambda d: (_known(header.split(d)), d == TEXT_SUFFIXES[suffix]))
+            usual = TEXT_SUFFIXES.get(suffix) or ","
+            delimiter = max(_DELIMITERS, key=lambda d: (_known(header.split(d)), d == usual))
             frame = pd.read_csv(
                 io.StringIO(text),
                 sep=delimiter,
@@ -247,7 +266,7 @@ def _read(path: Path, label: str, sheet: str | int | None) -> tuple[pd.DataFrame
                 keep_default_na=False,
                 na_values=[""],
             )
-        elif suffix == ".parquet":
+        elif kind == "parquet":
             frame = pd.read_parquet(io.BytesIO(data))
         else:
             frame = pd.read_excel(io.BytesIO(data), sheet_name=_sheet(sheet), dtype=object)
@@ -261,9 +280,9 @@ def _read(path: Path, label: str, sheet: str | int | None) -> tuple[pd.DataFrame
         refuse(
             label,
             "unparsable",
-            f"cannot parse the file as {suffix}: {cut(str(exc) or type(exc).__name__, 300)}",
+            f"cannot parse the file as {sniff.KINDS[kind]}: {cut(str(exc) or type(exc).__name__, 300)}",
         )
-    return frame, np.arange(len(frame)) + 2, digest
+    return frame, np.arange(len(frame)) + 2, digest, notes
 
 
 def _sheet(sheet: str | int | None) -> str | int:

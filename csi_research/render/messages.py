@@ -235,6 +235,45 @@ def _separator_zh(text: str) -> str:
     return "制表符" if text == "tabs" else text
 
 
+_FILE_KINDS_ZH = {
+    "an Excel workbook (.xlsx)": "Excel 工作簿（.xlsx）",
+    "an old Excel workbook (.xls)": "旧版 Excel 工作簿（.xls）",
+    "an Excel binary workbook (.xlsb)": "Excel 二进制工作簿（.xlsb）",
+    "a password-protected (encrypted) Office file": "设有密码（已加密）的 Office 文件",
+    "an OpenDocument spreadsheet (.ods)": "OpenDocument 电子表格（.ods）",
+    "an Excel 2003 XML spreadsheet": "Excel 2003 XML 电子表格",
+    "an HTML table (a web page)": "HTML 表格（网页）",
+    "a Word document (.docx)": "Word 文档（.docx）",
+    "a zip archive": "zip 压缩包",
+    "a gzip-compressed file": "gzip 压缩文件",
+    "a parquet file": "parquet 文件",
+    "an SPSS file (.sav)": "SPSS 文件（.sav）",
+    "a text file": "文本文件",
+    "a binary file": "二进制文件",
+}
+_file_kind = _phrase(_FILE_KINDS_ZH)  # the kinds of data/sniff.py (KINDS), as a note names them
+
+
+def _encoding_zh(text: str) -> str:
+    """An encoding's name; its byte order in Chinese."""
+    return text.replace("(little-endian)", "（小端字节序）").replace("(big-endian)", "（大端字节序）") \
+        .replace("GB18030 (GBK)", "GB18030（GBK）")
+
+
+def _summary_rows(text: str) -> str:
+    """``row 452 ('合计') and 2 more`` → ``第 452 行（'合计'）等，另有 2 行``."""
+    more = re.search(r" and (\d+) more$", text)
+    parts = re.findall(r"row (\d+) \((.*?)\)(?:, |$| and)", text)
+    if not parts:
+        return _mark(text)
+    return "、".join(f"第 {r} 行（{v}）" for r, v in parts) + (f"等，另有 {more.group(1)} 行" if more else "")
+
+
+def _read_as(text: str) -> str:
+    """``'５' as '5', '３' as '3'`` → ``'５' 读作 '5'、'３' 读作 '3'``."""
+    return text.replace(" as ", " 读作 ").replace(", ", "、")
+
+
 def _unit(text: str) -> str:
     """A roll-up unit ("the nation", "province Yunling") in Chinese."""
     if text == "the nation":
@@ -277,7 +316,8 @@ CONVERTERS: Mapping[str, Callable[[str], str]] = MappingProxyType({
     "reliability": _reliability, "htmt_level": _htmt_level, "ahp_name": _ahp_name,
     "ahp_worst": _ahp_worst, "rough_set_name": _rough_set_name, "separator_zh": _separator_zh,
     "unit": _unit, "scope": _scope, "inner": _inner, "rough_set_reason": _rough_set_reason,
-    "treatment": _treatment, "matrix": _matrix, "weight_level": _weight_level,
+    "treatment": _treatment, "matrix": _matrix, "weight_level": _weight_level, "file_kind": _file_kind,
+    "encoding_zh": _encoding_zh, "summary_rows": _summary_rows, "read_as": _read_as,
 })
 
 

@@ -186,6 +186,42 @@ def waves(comparison: Any, language: str = "zh") -> Block:
     return Block(join([*parts, bullets(lines), table(reader_table(shown, language))]), language=language)
 
 
+def _cbsem_kind(row: Any) -> str:
+    """The wording key of one study's CB-SEM method (as the regional report's method sentence)."""
+    if row.estimator == "FIML":
+        return "cmp_cbsem_fiml"
+    if row.n_imputed and row.missing in ("em", "mean"):
+        return f"cmp_cbsem_ml_{row.missing}"
+    return "cmp_cbsem_ml"
+
+
+def cbsem(comparison: Any, language: str = "zh") -> Block:
+    """Which estimator and standard errors stand behind each region's CB-SEM check, and its fit."""
+    table_ = comparison.cbsem
+    parts: list[Any] = [heading(2, say("cmp_cbsem", language))]
+    if table_ is None or table_.empty:
+        return Block(join([*parts, paragraph(say("cmp_cbsem_none", language))]), language=language)
+    sep = "、" if language == "zh" else ", "
+
+    def regions(rows: pd.DataFrame) -> str:
+        return sep.join(f"{r.region} {r.wave}" for r in rows.itertuples())
+
+    def info(value: str) -> str:
+        return say(f"cbsem_info_{value}", language).unescape()
+
+    kinds = table_.apply(_cbsem_kind, axis=1)
+    lines = [say(key, language, regions=regions(rows), information=info(information))
+             for (key, information), rows in table_.groupby([kinds, table_["information"]], sort=True)]
+    for key, rows in (("cmp_cbsem_weighted", table_[table_["weighted"]]),
+                      ("cmp_cbsem_bad", table_[~table_["admissible"]])):
+        if len(rows):
+            lines.append(say(key, language, regions=regions(rows)))
+    shown = table_.assign(information=[info(v) for v in table_["information"]],
+                          missing=[say(f"cmp_missing_{v}", language).unescape() for v in table_["missing"]])
+    return Block(join([*parts, paragraph(say("cmp_cbsem_intro", language)), bullets(lines),
+                       table(reader_table(shown, language))]), language=language)
+
+
 _INVARIANCE = {"full": ("完全不变", "full"), "partial": ("部分不变", "partial"), "no": ("不具备", "none")}
 
 

@@ -624,6 +624,14 @@ def structure(result: Any, language: str = "zh") -> Block:
         target=[_label(result, t, language) for t in paths["target"]],
         f2_size=[str(say(f"f2_{size}", language)) if size else "" for size in paths["f2_size"]],
     )
+    cb_notes = []
+    if "cbsem_std" in shown.columns:  # the CB-SEM check's column: its method, or why it is left out
+        if result.cbsem.admissible:
+            method = cbsem_method(result.cbsem, language)
+            cb_notes = [paragraph(say("structure_cbsem", language, method=method), "muted")]
+        else:
+            shown = shown.drop(columns="cbsem_std")
+            cb_notes = [paragraph(say("structure_cbsem_bad", language), "muted")]
     r2 = result.pls.r2.rename("r2").rename_axis("construct").reset_index()
     r2["construct"] = [_label(result, c, language) for c in r2["construct"]]
     return _section(
@@ -632,6 +640,7 @@ def structure(result: Any, language: str = "zh") -> Block:
         paragraph(say("structure_intro", language, level=level_text(result.boot.ci))),
         figure(result.figure("path_diagram", language), say("sec_structure", language)),
         _readers(shown, language),
+        *cb_notes,
         paragraph(say("f2_note", language), "muted"),
         _readers(r2, language),
         *_mediation(result, language),

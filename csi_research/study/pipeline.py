@@ -181,6 +181,9 @@ class StudyResult:
             "index_target": self.config.index_target,
             "gof": float(self.pls.gof),
             "cbsem_admissible": None if self.cbsem is None else bool(self.cbsem.admissible),
+            # which estimator and standard errors stand behind the CB-SEM tables (the comparison says it)
+            "cbsem_estimator": None if self.cbsem is None else self.cbsem.estimator,
+            "cbsem_information": None if self.cbsem is None else self.cbsem.options.get("information"),
             "bootstrap_failed": int(self.boot.n_failed),
         }
         if (power := self.prediction_power()) is not None:
