@@ -46,7 +46,7 @@ DIGITS = 6     # significant digits kept: reports show at most 4; a p-value's la
 TINY = 1e-12   # below this a number is rounding noise around 0 (a sign flip of 1e-17 is no change)
 VOLATILE = ("versions", "package_version")  # results.json keys about the environment, not the numbers
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-HASHED = ("results.json", "index_draws.csv", "sample.csv", "model.yaml", "tables/*.csv")
+HASHED = ("results.json", "index_draws.csv", "headline_draws.csv", "sample.csv", "model.yaml", "tables/*.csv")
 
 # A decimal number standing on its own (not part of a word, a date or a version): 0.5, -3.2e-17, 1e-05.
 NUMBER = re.compile(r"(?<![\w.+-])[-+]?(?:\d+\.\d*|\.\d+|\d+(?=[eE]))(?:[eE][-+]?\d+)?(?![\w.])")
