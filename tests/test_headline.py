@@ -30,6 +30,7 @@ from csi_research.stats.bootstrap import _Extras, bootstrap, count_chunks
 from csi_research.stats.headline import (
     Ratio,
     band_table,
+    default_items,
     headline_figures,
     recommendation_codes,
     top_codes,
@@ -140,7 +141,7 @@ def ten_point_sample(values: list[float]) -> SimpleNamespace:
     book = SimpleNamespace(items=[item], scale_of=lambda _: scale)
     frame = pd.DataFrame({"REC": values})
     return SimpleNamespace(frame=frame, weights=np.ones(len(frame)), codebook=book,
-                           model=SimpleNamespace(target="Satisfaction"))
+                           model=SimpleNamespace(target="Satisfaction", constructs={"Satisfaction": []}))
 
 
 def test_ten_point_recommendation_index_by_hand():
@@ -378,3 +379,12 @@ def test_an_unknown_item_stops_the_study_naming_the_file(tmp_path):
     path = small_study(tmp_path, "headline", "{satisfaction_item: XYZ9}")
     with pytest.raises(ModelSpecError, match=r"study.yaml: headline: satisfaction_rate item 'XYZ9'"):
         run_study.quiet(path, quick=True)
+
+
+def test_the_default_overall_item_follows_the_model_not_the_codebooks_construct_names():
+    """A model that renames the target ('CS' for Satisfaction) still finds SAT1 among its items."""
+    from csi_research.data.codebook import Codebook
+
+    book = Codebook.default()
+    assert default_items(book, ["SAT1", "SAT2", "SAT3"]) == ("SAT1", "LOY1")
+    assert default_items(book, ["SAT2", "SAT3"]) == (None, "LOY1")

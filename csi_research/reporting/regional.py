@@ -278,12 +278,12 @@ def headline_definitions(result: Any, language: str) -> list[Markup]:
             values["repeat"] = row.counted.lstrip("≥")
         out.append(say(f"def_{row.figure}", language, **values))
     if getattr(result, "index_bands", None) is not None:
-        scale = book.scale_of(book.items_of(result.target)[0].id)
+        scale = book.scale_of(result.model.constructs[result.target][0])
         bands = grade_bands(scale)
         shown = ("、" if zh else ", ").join(
             f"{r[f'label_{language}']} {num(r['lower'], 0)}–{num(r['upper'], 0)}"
             for _, r in bands.iterrows())
-        out.append(say("def_bands", language, bands=shown))
+        out.append(say("def_bands", language, bands=shown, level=level_text(result.boot.ci)))
     out.append(say("def_intervals", language, n=result.n_boot, level=level_text(result.boot.ci)))
     return out
 

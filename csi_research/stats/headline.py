@@ -141,12 +141,14 @@ class HeadlineFigures:
         return out
 
 
-def default_items(codebook: Any, target: str) -> tuple[str | None, str | None]:
-    """The overall-satisfaction item of ``target`` (text "overall"/"总体") and the recommendation
-    item (text "recommend"/"推荐"), as the codebook words them; None when there is none."""
+def default_items(codebook: Any, target_items: Sequence[str]) -> tuple[str | None, str | None]:
+    """The overall-satisfaction item among ``target_items`` (the model's items of its target;
+    text "overall"/"总体") and the recommendation item (text "recommend"/"推荐"), as the codebook
+    words them; None when there is none. The model, not the codebook, says which items measure the
+    target: a model may rename or regroup the codebook's constructs."""
     if codebook is None:
         return None, None
-    overall = [i.id for i in codebook.items if i.construct == target
+    overall = [i.id for i in codebook.items if i.id in set(target_items)
                and ("overall" in i.text_en.lower() or "总体" in i.text_zh)]
     recommend = [i.id for i in codebook.items if "recommend" in i.text_en.lower() or "推荐" in i.text_zh]
     return (overall[0] if overall else None), (recommend[0] if recommend else None)
@@ -172,7 +174,7 @@ def headline_figures(
     sample = getattr(fit, "sample", fit)
     frame, w, book = sample.frame, np.asarray(sample.weights, dtype=float), sample.codebook
     target = sample.model.target
-    found = default_items(book, target)
+    found = default_items(book, sample.model.constructs[target])
     notes: list[str] = []
     ratios: dict[str, Ratio] = {}
     items: dict[str, str] = {}

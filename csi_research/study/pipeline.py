@@ -416,7 +416,7 @@ def _run(config: StudyConfig | str | Path, quick: bool, workers: int | None, pro
         grade_index=grades, segments=_segment_table(segments), industry=industry, diagnostics=diagnostics,
         records=records[-1] if records else None, prediction=prediction, cvpat=tested,
         moderation=moderated, first_stage=first_stage, headline=headline,
-        index_bands=_index_bands(indices, headline, model.target, codebook),
+        index_bands=_index_bands(indices, headline, model, codebook),
         headline_draws=pd.DataFrame({f: boot.draws[f][:, 0] for f in figures.names}),
     )
 
@@ -430,13 +430,14 @@ def _complaints(sample: Any, records: tuple[Any, Any, Any] | None) -> np.ndarray
     return by_id.reindex(sample.frame[features.id_column]).fillna(0.0).to_numpy(dtype=float)
 
 
-def _index_bands(indices: pd.DataFrame, headline: pd.DataFrame, target: str, codebook: Any) -> pd.DataFrame:
+def _index_bands(indices: pd.DataFrame, headline: pd.DataFrame, model: Any, codebook: Any) -> pd.DataFrame:
     """The grade band (the industry evaluation's score-band rule) of the overall CSI and of the
     satisfaction rate, for the value and both ends of its interval, on the target's answer scale."""
     from csi_research.evaluation.fuzzy import score_grade
     from csi_research.stats.headline import band_table
 
-    scale = codebook.scale_of(codebook.items_of(target)[0].id)
+    target = model.target
+    scale = codebook.scale_of(model.constructs[target][0])
     rows = {"csi": tuple(float(indices.at[target, c]) for c in ("index", "ci_lower", "ci_upper"))}
     rate = headline[headline["figure"] == "satisfaction_rate"]
     if len(rate):
