@@ -37,7 +37,7 @@ here. Closing the local cluster ends its worker processes; a notebook process wh
 disappears ends itself and its kernel (see :mod:`csi_research.run.execute`).
 
 Resume. Each run folder records its inputs (``inputs.json``: hashes of study.yaml and the files
-it names, the package version, quick mode, languages, and the earlier wave's fingerprint). With
+it names, the package version, the dependency versions, quick mode, languages, and the earlier wave's fingerprint). With
 ``resume=True`` a study whose latest run folder finished well with the same fingerprint is not
 run again: its run is reported as reused (:attr:`NotebookRun.reused`) and the comparison reads
 its bundle. A changed wave makes every later wave of its region run again.
@@ -778,18 +778,24 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def study_inputs(study: Path, quick: bool, languages: tuple[str, ...]) -> dict[str, Any]:
-    """What a study's results depend on: its files' hashes, the package version and the run options.
+def study_inputs(study: Path, quick: bool, languages: tuple[str, ...],
+                 versions: dict[str, str] | None = None) -> dict[str, Any]:
+    """What a study's results depend on: its files' hashes, the package and dependency versions, the options.
 
     Files named in ``study.yaml`` (data, codebook, model, industry evaluation, internal indicators)
     are hashed by content; "default" stands for the package's own file, covered by its version.
-    A study file that cannot be read gives only its own hash: such a study is never reused.
+    ``versions`` (default :func:`csi_research.core.versions.package_versions`) are the resolved
+    versions of what can move a number: "same inputs, same bytes" holds for one set of them, so a
+    run made with another numpy or semopy is not reused. A study file that cannot be read gives
+    only its own hash: such a study is never reused.
     """
     from csi_research.core import __version__
+    from csi_research.core.versions import package_versions
     from csi_research.core.yamlfile import read_yaml
 
     yaml_path = study / "study.yaml"
     inputs: dict[str, Any] = {"study.yaml": _file_digest(yaml_path), "package": __version__,
+                              "versions": versions if versions is not None else package_versions(),
                               "quick": quick, "languages": list(languages)}
     try:
         raw = read_yaml(yaml_path, "study file")
@@ -808,11 +814,14 @@ def _chain_fingerprints(chains: list[list[Path]], quick: bool,
     """Each study's inputs and fingerprint; a later wave's includes the earlier one's."""
     import hashlib
 
+    from csi_research.core.versions import package_versions
+
+    versions = package_versions()  # once for the batch: the same for every study
     prints: dict[Path, dict[str, Any]] = {}
     for chain in chains:
         previous = ""
         for study in chain:
-            inputs = {**study_inputs(study, quick, languages[study]), "previous_wave": previous}
+            inputs = {**study_inputs(study, quick, languages[study], versions), "previous_wave": previous}
             digest = hashlib.sha256(dumps_json(inputs).encode("utf-8")).hexdigest()
             prints[study] = {"fingerprint": digest, "inputs": inputs}
             previous = digest
