@@ -114,6 +114,48 @@ def test_nothing_to_execute_starts_no_cluster(tmp_path, monkeypatch, workers):
     assert [r.status for r in result.studies] == ["failed", "failed"]
 
 
+def test_a_retry_ends_the_lost_attempts_process_here_and_clears_its_files_first(tmp_path, monkeypatch):
+    """A lost attempt's study process still alive on this machine would write into the retry's files."""
+    out = claim_run_dir(tmp_path / "linxi" / "output", "r1")
+    (out / batch.INPUTS).write_text("{}", encoding="utf-8")
+    lost = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        assert batch._record_attempt(out, lost.pid) == 1
+        (out / "regional_study.en.ipynb").write_text("{partial", encoding="utf-8")
+        monkeypatch.setattr(batch, "LOST_WAIT", 0.3)
+        task = StudyTask("linxi-2025", Path("unused.ipynb"), out, {}, ("en",))
+        assert batch._ended(task) is None  # to run again, once the lost process is gone
+        assert lost.wait(timeout=5) == -signal.SIGKILL
+        assert sorted(p.name for p in out.iterdir()) == sorted([INCOMPLETE, batch.INPUTS, batch.ATTEMPTS])
+    finally:
+        lost.kill()
+        lost.wait()
+
+
+def test_a_lost_attempt_on_another_machine_gets_a_grace_and_no_signal(tmp_path, monkeypatch):
+    out = claim_run_dir(tmp_path / "linxi" / "output", "r1")
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                                 start_new_session=True)
+    try:
+        record = {"attempt": 1, "host": "another-machine", "worker_pid": 1, "pid": bystander.pid,
+                  "started": 0}
+        (out / batch.ATTEMPTS).write_text(json.dumps(record) + "\n", encoding="utf-8")
+        monkeypatch.setattr(batch, "LOST_GRACE", 0.3)
+        start = time.monotonic()
+        assert batch._ended(StudyTask("linxi-2025", Path("unused.ipynb"), out, {}, ("en",))) is None
+        assert time.monotonic() - start >= 0.3 and bystander.poll() is None  # same pid, not the same process
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_the_summary_counts_attempts_and_names_the_retried_studies(tmp_path):
+    runs = (batch.NotebookRun("a", tmp_path, "ok", attempts=2), batch.NotebookRun("b", tmp_path, "ok"))
+    result = batch.BatchResult("r1", runs, None)
+    assert result.retried == ("a",)
+    assert list(result.summary()["attempts"]) == [2, 1]
+
+
 # ---------------------------------------------------------------- a cluster of processes of its own
 def free_port() -> int:
     with socket.socket() as probe:
@@ -179,7 +221,8 @@ def cluster(tmp_path, processes):
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     processes("scheduler", "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port),
-              "--no-dashboard", "--idle-timeout", "600")  # it ends itself if this test's end is ever skipped
+              "--no-dashboard", "--dashboard-address", f"127.0.0.1:{free_port()}",  # its health page
+              "--idle-timeout", "600")  # it ends itself if this test's end is ever skipped
     workers = {}
     for k in range(2):
         scratch = tmp_path / f"worker-{k}"
@@ -208,11 +251,12 @@ def attempts(folder: Path) -> list[dict]:
     return records
 
 
-def running_study(root: Path) -> tuple[Path, int] | None:
-    """A study whose process has started and not ended: its run folder and its worker's pid."""
+def running_study(root: Path, age: float = 1.0) -> tuple[Path, int] | None:
+    """A study whose process started ``age`` seconds ago or more and has not ended: its run folder and
+    its worker's pid."""
     for folder in root.glob("*/output/*"):
         started = attempts(folder)
-        if started and (folder / INCOMPLETE).exists():
+        if started and (folder / INCOMPLETE).exists() and time.time() - started[-1]["started"] >= age:
             return folder, int(started[-1]["worker_pid"])
     return None
 

@@ -393,7 +393,7 @@ def _record_attempt(out: Path, pid: int) -> int:
     return int(record["attempt"])
 
 
-def _await_lost_attempts(out: Path, wait: float = LOST_WAIT, grace: float = LOST_GRACE) -> None:
+def _await_lost_attempts(out: Path, wait: float | None = None, grace: float | None = None) -> None:
     """Make sure the processes of earlier, lost attempts at this study no longer write into ``out``.
 
     A study process ends itself when its worker dies (see :mod:`csi_research.run.execute`); one
@@ -403,6 +403,8 @@ def _await_lost_attempts(out: Path, wait: float = LOST_WAIT, grace: float = LOST
     """
     import socket
 
+    wait = LOST_WAIT if wait is None else wait
+    grace = LOST_GRACE if grace is None else grace
     records = _attempts(out)
     here = socket.gethostname()
     if any(r.get("host") != here for r in records):
