@@ -170,16 +170,15 @@ def end_processes(processes: list[subprocess.Popen]) -> None:
     for process in processes:
         with contextlib.suppress(psutil.NoSuchProcess):
             family.extend(psutil.Process(process.pid).children(recursive=True))
-    for process in processes:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGTERM)
     for member in family:
         with contextlib.suppress(psutil.NoSuchProcess):
             member.terminate()
-    deadline = time.monotonic() + 5
-    for process in processes:
+    deadline = time.monotonic() + 8
+    for process in reversed(processes):  # the batch and the workers before the scheduler they talk to
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            process.wait(timeout=max(0.1, min(3.0, deadline - time.monotonic())))
     for process in processes:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
