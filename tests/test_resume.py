@@ -109,6 +109,22 @@ def test_other_options_are_inputs_too(studies):
     assert set(statuses(planned(root, language="both")).values()) == {"not started"}
 
 
+def test_a_changed_dependency_version_runs_every_study_again(studies, monkeypatch):
+    """Same files and options under another numpy: the earlier bytes need not hold, so nothing is reused;
+    the new runs record the versions they were made with."""
+    from csi_research.core import versions
+
+    root, first = studies
+    recorded = (root / "linxi-2025" / "output" / first / batch.INPUTS).read_text(encoding="utf-8")
+    assert f'"numpy": "{versions.package_versions()["numpy"]}"' in recorded
+    real = versions.package_versions
+    monkeypatch.setattr(versions, "package_versions", lambda *a: {**real(*a), "numpy": "0.0.0-other"})
+    result = planned(root)
+    assert set(statuses(result).values()) == {"not started"}
+    for run in result.studies:
+        assert '"numpy": "0.0.0-other"' in (run.output_dir / batch.INPUTS).read_text(encoding="utf-8")
+
+
 def test_a_failed_last_run_is_run_again(studies):
     root, first = studies
     (root / "linxi-2025" / "output" / first / "error.txt").write_text("boom\n", encoding="utf-8")

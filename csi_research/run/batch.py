@@ -30,17 +30,20 @@ each) started for the batch, or on a running cluster (``scheduler=``; its worker
 package and see the same paths). A study's own failure is a result, never an exception, so it is
 never retried and never touches another chain; a task that raises, or whose worker dies, is tried
 again (``retries``, and the scheduler's allowed failures for lost workers) and picks up where the
-lost attempt stopped: studies that ended are kept, a partial one starts afresh in its folder. A
+lost attempt stopped: studies that ended are kept, a partial one starts afresh in its folder, once
+the lost attempt's process is gone and its files are cleared, so each study ends in exactly one
+run folder. Every attempt is a line in the folder's ``attempts.jsonl``; a study started more than
+once is reported as retried (:attr:`NotebookRun.attempts`, the summary's "attempts" column). A
 stop sets a distributed Event named after the run id, which the running tasks poll like a local
 stop; tasks that do not report within :data:`STOP_WAIT` are cancelled and their folders marked
 here. Closing the local cluster ends its worker processes; a notebook process whose worker
 disappears ends itself and its kernel (see :mod:`csi_research.run.execute`).
 
 Resume. Each run folder records its inputs (``inputs.json``: hashes of study.yaml and the files
-it names, the package version, quick mode, languages, and the earlier wave's fingerprint). With
-``resume=True`` a study whose latest run folder finished well with the same fingerprint is not
-run again: its run is reported as reused (:attr:`NotebookRun.reused`) and the comparison reads
-its bundle. A changed wave makes every later wave of its region run again.
+it names, the package version, the dependency versions, quick mode, languages, and the earlier
+wave's fingerprint). With ``resume=True`` a study whose latest run folder finished well with the
+same fingerprint is not run again: its run is reported as reused (:attr:`NotebookRun.reused`) and
+the comparison reads its bundle. A changed wave makes every later wave of its region run again.
 
 Interruption. When called from the main thread, ``run_batch`` turns SIGINT and SIGTERM into a
 stop request (previous handlers are restored on return; from other threads, where Python allows
@@ -98,6 +101,9 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 STOP_WAIT = 1.5  # seconds the batch waits for stopped tasks to report before it marks their folders itself
 RETRIES = 2  # a chain task that raised (not a study that failed: that is a result) is tried again
 INPUTS = "inputs.json"  # a run folder's input fingerprint, for --resume
+ATTEMPTS = "attempts.jsonl"  # one line per attempt at a study in this run folder (see _record_attempt)
+LOST_GRACE = 2.0  # seconds a lost attempt on another machine gets to end itself before its files are cleared
+LOST_WAIT = 10.0  # seconds a lost attempt's process on this machine gets to end before it is killed
 ZYGOTE_WAIT = 120.0  # seconds the batch waits for its workers' zygotes to warm up (then: the slow path)
 
 __all__ = ["BatchResult", "NotebookRun", "StopRequest", "StudyTask", "execute_study",
@@ -119,6 +125,7 @@ class NotebookRun:
     error: str = ""
     languages: tuple[str, ...] = ("zh",)
     reused: str = ""  # with --resume: the id of the earlier run whose folder this is
+    attempts: int = 1  # how many times the study was started; more than one: a worker was lost
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -127,6 +134,11 @@ class NotebookRun:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def retried(self) -> bool:
+        """Started again after the worker running it was lost (its partial files were cleared first)."""
+        return self.attempts > 1
 
     @property
     def reports(self) -> tuple[Path, ...]:
@@ -163,6 +175,11 @@ class BatchResult:
     def ok(self) -> bool:
         return all(r.ok for r in self.runs)
 
+    @property
+    def retried(self) -> tuple[str, ...]:
+        """The studies started more than once because a worker running them was lost."""
+        return tuple(r.name for r in self.runs if r.retried)
+
     def summary(self) -> pd.DataFrame:
         runs = self.runs
         return pd.DataFrame(
@@ -171,6 +188,7 @@ class BatchResult:
                 "status": ["FAILED" if r.status == "failed" else "reused" if r.reused else r.status
                            for r in runs],
                 "seconds": [round(r.seconds, 1) for r in runs],
+                "attempts": [r.attempts for r in runs],
                 "report or error": [_shown(r) for r in runs],
             }
         )
@@ -325,14 +343,93 @@ def _ended(task: StudyTask) -> NotebookRun | None:
     out = task.output_dir
     if (out / INCOMPLETE).exists() or not out.is_dir():
         if out.is_dir():
+            _await_lost_attempts(out)
             _clear_partial(out)
         return None
+    attempts = max(1, len(_attempts(out)))
     error = out / "error.txt"
     if error.is_file():
         line = error.read_text(encoding="utf-8", errors="replace").strip().splitlines()
         return NotebookRun(task.name, out, "failed", error=line[0] if line else "failed",
-                           languages=task.languages)
-    return NotebookRun(task.name, out, "ok", languages=task.languages)
+                           languages=task.languages, attempts=attempts)
+    return NotebookRun(task.name, out, "ok", languages=task.languages, attempts=attempts)
+
+
+# Which studies were retried. Dask reschedules a task whose worker died, but neither the task nor
+# the batch is told so, and the scheduler's transition log is bounded and lives in the scheduler,
+# which a batch sent to a cluster may not be able to question (and which forgets on a restart).
+# The run folder is what every attempt shares, so each attempt appends one line to its folder's
+# ATTEMPTS file (host, worker and study process ids) once its study process is started: a
+# study's attempt count is that file's length, read where the study ends, whoever collects it.
+# The line also names the lost attempt's process, so that its retry can make sure it is gone
+# before clearing its partial files (a process still writing there would mix two attempts).
+def _attempts(out: Path) -> list[dict[str, Any]]:
+    try:
+        lines = (out / ATTEMPTS).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    records = []
+    for line in lines:
+        with contextlib.suppress(ValueError):
+            records.append(json.loads(line))
+    return [r for r in records if isinstance(r, dict)]
+
+
+def _record_attempt(out: Path, pid: int) -> int:
+    """Append this attempt (its study process ``pid``) to the folder's ATTEMPTS file; its number."""
+    import socket
+
+    record: dict[str, Any] = {"attempt": len(_attempts(out)) + 1, "host": socket.gethostname(),
+                              "worker_pid": os.getpid(), "pid": pid, "started": time.time()}
+    with contextlib.suppress(Exception):
+        import psutil
+
+        record["created"] = psutil.Process(pid).create_time()
+    try:
+        with open(out / ATTEMPTS, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+    except OSError:  # without the line only the retry count is lost
+        pass
+    return int(record["attempt"])
+
+
+def _await_lost_attempts(out: Path, wait: float | None = None, grace: float | None = None) -> None:
+    """Make sure the processes of earlier, lost attempts at this study no longer write into ``out``.
+
+    A study process ends itself when its worker dies (see :mod:`csi_research.run.execute`); one
+    on this machine is waited for, and killed with its process group after ``wait`` seconds; one
+    on another machine cannot be seen from here and gets ``grace`` seconds, several times the
+    half second it needs to notice.
+    """
+    import socket
+
+    wait = LOST_WAIT if wait is None else wait
+    grace = LOST_GRACE if grace is None else grace
+    records = _attempts(out)
+    here = socket.gethostname()
+    if any(r.get("host") != here for r in records):
+        time.sleep(grace)
+    try:
+        import psutil
+    except ImportError:
+        time.sleep(grace)
+        return
+    lost = []
+    for record in records:
+        if record.get("host") != here:
+            continue
+        with contextlib.suppress(Exception):
+            process = psutil.Process(int(record["pid"]))
+            if "created" not in record or abs(process.create_time() - float(record["created"])) < 0.01:
+                lost.append(process)  # the very process, not a later one given the same pid
+    deadline = time.monotonic() + wait
+    while (alive := [p for p in lost if _running(p)]) and time.monotonic() < deadline:
+        time.sleep(POLL)
+    for process in alive:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)  # a study process leads its own process group
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
 
 
 def _clear_partial(out: Path) -> None:
@@ -340,7 +437,7 @@ def _clear_partial(out: Path) -> None:
     import shutil
 
     for path in out.iterdir():
-        if path.name in (INCOMPLETE, INPUTS):
+        if path.name in (INCOMPLETE, INPUTS, ATTEMPTS):
             continue
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
@@ -528,15 +625,18 @@ def execute_study(task: StudyTask, stop: threading.Event | None = None) -> Noteb
         except OSError as exc:
             error = f"cannot start the notebook process: {exc}"
             return _failed(task, start, error, error)
+        attempt = _record_attempt(out, child.pid)
         if not _wait(child, stop):
             seconds = time.perf_counter() - start
             _mark(out, f"interrupted by {_why(stop)} after {seconds:.1f} s; its files are partial")
             return NotebookRun(task.name, out, "interrupted", seconds,
-                               f"interrupted by {_why(stop)}; {out} is marked INCOMPLETE", task.languages)
+                               f"interrupted by {_why(stop)}; {out} is marked INCOMPLETE", task.languages,
+                               attempts=attempt)
         outcome = _outcome(child.returncode, stdout, stderr)
     if outcome["ok"]:
         mark_finished(out)
-        return NotebookRun(task.name, out, "ok", time.perf_counter() - start, "", task.languages)
+        return NotebookRun(task.name, out, "ok", time.perf_counter() - start, "", task.languages,
+                           attempts=attempt)
     return _failed(task, start, outcome["error"], outcome.get("details", ""))
 
 
@@ -545,7 +645,8 @@ def _failed(task: StudyTask, start: float, error: str, details: str = "") -> Not
         write_error(task.output_dir, f"{error}\n\n{details}")
     mark_finished(task.output_dir)  # ended: the failure is in error.txt, the folder is not in progress
     seconds = time.perf_counter() - start
-    return NotebookRun(task.name, task.output_dir, "failed", seconds, error, task.languages)
+    return NotebookRun(task.name, task.output_dir, "failed", seconds, error, task.languages,
+                       attempts=max(1, len(_attempts(task.output_dir))))
 
 
 def _spawn(task: StudyTask, stdout: Any, stderr: Any) -> Any:
@@ -778,18 +879,24 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def study_inputs(study: Path, quick: bool, languages: tuple[str, ...]) -> dict[str, Any]:
-    """What a study's results depend on: its files' hashes, the package version and the run options.
+def study_inputs(study: Path, quick: bool, languages: tuple[str, ...],
+                 versions: dict[str, str] | None = None) -> dict[str, Any]:
+    """What a study's results depend on: its files' hashes, the package and dependency versions, the options.
 
     Files named in ``study.yaml`` (data, codebook, model, industry evaluation, internal indicators)
     are hashed by content; "default" stands for the package's own file, covered by its version.
-    A study file that cannot be read gives only its own hash: such a study is never reused.
+    ``versions`` (default :func:`csi_research.core.versions.package_versions`) are the resolved
+    versions of what can move a number: "same inputs, same bytes" holds for one set of them, so a
+    run made with another numpy or semopy is not reused. A study file that cannot be read gives
+    only its own hash: such a study is never reused.
     """
     from csi_research.core import __version__
+    from csi_research.core.versions import package_versions
     from csi_research.core.yamlfile import read_yaml
 
     yaml_path = study / "study.yaml"
     inputs: dict[str, Any] = {"study.yaml": _file_digest(yaml_path), "package": __version__,
+                              "versions": versions if versions is not None else package_versions(),
                               "quick": quick, "languages": list(languages)}
     try:
         raw = read_yaml(yaml_path, "study file")
@@ -808,11 +915,14 @@ def _chain_fingerprints(chains: list[list[Path]], quick: bool,
     """Each study's inputs and fingerprint; a later wave's includes the earlier one's."""
     import hashlib
 
+    from csi_research.core.versions import package_versions
+
+    versions = package_versions()  # once for the batch: the same for every study
     prints: dict[Path, dict[str, Any]] = {}
     for chain in chains:
         previous = ""
         for study in chain:
-            inputs = {**study_inputs(study, quick, languages[study]), "previous_wave": previous}
+            inputs = {**study_inputs(study, quick, languages[study], versions), "previous_wave": previous}
             digest = hashlib.sha256(dumps_json(inputs).encode("utf-8")).hexdigest()
             prints[study] = {"fingerprint": digest, "inputs": inputs}
             previous = digest

@@ -111,6 +111,9 @@ def _run(args: argparse.Namespace) -> int:
                        *(f"{counts[s]} {s}" for s in STATUSES if counts[s] and s != "ok")])
     print(f"\nrun {result.run_id}: {counts['ok']} of {len(result.studies)} studies succeeded"
           + (f" ({tally})." if tally else "."))
+    if result.retried:  # a worker was lost while they ran: each was run again, from a clean folder
+        print("Retried after a lost worker: " + ", ".join(
+            f"{r.name} ({r.attempts} attempts)" for r in result.runs if r.retried))
     if result.comparison is not None and result.comparison.ok:
         print(f"Cross-region comparison report: {result.comparison.report}")
     finished = [r.output_dir for r in result.studies if r.ok and r.output_dir is not None and not r.reused]
