@@ -216,8 +216,10 @@ def cbsem(comparison: Any, language: str = "zh") -> Block:
                       ("cmp_cbsem_bad", table_[~table_["admissible"]])):
         if len(rows):
             lines.append(say(key, language, regions=regions(rows)))
-    shown = table_.assign(information=[info(v) for v in table_["information"]],
-                          missing=[say(f"cmp_missing_{v}", language).unescape() for v in table_["missing"]])
+    # the page shows what tells the regions apart; weights and missing-data treatment are in the lines
+    # above, TLI beside CFI in cbsem.csv
+    shown = table_.assign(information=[info(v) for v in table_["information"]])
+    shown = shown.drop(columns=["missing", "weighted", "tli"])
     return Block(join([*parts, paragraph(say("cmp_cbsem_intro", language)), bullets(lines),
                        table(reader_table(shown, language))]), language=language)
 
