@@ -189,3 +189,20 @@ def test_libreoffice_prints_the_chinese_report_with_a_cjk_font(batch, tmp_path):
         for _, heading in html.headings[:6]:
             assert squash(heading).replace(" ", "") in text.replace(" ", ""), heading
         assert "\ufffd" not in text and "□" not in text
+
+
+def test_a_wide_tables_number_columns_keep_their_width_and_its_text_columns_wrap():
+    """The headline table: numbers such as 2088.9 must not break across lines in Word."""
+    from csi_research.render.word import CELL_PADDING, CHAR_WIDTH, TEXT_WIDTH, _widths
+
+    rows = [["Figure", "Value", "95% interval", "Unit", "Respondents", "Band"],
+            ["Complaints per 10,000 respondents", "2088.9", "1598.9–2535.0", "per 10,000 respondents", "450",
+             "basically satisfied (basically satisfied–fairly satisfied)"]]
+    twips = _widths(rows, 6)
+    assert sum(twips) <= TEXT_WIDTH / 635
+    for j in (1, 2, 4):  # value, interval, n: as wide as their longest cell
+        longest = max(len(r[j]) for r in rows)
+        assert twips[j] == int((longest * CHAR_WIDTH + CELL_PADDING) / 635)
+    assert twips[5] < int((36 * CHAR_WIDTH + CELL_PADDING) / 635)  # the band wraps
+    narrow = _widths([["a", "b"], ["x", "y"]], 2)  # a narrow table is left as it is
+    assert narrow == [int((3 * CHAR_WIDTH + CELL_PADDING) / 635)] * 2

@@ -49,6 +49,8 @@ BLOCKS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "p", "ul", "ol", "li", "
                     "section", "article", "blockquote", "pre"})
 SPACE = re.compile(r"\s+")
 CHAR_WIDTH, CELL_PADDING = Cm(0.2), Cm(0.55)  # a 9 pt Latin character; a cell's inner margins
+SHORT_COLUMN = 14.0  # a column whose longest cell is at most this many Latin characters is not wrapped
+MIN_LONG_SHARE = 0.4  # ... as long as the wrapped columns keep at least this share of their own width
 
 
 # ------------------------------------------------------------------------------- the HTML tree
@@ -450,8 +452,16 @@ def _widths(texts: list[list[str]], width: int) -> list[int]:
         for j, text in enumerate(row[:width]):
             need[j] = max(need[j], min(_text_width(text.strip()), 36.0))
     natural = [n * CHAR_WIDTH + CELL_PADDING for n in need]
-    if sum(natural) > TEXT_WIDTH:  # a wide table shares the text width by what its columns need
-        natural = [TEXT_WIDTH * n / sum(natural) for n in natural]
+    if sum(natural) > TEXT_WIDTH:
+        # A wide table: short columns (numbers, intervals, codes) keep their width, so no number
+        # breaks across lines; the long ones (labels, sentences) share what is left, which wraps text.
+        short = [n <= SHORT_COLUMN for n in need]
+        left = TEXT_WIDTH - sum(w for w, s in zip(natural, short, strict=True) if s)
+        long = sum(w for w, s in zip(natural, short, strict=True) if not s)
+        if long and left >= long * MIN_LONG_SHARE:
+            natural = [w if s else w * left / long for w, s in zip(natural, short, strict=True)]
+        else:  # too many columns for that: every column shares the text width by what it needs
+            natural = [TEXT_WIDTH * n / sum(natural) for n in natural]
     return [int(n / 635) for n in natural]  # EMU → twips
 
 
