@@ -111,3 +111,78 @@ def test_surveys_of_the_planned_size_reach_the_target_half_width():
     # and at a quarter of the n, about twice the half-width: the plan's square-root law
     quarter = [_half_width(n // 4, 900 + r, 150)[0] for r in range(12)]
     assert np.median(quarter) / np.median(widths) == pytest.approx(2.0, rel=0.15)
+
+
+COSTLY = (("a", 18, 1.0, 100_000, 60.0), ("b", 30, 1.4, 300_000, 240.0), ("c", 22, 1.1, 600_000, 90.0))
+
+
+def _costly() -> list[planning.PlanAssumptions]:
+    return [planning.PlanAssumptions(region=r, sd=s, deff=d, population=p, cost=c)
+            for r, s, d, p, c in COSTLY]
+
+
+def test_a_money_budget_is_spent_where_it_buys_the_most_precision():
+    """Neyman with costs against a numerical minimum of the provincial variance at that budget."""
+    from scipy.optimize import minimize
+
+    regions, budget = _costly(), 250_000.0
+    table = planning.allocate_sample(regions, method="neyman", budget=budget)
+    n, costs = table["completes"].to_numpy(), np.array([c for *_, c in COSTLY])
+    assert (n * costs).sum() <= budget and budget - (n * costs).sum() < costs.max()  # spent, whole interviews
+    assert table["cost"].sum() == pytest.approx((n * costs).sum())
+    w = np.array([p for *_, p, _ in COSTLY], dtype=float)
+    w /= w.sum()
+    s2 = np.array([s**2 * d for _, s, d, _, _ in COSTLY])
+
+    def variance(x):  # the provincial index's sampling variance at x interviews per region
+        return float(np.sum(w**2 * s2 / x))
+
+    best = minimize(variance, x0=np.full(3, budget / costs.sum()), method="SLSQP", bounds=[(2, None)] * 3,
+                    constraints=[{"type": "eq", "fun": lambda x: budget - costs @ x}],
+                    options={"ftol": 1e-14})
+    assert best.success
+    np.testing.assert_allclose(n, best.x, atol=1.0)  # rounding to whole interviews only
+    for method in ("proportional", "equal"):  # the other two spend the same money less precisely
+        other = planning.allocate_sample(regions, method=method, budget=budget)
+        assert (other["cost"].sum()) <= budget
+        assert other["province_half_width"].iloc[0] > table["province_half_width"].iloc[0]
+    equal = planning.allocate_sample(regions, method="equal", budget=budget)["completes"]
+    assert equal.max() - equal.min() <= 1
+
+
+def test_with_equal_costs_a_budget_is_a_total_of_interviews():
+    regions = [planning.PlanAssumptions(region=r, sd=s, deff=d, population=p, cost=50.0)
+               for r, s, d, p, _ in COSTLY]
+    for method in planning.ALLOCATIONS:
+        by_money = planning.allocate_sample(regions, method=method, budget=100_000)
+        by_count = planning.allocate_sample(regions, 2000, method)
+        assert by_money["completes"].sum() == 2000
+        np.testing.assert_allclose(by_money["completes"], by_count["completes"], atol=1)
+
+
+def test_a_budget_needs_costs_and_enough_money():
+    plain = [planning.PlanAssumptions(region=r, sd=20, population=1000) for r in "xy"]
+    with pytest.raises(ModelSpecError, match="cost per completed interview; missing for x, y"):
+        planning.allocate_sample(plain, budget=10_000)
+    with pytest.raises(ModelSpecError, match="either a total of interviews or a budget"):
+        planning.allocate_sample(_costly(), 100, budget=10_000)
+    with pytest.raises(ModelSpecError, match="cannot pay for 2 interviews in each of 3 regions"):
+        planning.allocate_sample(_costly(), budget=100)
+    with pytest.raises(ModelSpecError, match="cost must be a positive amount"):
+        planning.PlanAssumptions(region="x", sd=20, cost=0)
+
+
+def test_the_plan_command_spends_a_money_budget(tmp_path, capsys):
+    out = tmp_path / "plan.csv"
+    argv = ["plan", "--sd", "20", "--region", "a", "b", "--customers", "1000", "3000", "--half-width", "2",
+            "--budget", "50000", "--cost", "40", "100", "--out", str(out)]
+    assert main(argv) == 0
+    assert "a budget of 50000 across the regions (neyman allocation)" in capsys.readouterr().out
+    table = pd.read_csv(out, encoding="utf-8-sig")
+    allocation = table[table["table"] == "allocation"]
+    assert allocation["cost"].sum() <= 50_000 and list(allocation["cost_per_interview"]) == [40, 100]
+    assert main([*argv[:-1], str(tmp_path / "other.csv"), "--total", "900"]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert main(["plan", "--sd", "20", "--region", "a", "b", "--half-width", "2", "--budget", "9000",
+                 "--cost", "1", "2", "3"]) == 2
+    assert "one per region (2)" in capsys.readouterr().err

@@ -13,7 +13,11 @@ stated assumptions where there is none. Segments are taken to share their region
 keeps no segment SE): a segment needs the same n as a region for the same half-width.
 
 A fixed total of interviews across a province's regions is allocated proportionally (n_h ∝ N_h),
-equally, or for the most precise provincial index (Neyman: n_h ∝ N_h S_h √deff_h).
+equally, or for the most precise provincial index (Neyman: n_h ∝ N_h S_h √deff_h). A fixed budget
+in money, with a cost per completed interview c_h that may differ between regions (a remote
+county costs more to interview), is spent the same three ways; the most precise provincial index
+for the money is then n_h ∝ N_h S_h √deff_h / √c_h (minimising Σ W_h² S_h² deff_h / n_h subject to
+Σ c_h n_h = budget), and whole interviews are rounded down, so the plan never costs more than the budget.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ class PlanAssumptions:
     source: str = "stated"
     previous_n: int | None = None
     previous_half_width: float | None = None
+    cost: float | None = None  # cost of one completed interview (any currency), for a budget in money
 
     def __post_init__(self) -> None:
         where = f"planning assumptions for {self.region!r}"
@@ -61,6 +66,9 @@ class PlanAssumptions:
             raise ModelSpecError(f"{where}: response_rate must be in (0, 1], not {self.response_rate}")
         if not 0 <= self.item_nonresponse < 1:
             raise ModelSpecError(f"{where}: item_nonresponse must be in [0, 1), not {self.item_nonresponse}")
+        if self.cost is not None and not (math.isfinite(self.cost) and self.cost > 0):
+            raise ModelSpecError(f"{where}: cost must be a positive amount per completed interview, "
+                                 f"not {self.cost}")
 
 
 def kish_deff(weights: Iterable[float]) -> float:
@@ -149,17 +157,18 @@ def plan_sample(assumptions: Sequence[PlanAssumptions], half_width: float, ci: f
     return pd.DataFrame(rows)
 
 
-def allocate_sample(assumptions: Sequence[PlanAssumptions], total: int, method: str = "neyman",
-             ci: float = 0.95, minimum: int = 2) -> pd.DataFrame:
-    """Share ``total`` completed interviews among a province's regions; the provincial index's
-    expected half-width (regions weighted by customers) is in the ``province_half_width`` column."""
+def allocate_sample(assumptions: Sequence[PlanAssumptions], total: int | None = None, method: str = "neyman",
+                    ci: float = 0.95, minimum: int = 2, *, budget: float | None = None) -> pd.DataFrame:
+    """Share ``total`` completed interviews, or a ``budget`` in money (each region's ``cost`` per
+    completed interview), among a province's regions; the provincial index's expected half-width
+    (regions weighted by customers) is in the ``province_half_width`` column, and with a budget
+    the ``cost`` column says what each region's interviews cost (their sum never exceeds it)."""
     if method not in ALLOCATIONS:
         raise ModelSpecError(f"allocation must be one of {', '.join(ALLOCATIONS)}, not {method!r}")
     if not assumptions:
         raise ModelSpecError("no regions to allocate interviews to")
-    if total < minimum * len(assumptions):
-        raise ModelSpecError(f"a total of {total} interviews cannot give {len(assumptions)} regions "
-                             f"{minimum} each")
+    if (total is None) == (budget is None):
+        raise ModelSpecError("give either a total of interviews or a budget in money, not both or neither")
     pops = [a.population for a in assumptions]
     if method != "equal" and any(p is None or not p > 0 for p in pops):
         missing = ", ".join(a.region for a, p in zip(assumptions, pops, strict=True) if not p)
@@ -168,11 +177,24 @@ def allocate_sample(assumptions: Sequence[PlanAssumptions], total: int, method: 
     size = np.array([p if p else 1.0 for p in pops], dtype=float)
     spread = np.array([a.sd * math.sqrt(a.deff / (1 - a.item_nonresponse)) for a in assumptions])
     share = {"proportional": size, "equal": np.ones(len(assumptions)), "neyman": size * spread}[method]
-    n = _round_to_total(total * share / share.sum(), total, minimum)
+    if budget is None:
+        if total < minimum * len(assumptions):
+            raise ModelSpecError(f"a total of {total} interviews cannot give {len(assumptions)} regions "
+                                 f"{minimum} each")
+        n = _round_to_total(total * share / share.sum(), total, minimum)
+        costs = None
+    else:
+        costs = _costs(assumptions)
+        if method == "neyman":
+            share = share / np.sqrt(costs)  # a dearer interview buys less precision per unit of money
+        if not budget >= minimum * costs.sum():
+            raise ModelSpecError(f"a budget of {budget:g} cannot pay for {minimum} interviews in each of "
+                                 f"{len(assumptions)} regions ({minimum * costs.sum():g} needed)")
+        n = _round_to_budget(budget * share / (share * costs).sum(), costs, budget, minimum)
     weights = size / size.sum()
     z = norm.ppf(0.5 + ci / 2)
     province = float(z * math.sqrt(np.sum(weights**2 * spread**2 / n)))
-    return pd.DataFrame({
+    table = pd.DataFrame({
         "region": [a.region for a in assumptions], "population": size, "share": weights,
         "allocation": method, "completes": n,
         "contacts": [math.ceil(k / a.response_rate) for k, a in zip(n, assumptions, strict=True)],
@@ -180,6 +202,31 @@ def allocate_sample(assumptions: Sequence[PlanAssumptions], total: int, method: 
                               for k, a in zip(n, assumptions, strict=True)],
         "province_half_width": province,
     })
+    if costs is not None:
+        table = table.assign(cost_per_interview=costs, cost=costs * n, budget=float(budget))
+    return table
+
+
+def _costs(assumptions: Sequence[PlanAssumptions]) -> np.ndarray:
+    lacking = [a.region for a in assumptions if a.cost is None]
+    if lacking:
+        raise ModelSpecError(f"a budget in money needs each region's cost per completed interview; missing "
+                             f"for {', '.join(lacking)} (--cost)")
+    return np.array([a.cost for a in assumptions], dtype=float)
+
+
+def _round_to_budget(exact: np.ndarray, costs: np.ndarray, budget: float, minimum: int) -> np.ndarray:
+    """Whole interviews, none below ``minimum``, costing at most ``budget``: rounded down, then the
+    money left buys one more interview at a time where the most of an interview was rounded away."""
+    exact = np.maximum(exact, minimum)
+    exact = exact * budget / float((exact * costs).sum())
+    n = np.maximum(np.floor(exact).astype(int), minimum)
+    while float((n * costs).sum()) > budget:  # the minimum pushed the cost over: take from the largest
+        n[int(np.argmax(n))] -= 1
+    for k in np.argsort(-(exact - np.floor(exact)), kind="stable"):
+        if float((n * costs).sum()) + costs[k] <= budget:
+            n[k] += 1
+    return n
 
 
 def _round_to_total(exact: np.ndarray, total: int, minimum: int) -> np.ndarray:

@@ -11,6 +11,7 @@ file the message names (``CSI_RESEARCH_DEBUG=1`` shows it instead).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -153,15 +154,27 @@ def _plan(args: argparse.Namespace) -> int:
         print("error: give a previous wave's bundle folder(s), or --sd (and --deff, --response-rate, "
               "--item-nonresponse) for a first wave", file=sys.stderr)
         return 2
+    if args.total and args.budget:
+        print("error: give --total (interviews) or --budget (money), not both", file=sys.stderr)
+        return 2
+    if args.cost:
+        if len(args.cost) not in (1, len(plans)):
+            print(f"error: give one --cost for every region or one per region ({len(plans)})",
+                  file=sys.stderr)
+            return 2
+        costs = args.cost * len(plans) if len(args.cost) == 1 else args.cost
+        plans = [dataclasses.replace(p, cost=c) for p, c in zip(plans, costs, strict=True)]
     table = planning.plan_sample(plans, args.half_width, ci=args.ci)
     shown = ["region", "attribute", "segment", "previous_n", "sd", "deff", "item_nonresponse",
              "response_rate", "completes", "contacts"]
     with pd.option_context("display.width", 200, "display.float_format", "{:.3g}".format):
         print(f"Interviews for a CSI interval of ±{args.half_width:g} points ({args.ci:.0%}):")
         print(table[shown].to_string(index=False))
-        if args.total:
-            allocation = planning.allocate_sample(plans, args.total, args.allocation, ci=args.ci)
-            print(f"\n{args.total} interviews across the regions ({args.allocation} allocation):")
+        if args.total or args.budget:
+            allocation = planning.allocate_sample(plans, args.total, args.allocation, ci=args.ci,
+                                                  budget=args.budget)
+            spent = f"{args.total} interviews" if args.total else f"a budget of {args.budget:g}"
+            print(f"\n{spent} across the regions ({args.allocation} allocation):")
             print(allocation.to_string(index=False))
             table = pd.concat([table.assign(table="requirement"), allocation.assign(table="allocation")],
                               ignore_index=True)
@@ -260,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--region", nargs="+", help="without a bundle: region names")
     plan.add_argument("--customers", type=_rate, nargs="+", help="without a bundle: customers per region")
     plan.add_argument("--total", type=_positive, help="a fixed total of completed interviews to allocate")
+    plan.add_argument("--budget", type=_rate, help="a fixed budget in money to allocate (needs --cost)")
+    plan.add_argument("--cost", type=_rate, nargs="+",
+                      help="cost of one completed interview: one value, or one per region in order")
     plan.add_argument("--allocation", choices=("proportional", "equal", "neyman"), default="neyman",
                       help="how --total is shared (default neyman: the most precise provincial index)")
     plan.add_argument("--out", help="CSV file to write (must not exist)")
