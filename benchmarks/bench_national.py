@@ -12,7 +12,7 @@ surveyed twice, so about 400 studies) into a temporary folder, then measures
   checked for complete province and national rows;
 * the speed-up of a local Dask cluster of several worker processes over one worker, on a subset.
 
-Targets on a 2-core machine: quick ≤ 5 min, full ≤ 15 min for 300 regions.
+Targets on a 2-core machine: quick ≤ 4 min, full ≤ 15 min for 300 regions.
 Run: ``python benchmarks/bench_national.py [--regions N] [--quick-only | --full-only] [--workers N] [--keep]
 [--scheduler ADDRESS]``; try ``--regions 6`` first.
 """
@@ -31,7 +31,7 @@ from typing import Any
 
 import psutil
 
-TARGETS = {True: 5 * 60, False: 15 * 60}  # quick, full: seconds for 300 regions
+TARGETS = {True: 4 * 60, False: 15 * 60}  # quick, full: seconds for 300 regions
 SAMPLE_EVERY = 0.25  # seconds between memory samples
 
 
