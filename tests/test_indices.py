@@ -458,3 +458,23 @@ def test_segments_partition_the_fit_sample(simulated):
             expected = float(w @ ((group[list(items)].mean() - 1) / 4 * 100))
             got = out[(out["area"] == area) & (out["construct"] == name)]["index"].item()
             assert got == pytest.approx(expected, abs=1e-9), (area, name)
+
+
+def test_a_segments_sd_ratio_is_the_spread_of_its_respondents_index_by_hand():
+    """Each respondent's own index ((a1 + a2)/2 on 1–10, as 0–100): its SD in a segment over the sample's."""
+    rng = np.random.default_rng(4)
+    n = 90
+    area = np.where(np.arange(n) < 60, "urban", "rural")
+    spread = np.where(area == "urban", 0.7, 2.0)  # rural answers vary more
+    frame = pd.DataFrame({c: np.clip(np.round(6 + spread * rng.normal(0, 1, n)), 1, 10)
+                          for c in ("a1", "a2", "b1")})
+    frame["area"] = area
+    fit = fixed_fit(TWO, frame, {"a1": 1.0, "a2": 1.0, "b1": 1.0}, scale_min=1, scale_max=10)
+    out = segment_indices(fit, "area").set_index(["area", "construct"])
+    own = ((frame["a1"] + frame["a2"]) / 2 - 1) / 9 * 100
+    for segment in ("urban", "rural"):
+        mine = own[frame["area"] == segment]
+        expected = mine.std(ddof=0) / own.std(ddof=0)
+        assert out.at[(segment, "A"), "sd_ratio"] == pytest.approx(expected, rel=1e-12)
+        assert out.at[(segment, "A"), "index"] == pytest.approx(mine.mean(), rel=1e-12)
+    assert out.at[("rural", "A"), "sd_ratio"] > 1 > out.at[("urban", "A"), "sd_ratio"]

@@ -3,12 +3,14 @@ the command, and — on simulated surveys fitted as a study fits them — half-w
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from small_study import small_study
 
 import csi_research as csi
@@ -186,3 +188,24 @@ def test_the_plan_command_spends_a_money_budget(tmp_path, capsys):
     assert main(["plan", "--sd", "20", "--region", "a", "b", "--half-width", "2", "--budget", "9000",
                  "--cost", "1", "2", "3"]) == 2
     assert "one per region (2)" in capsys.readouterr().err
+
+
+def test_a_segment_that_varies_more_needs_more_interviews(tmp_path):
+    """Segment S = region S × the bundle's sd_ratio: needed n scales with its square, by hand."""
+    result = run_study.quiet(small_study(tmp_path / "s", "segments", "[customer_class]"), quick=True)
+    bundle = result.save(tmp_path / "bundle")
+    a = planning.assumptions_from_bundle(bundle)
+    table = planning.plan_sample([a], half_width=3.0)
+    region = table[table["segment"] == "all"].iloc[0]
+    seg = result.segments[result.segments["construct"] == result.target].set_index("segment")
+    z = stats.norm.ppf(0.975)
+    rows = table[table["attribute"] == "customer_class"]
+    assert len(rows) == len(seg) >= 2
+    for row in rows.itertuples():
+        ratio = seg.at[row.segment, "sd_ratio"]
+        assert row.sd == pytest.approx(a.sd * ratio, rel=1e-12)
+        assert row.completes == math.ceil((z * a.sd * ratio / 3.0) ** 2 * a.deff / (1 - a.item_nonresponse))
+    assert rows["completes"].nunique() > 1 and region["completes"] == planning.needed(a, 3.0)
+    old = dataclasses.replace(a, segments=tuple(s[:3] for s in a.segments))  # a bundle before sd_ratio
+    shared = planning.plan_sample([old], 3.0).query("segment != 'all'")["completes"]
+    assert (shared == region["completes"]).all()

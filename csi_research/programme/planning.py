@@ -9,8 +9,11 @@ response rate gives the contacts to make.
 
 S comes from a previous wave's bundle, backed out of its bootstrap SE
 (``S = SE · √(n (1 − m) / deff)``, so the new wave's deff and missing share can differ), or from
-stated assumptions where there is none. Segments are taken to share their region's S (a bundle
-keeps no segment SE): a segment needs the same n as a region for the same half-width.
+stated assumptions where there is none. A segment's S is its region's S times the segment's
+``sd_ratio`` (the SD of its respondents' contributions to the index over the whole sample's, in the
+bundle's segments table), so a more varied segment needs more interviews for the same half-width;
+bundles older than that column give the region's S. Segments share their region's deff and
+missing share.
 
 A fixed total of interviews across a province's regions is allocated proportionally (n_h ∝ N_h),
 equally, or for the most precise provincial index (Neyman: n_h ∝ N_h S_h √deff_h). A fixed budget
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +53,7 @@ class PlanAssumptions:
     response_rate: float = 1.0  # completed interviews per contact
     item_nonresponse: float = 0.0  # share of the index's answers missing
     population: float | None = None  # customers: the region's weight in a provincial index
-    segments: tuple[tuple[str, str, int], ...] = ()  # (attribute, segment, previous n)
+    segments: tuple[tuple[str, str, int, float], ...] = ()  # (attribute, segment, previous n, sd_ratio)
     source: str = "stated"
     previous_n: int | None = None
     previous_half_width: float | None = None
@@ -100,7 +103,7 @@ def assumptions_from_bundle(
     old_missing = _missing_share(b, target)
     sd = se * math.sqrt(n * (1 - old_missing) / old_deff)
     segments = tuple(
-        (str(r["attribute"]), str(r["segment"]), int(r["n"]))
+        (str(r["attribute"]), str(r["segment"]), int(r["n"]), _ratio(r.get("sd_ratio")))
         for r in b.results["tables"].get("segments", []) if r.get("construct") == target
     )
     weight = b.study.get("weight") or {}
@@ -110,6 +113,15 @@ def assumptions_from_bundle(
         population=weight.get("customers"), segments=segments, source=str(b.path), previous_n=n,
         previous_half_width=float(row["ci_upper"] - row["ci_lower"]) / 2,
     )
+
+
+def _ratio(value: object) -> float:
+    """A segment's SD ratio; 1 (its region's S) where the bundle has none or it is unusable."""
+    try:
+        ratio = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 1.0
+    return ratio if math.isfinite(ratio) and ratio > 0 else 1.0
 
 
 def _missing_share(b: Bundle, target: str) -> float:
@@ -150,10 +162,12 @@ def plan_sample(assumptions: Sequence[PlanAssumptions], half_width: float, ci: f
         rows.append({**base, "attribute": "all", "segment": "all", "previous_n": a.previous_n,
                      "previous_half_width": a.previous_half_width, "completes": n,
                      "contacts": math.ceil(n / a.response_rate), "source": a.source})
-        for attribute, segment, prev in a.segments if segments else ():
-            rows.append({**base, "attribute": attribute, "segment": segment, "previous_n": prev,
-                         "previous_half_width": expected_half_width(a, prev, ci), "completes": n,
-                         "contacts": math.ceil(n / a.response_rate), "source": a.source})
+        for attribute, segment, prev, *ratio in a.segments if segments else ():
+            part = replace(a, sd=a.sd * (ratio[0] if ratio else 1.0))
+            k = needed(part, half_width, ci)
+            rows.append({**base, "sd": part.sd, "attribute": attribute, "segment": segment,
+                         "previous_n": prev, "previous_half_width": expected_half_width(part, prev, ci),
+                         "completes": k, "contacts": math.ceil(k / a.response_rate), "source": a.source})
     return pd.DataFrame(rows)
 
 

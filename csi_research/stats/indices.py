@@ -117,6 +117,12 @@ def weighted_means(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return w @ x / w.sum()
 
 
+def _weighted_sd(v: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Column SDs of ``v`` weighted by respondent weights ``w`` (population form)."""
+    m = weighted_means(v, w)
+    return np.sqrt(weighted_means((v - m) ** 2, w))
+
+
 # ---------------------------------------------------------------------------- ACSI index
 @public
 def csi_indices(pls: Any) -> pd.Series:
@@ -326,7 +332,11 @@ def segment_indices(pls: Any, by: str | Sequence[str], min_n: int = 30) -> pd.Da
     fit's sample: the same respondents, imputations and survey weights), so the indices differ
     only through the answers and are comparable across segments. Segments with fewer than
     ``min_n`` respondents are flagged (``small``) and named in the diagnostics. Returns a tidy
-    frame: the ``by`` columns, construct, index, n, small.
+    frame: the ``by`` columns, construct, index, n, small, sd_ratio.
+
+    The index is linear in the item means, so each respondent contributes the index of their own
+    answers; ``sd_ratio`` is the (weighted) SD of those contributions within the segment over that
+    of the whole sample: how much more or less a segment's interviews vary (sample planning).
     """
     sample = pls.sample
     model, items = sample.model, sample.model.items
@@ -339,6 +349,8 @@ def segment_indices(pls: Any, by: str | Sequence[str], min_n: int = 30) -> pd.Da
     raw = raw_weight_vector(pls, items)
     blocks = block_positions(model, items)
     x = sample.x.to_numpy()
+    each = acsi_index_from_arrays(raw, x, blocks, lo, hi)  # respondents × constructs
+    spread = _weighted_sd(each, sample.weights)
     diagnostics = negative_weight_messages(model, items, raw)
     rows = []
     keys = frame[cols].astype(object)
@@ -356,7 +368,10 @@ def segment_indices(pls: Any, by: str | Sequence[str], min_n: int = 30) -> pd.Da
             diagnostics.append(f"segment {label}: only {n} respondents (< {min_n}); read with care")
         means = weighted_means(x[positions], sample.weights[positions])
         values = acsi_index_from_arrays(raw, means, blocks, lo, hi)
-        rows += [(*key, name, value, n, n < min_n) for name, value in zip(model.names, values, strict=True)]
-    out = pd.DataFrame(rows, columns=[*cols, "construct", "index", "n", "small"])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = _weighted_sd(each[positions], sample.weights[positions]) / spread
+        rows += [(*key, name, value, n, n < min_n, r)
+                 for name, value, r in zip(model.names, values, ratio, strict=True)]
+    out = pd.DataFrame(rows, columns=[*cols, "construct", "index", "n", "small", "sd_ratio"])
     out.attrs["diagnostics"] = diagnostics
     return out

@@ -507,7 +507,7 @@ def _segment(pls: Any, column: str) -> pd.DataFrame:
 
 
 def _segment_table(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    columns = ["attribute", "segment", "construct", "index", "n", "small"]
+    columns = ["attribute", "segment", "construct", "index", "n", "small", "sd_ratio"]
     if not parts:
         return pd.DataFrame(columns=columns)
     table = pd.concat(parts, ignore_index=True)
