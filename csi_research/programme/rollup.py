@@ -393,7 +393,7 @@ def _aggregate_rows(present: list[Member], absent: list[str], universe: Mapping[
 # ---------------------------------------------------------------------------- headline figures
 def _headline_values(bundle: Bundle) -> dict[str, float]:
     table = bundle.headline()
-    if table is None or bundle.headline_draws() is None:
+    if table is None or not bundle.has_headline_draws():  # the draws are read once, by _Draws
         return {}
     return {str(f): float(v) for f, v in zip(table["figure"], table["value"], strict=True)}
 

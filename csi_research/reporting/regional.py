@@ -229,11 +229,10 @@ def _headline_cards(result: Any, language: str) -> list[tuple[Any, Any, Any]]:
     for row in table[table["figure"].isin(CARD_FIGURES)].itertuples():
         interval = say("card_interval", language, level=level_text(float(row.level)), lo=num(row.ci_lower),
                        hi=num(row.ci_upper))
-        band = _band(result, row.figure, language)
         value = num(row.value) + ("%" if row.unit == "%" else "")
         big = Markup('<span class="big">{}</span>').format(value)
         cards.append((say(f"headline_{row.figure}", language), big,
-                      join([interval, " · ", say("card_band", language, band=band)]) if band else interval))
+                      join([interval, *_band_note(result, row.figure, language)])))
     return cards
 
 

@@ -112,7 +112,6 @@ class HeadlineFigures:
     rules: Mapping[str, str]  # figure -> the codes counted, e.g. "4–5" or "5 vs 1–3"
     n: Mapping[str, int]  # figure -> respondents in its denominator
     weights: np.ndarray = field(repr=False)
-    top_grades: int | None = None  # for the satisfaction rate: how many top grades count
     diagnostics: list[str] = field(default_factory=list)
 
     @property
@@ -226,7 +225,7 @@ def headline_figures(
         ratios["repeat_complainants_per_10k"] = Ratio(PER * (count >= REPEAT), everyone)
         for figure, rule in (("complaints_per_10k", "≥1"), ("repeat_complainants_per_10k", f"≥{REPEAT}")):
             items[figure], rules[figure], n[figure] = RECORDS, rule, len(frame)
-    return HeadlineFigures(ratios, items, rules, n, w, top_grades, notes)
+    return HeadlineFigures(ratios, items, rules, n, w, notes)
 
 
 def _answers(frame: pd.DataFrame, book: Any, item: str, figure: str) -> tuple[np.ndarray, tuple[int, ...]]:

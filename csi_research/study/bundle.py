@@ -273,6 +273,9 @@ class Bundle:
         except (OSError, ValueError) as exc:
             raise ModelSpecError(f"{path}: not readable headline draws ({exc})") from None
 
+    def has_headline_draws(self) -> bool:
+        return (self.path / HEADLINE_DRAWS).is_file()
+
     def has_sample(self) -> bool:
         return (self.path / SAMPLE).is_file() and (self.path / MODEL).is_file()
 
