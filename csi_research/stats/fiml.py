@@ -251,8 +251,8 @@ def fit(
     def grad(t: np.ndarray) -> np.ndarray:
         return _scaled(structure, data, t, scale)[1]
 
+    # at the L-BFGS-B point: the polish moves the estimates by ~1e-9 relative, far below the SEs' digits
     curvature = hessian(structure, data, theta)
-    polished = False
     for _ in range(3):  # Newton polish: L-BFGS-B stops at ~1e-9 relative change, Newton goes further
         g = grad(theta)
         if not np.all(np.isfinite(g)) or _small(g, 1e-11):
@@ -264,11 +264,9 @@ def fit(
         new_value = _scaled(structure, data, candidate, scale)[0]
         if not new_value <= value + 1e-12:
             break
-        theta, value, polished = candidate, new_value, True
+        theta, value = candidate, new_value
     # L-BFGS-B also reports success when its line search stalls: judge by the gradient itself
     converged = bool(np.isfinite(value)) and _small(grad(theta), 1e-6)
-    if polished and np.isfinite(value):  # the information at the estimates themselves
-        curvature = hessian(structure, data, theta)
     structure.moments(theta)  # leave the semopy matrices at the estimates
     return FIMLResult(theta, value / scale, converged, curvature)
 
