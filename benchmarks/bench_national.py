@@ -8,13 +8,17 @@ surveyed twice, so about 400 studies) into a temporary folder, then measures
   full (2,000 resamples): wall time, per-study time, the comparison's time, and the peak
   resident memory of this process and all its children (Dask workers, notebook processes,
   kernels), sampled every 0.25 s;
+* drawing one region's reports on demand from its run folder (``--reports on-demand``, the default
+  here: a national programme saves every region's bundle and the national report with one figure
+  per province, and draws a region's own report when someone asks for it; ``--reports all`` draws
+  every region's report in the batch);
 * the national roll-up (:func:`csi_research.programme.rollup.national_tables`) over the batch's bundles,
   checked for complete province and national rows;
 * the speed-up of a local Dask cluster of several worker processes over one worker, on a subset.
 
-Targets on a 2-core machine: quick ≤ 4 min, full ≤ 15 min for 300 regions.
+Targets on a 2-core machine, reports on demand: quick ≤ 4 min, full ≤ 15 min for 300 regions.
 Run: ``python benchmarks/bench_national.py [--regions N] [--quick-only | --full-only] [--workers N] [--keep]
-[--scheduler ADDRESS]``; try ``--regions 6`` first.
+[--scheduler ADDRESS] [--reports all|on-demand]``; try ``--regions 6`` first.
 """
 
 from __future__ import annotations
@@ -77,14 +81,15 @@ class PeakMemory:
 
 
 def batch(root: Path, *, quick: bool, workers: int, scheduler: str | None = None,
-          only: list[str] | None = None, comparison: bool = True) -> tuple[Any, float, PeakMemory]:
+          only: list[str] | None = None, comparison: bool = True,
+          reports: str = "all") -> tuple[Any, float, PeakMemory]:
     """One ``run_batch`` with its wall time and memory peak."""
     from csi_research.run.batch import run_batch
 
     with PeakMemory() as memory:
         start = time.perf_counter()
         result = run_batch(root, quick=quick, workers=workers, scheduler=scheduler, only=only,
-                           comparison=comparison, progress=False)
+                           comparison=comparison, progress=False, reports=reports)
         wall = time.perf_counter() - start
     if result.interrupted:
         why = result.stopped_by or "a stop request"
@@ -127,6 +132,22 @@ def report_batch(label: str, result: Any, wall: float, memory: PeakMemory, quick
               f"{projected / 60:.1f} min (target for the whole: {name} <= {target / 60:.0f} min)")
     return (not failed and compared is not None and compared.ok
             and (compared.output_dir / "national_rollup.csv").is_file())
+
+
+def on_demand(result: Any) -> bool:
+    """Draw one region's reports from its run folder, as a reader asking for them would."""
+    from csi_research.run.on_demand import draw_reports
+
+    run = next((r for r in result.studies if r.ok and r.on_demand), None)
+    if run is None:
+        return True
+    start = time.perf_counter()
+    drawn = draw_reports(run.output_dir)
+    seconds = time.perf_counter() - start
+    ok = all(path.is_file() and path.with_suffix(".docx").is_file() for path in drawn)
+    print(f"\n== one region's reports drawn on demand ({run.name}): {seconds:.1f} s "
+          f"({'ok' if ok else 'MISSING FILES'}: {', '.join(p.name for p in drawn)})")
+    return ok
 
 
 def check_rollup(result: Any, table: Any) -> bool:
@@ -203,6 +224,9 @@ def main() -> None:
     parser.add_argument("--speedup-studies", type=int, default=8,
                         help="studies in the 1-vs-N worker comparison (0: skip it)")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--reports", choices=("all", "on-demand"), default="on-demand",
+                        help="each region's reports in the batch, or on demand (default, as a national "
+                             "programme runs it)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message="Port .* is already in use")  # another cluster's dashboard
     from csi_research.programme.national import write_national_survey
@@ -220,10 +244,11 @@ def main() -> None:
         print(f"workers: {args.workers}" + (f", scheduler {args.scheduler}" if args.scheduler else ""))
         walls = {}
         for quick in (True,) if args.quick_only else (False,) if args.full_only else (True, False):
-            label = "quick batch" if quick else "full batch (2,000 resamples)"
+            label = ("quick batch" if quick else "full batch (2,000 resamples)") + f", reports {args.reports}"
             result, walls[quick], memory = batch(root, quick=quick, workers=args.workers,
-                                                 scheduler=args.scheduler)
+                                                 scheduler=args.scheduler, reports=args.reports)
             ok &= report_batch(label, result, walls[quick], memory, quick, args.regions, args.scheduler)
+            ok &= on_demand(result)
             ok &= check_rollup(result, table)
         if args.speedup_studies and args.scheduler is None:
             single = table.groupby("region")["wave"].transform("count") == 1  # independent tasks

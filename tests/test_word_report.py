@@ -206,3 +206,18 @@ def test_a_wide_tables_number_columns_keep_their_width_and_its_text_columns_wrap
     assert twips[5] < int((36 * CHAR_WIDTH + CELL_PADDING) / 635)  # the band wraps
     narrow = _widths([["a", "b"], ["x", "y"]], 2)  # a narrow table is left as it is
     assert narrow == [int((3 * CHAR_WIDTH + CELL_PADDING) / 635)] * 2
+
+
+def test_the_same_report_gives_the_same_bytes_whenever_it_is_written():
+    """A .docx is a zip whose entries carry a date: it must not be the moment of writing."""
+    import zipfile
+    from io import BytesIO
+
+    from csi_research.render.word import ZIP_EPOCH, word_report
+
+    fragments = ["<h2>Summary</h2><p>Index 78.3</p>", "<table><tr><th>a</th></tr><tr><td>1</td></tr></table>"]
+    first = word_report(fragments, "t", "en")
+    package = zipfile.ZipFile(BytesIO(first))
+    assert {entry.date_time for entry in package.infolist()} == {ZIP_EPOCH}
+    assert package.testzip() is None
+    assert word_report(fragments, "t", "en") == first

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import re
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -123,6 +124,24 @@ def word_report(fragments: Iterable[str], title: str | None = None, language: st
         writer.blocks(parse(fragment).children)
     buffer = BytesIO()
     doc.save(buffer)
+    return _timeless(buffer.getvalue())
+
+
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
+
+
+def _timeless(package: bytes) -> bytes:
+    """The package with every entry dated :data:`ZIP_EPOCH` instead of the moment it was saved, so
+    the same report gives the same bytes whenever it is written (PNGs, compressed already, are
+    stored as they are)."""
+    source, buffer = zipfile.ZipFile(BytesIO(package)), BytesIO()
+    with zipfile.ZipFile(buffer, "w") as target:
+        for entry in source.infolist():
+            stored = entry.filename.endswith((".png", ".jpeg"))
+            info = zipfile.ZipInfo(entry.filename, date_time=ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+            info.external_attr = entry.external_attr
+            target.writestr(info, source.read(entry))
     return buffer.getvalue()
 
 

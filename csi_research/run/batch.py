@@ -73,6 +73,7 @@ from typing import Any
 
 import pandas as pd
 
+from csi_research.core import options
 from csi_research.core.errors import ModelSpecError
 from csi_research.core.options import LANGUAGES
 from csi_research.core.output import (
@@ -101,6 +102,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 STOP_WAIT = 1.5  # seconds the batch waits for stopped tasks to report before it marks their folders itself
 RETRIES = 2  # a chain task that raised (not a study that failed: that is a result) is tried again
 INPUTS = "inputs.json"  # a run folder's input fingerprint, for --resume
+REPORT_MODES = ("all", "on-demand")  # every study's reports, or bundles now and reports when asked for
 ATTEMPTS = "attempts.jsonl"  # one line per attempt at a study in this run folder (see _record_attempt)
 LOST_GRACE = 2.0  # seconds a lost attempt on another machine gets to end itself before its files are cleared
 LOST_WAIT = 10.0  # seconds a lost attempt's process on this machine gets to end before it is killed
@@ -126,6 +128,7 @@ class NotebookRun:
     languages: tuple[str, ...] = ("zh",)
     reused: str = ""  # with --resume: the id of the earlier run whose folder this is
     attempts: int = 1  # how many times the study was started; more than one: a worker was lost
+    on_demand: bool = False  # the batch saved the bundle only; ``csi-research report`` draws the reports
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -142,6 +145,7 @@ class NotebookRun:
 
     @property
     def reports(self) -> tuple[Path, ...]:
+        """The HTML reports, one per language (not yet drawn when :attr:`on_demand`)."""
         folder = self.output_dir
         return () if folder is None else tuple(report_path(folder, lang) for lang in self.languages)
 
@@ -197,7 +201,9 @@ class BatchResult:
 def _shown(run: NotebookRun) -> str:
     if not run.ok:
         return run.error
-    return (f"reused {run.reused}: " if run.reused else "") + ", ".join(map(str, run.reports))
+    shown = (f"bundle {run.output_dir / 'bundle'}; reports on demand: csi-research report {run.output_dir}"
+             if run.on_demand else ", ".join(map(str, run.reports)))
+    return (f"reused {run.reused}: " if run.reused else "") + shown
 
 
 class StopRequest(threading.Event):
@@ -222,6 +228,7 @@ class StudyTask:
     output_dir: Path
     params: dict[str, Any] = field(default_factory=dict)
     languages: tuple[str, ...] = ("zh",)
+    reports: str = "all"  # "on-demand": compute and save the bundle, and what draws the reports later
 
 
 def run_batch(
@@ -238,6 +245,7 @@ def run_batch(
     stop: StopRequest | None = None,
     scheduler: str | None = None,
     resume: bool = False,
+    reports: str = "all",
 ) -> BatchResult:
     """Execute the regional notebook for every study under ``root``, then the comparison notebook.
 
@@ -246,8 +254,13 @@ def run_batch(
     never raised (see the module docstring). ``scheduler``: the address of a running Dask
     scheduler to send the studies to (its workers must see the same files); None starts a local
     cluster of ``workers`` processes. ``resume``: reuse each study's last complete run when its
-    inputs are unchanged (see :mod:`csi_research.run.batch`).
+    inputs are unchanged (see :mod:`csi_research.run.batch`). ``reports``: "all" draws every study's
+    reports; "on-demand" (for a national programme of hundreds of regions) saves each study's bundle
+    — every number and table — and the comparison with its national and provincial figures, and
+    leaves each region's reports to :func:`csi_research.run.on_demand.draw_reports` (``csi-research
+    report <run folder>``), which draws exactly the reports "all" would have.
     """
+    options.choice(reports, REPORT_MODES, "reports")
     root = Path(root).resolve()  # the notebooks get absolute paths: their kernels start elsewhere
     studies = discover_studies(root, only, exclude)
     if studies == [root.parent if root.is_file() else root]:  # one study named: compare beside it
@@ -258,7 +271,7 @@ def run_batch(
     notebooks = Path(notebooks).resolve()
     stop = stop if stop is not None else StopRequest()
     languages = {study: _languages(study, language) for study in studies}
-    prints = _chain_fingerprints(chains, quick, languages)
+    prints = _chain_fingerprints(chains, quick, languages, reports)
     reused = _reusable(chains, prints) if resume else {}
 
     with _stop_on_signals(stop):
@@ -270,8 +283,9 @@ def run_batch(
                 _write_inputs(folder, prints[study])
         earlier = _previous_waves(chains, reused, configs)
         specs = [_chain_spec(chain, reserved, reused, run_id, notebooks, quick, languages,
-                             earlier.get(chain[0], "auto")) for chain in chains]
-        runs = [NotebookRun(s.name, reused[s], "ok", languages=languages[s], reused=reused[s].name)
+                             earlier.get(chain[0], "auto"), reports) for chain in chains]
+        runs = [NotebookRun(s.name, reused[s], "ok", languages=languages[s], reused=reused[s].name,
+                            on_demand=reports == "on-demand")
                 for s in studies if s in reused]
         todo = [spec for spec in specs if spec]
         needs_engine = any(isinstance(item[1], StudyTask) for spec in todo for item in spec)
@@ -298,7 +312,8 @@ ChainItem = tuple[str, "StudyTask | str", tuple[str, ...], Path]
 
 def _chain_spec(chain: list[Path], reserved: dict[Path, Path | OSError], reused: dict[Path, Path],
                 run_id: str, notebooks: Path, quick: bool,
-                languages: dict[Path, tuple[str, ...]], earlier: str | None = "auto") -> list[ChainItem]:
+                languages: dict[Path, tuple[str, ...]], earlier: str | None = "auto",
+                reports: str = "all") -> list[ChainItem]:
     items: list[ChainItem] = []
     previous = earlier  # the previous wave of the chain's first study to run
     for study in chain:
@@ -312,7 +327,7 @@ def _chain_spec(chain: list[Path], reserved: dict[Path, Path | OSError], reused:
             continue
         params = {"study_path": str(study / "study.yaml"), "quick": quick,
                   "previous_bundle": "auto" if items else previous}
-        task = StudyTask(study.name, notebooks / REGIONAL, out, params, languages[study])
+        task = StudyTask(study.name, notebooks / REGIONAL, out, params, languages[study], reports)
         items.append((study.name, task, languages[study], out))
     return items
 
@@ -331,7 +346,7 @@ def _run_chain(items: list[ChainItem], stop: Any = None) -> list[NotebookRun]:
             continue
         if previous is not None and task.params.get("previous_bundle") == "auto":
             task = StudyTask(task.name, task.notebook, task.output_dir,
-                             {**task.params, "previous_bundle": str(previous)}, task.languages)
+                             {**task.params, "previous_bundle": str(previous)}, task.languages, task.reports)
         run = _ended(task) or execute_study(task, stop)
         done.append(run)
         previous = task.output_dir / "bundle" if run.ok else None
@@ -352,7 +367,8 @@ def _ended(task: StudyTask) -> NotebookRun | None:
         line = error.read_text(encoding="utf-8", errors="replace").strip().splitlines()
         return NotebookRun(task.name, out, "failed", error=line[0] if line else "failed",
                            languages=task.languages, attempts=attempts)
-    return NotebookRun(task.name, out, "ok", languages=task.languages, attempts=attempts)
+    return NotebookRun(task.name, out, "ok", languages=task.languages, attempts=attempts,
+                       on_demand=task.reports == "on-demand")
 
 
 # Which studies were retried. Dask reschedules a task whose worker died, but neither the task nor
@@ -636,7 +652,7 @@ def execute_study(task: StudyTask, stop: threading.Event | None = None) -> Noteb
     if outcome["ok"]:
         mark_finished(out)
         return NotebookRun(task.name, out, "ok", time.perf_counter() - start, "", task.languages,
-                           attempts=attempt)
+                           attempts=attempt, on_demand=task.reports == "on-demand")
     return _failed(task, start, outcome["error"], outcome.get("details", ""))
 
 
@@ -652,7 +668,7 @@ def _failed(task: StudyTask, start: float, error: str, details: str = "") -> Not
 def _spawn(task: StudyTask, stdout: Any, stderr: Any) -> Any:
     """The study's process: a fork of this process's idle warm zygote if there is one, else a new Python."""
     payload = json.dumps({"notebook": str(task.notebook), "output_dir": str(task.output_dir),
-                          "params": task.params, "languages": list(task.languages)})
+                          "params": task.params, "languages": list(task.languages), "reports": task.reports})
     zygote = warm.take_zygote()
     if zygote is not None:
         try:
@@ -910,9 +926,10 @@ def study_inputs(study: Path, quick: bool, languages: tuple[str, ...],
     return inputs
 
 
-def _chain_fingerprints(chains: list[list[Path]], quick: bool,
-                        languages: dict[Path, tuple[str, ...]]) -> dict[Path, dict[str, Any]]:
-    """Each study's inputs and fingerprint; a later wave's includes the earlier one's."""
+def _chain_fingerprints(chains: list[list[Path]], quick: bool, languages: dict[Path, tuple[str, ...]],
+                        reports: str = "all") -> dict[Path, dict[str, Any]]:
+    """Each study's inputs and fingerprint; a later wave's includes the earlier one's. A run whose
+    reports are left on demand is a different run (fingerprints of full runs are as before)."""
     import hashlib
 
     from csi_research.core.versions import package_versions
@@ -922,7 +939,8 @@ def _chain_fingerprints(chains: list[list[Path]], quick: bool,
     for chain in chains:
         previous = ""
         for study in chain:
-            inputs = {**study_inputs(study, quick, languages[study], versions), "previous_wave": previous}
+            inputs = {**study_inputs(study, quick, languages[study], versions), "previous_wave": previous,
+                      **({"reports": reports} if reports != "all" else {})}
             digest = hashlib.sha256(dumps_json(inputs).encode("utf-8")).hexdigest()
             prints[study] = {"fingerprint": digest, "inputs": inputs}
             previous = digest

@@ -102,7 +102,7 @@ def _run(args: argparse.Namespace) -> int:
     result = run_batch(
         args.studies, workers=args.workers, quick=args.quick, only=args.only, exclude=args.exclude,
         progress=not args.no_progress, comparison=not args.no_comparison, language=args.language,
-        scheduler=args.scheduler, resume=args.resume,
+        scheduler=args.scheduler, resume=args.resume, reports=args.reports,
     )
     with pd.option_context("display.max_colwidth", 200, "display.width", 200):
         print(result.summary().to_string(index=False))
@@ -120,13 +120,26 @@ def _run(args: argparse.Namespace) -> int:
     finished = [r.output_dir for r in result.studies if r.ok and r.output_dir is not None and not r.reused]
     if finished:  # <studies>/<study>/output/<run id>; a reused study's reports are listed in the table
         folder = finished[0].parents[2] / "<study>" / "output" / result.run_id
-        print(f"Each study's reports: {folder / 'report.<language>.html'} (and .docx)")
+        if args.reports == "on-demand":
+            print(f"Each study's bundle: {folder / 'bundle'}; draw a study's reports when needed with "
+                  f"`csi-research report {folder}`")
+        else:
+            print(f"Each study's reports: {folder / 'report.<language>.html'} (and .docx)")
     if result.interrupted:
         print(f"Stopped by {result.stopped_by or 'a stop request'}: unfinished run folders are marked "
               "INCOMPLETE and no comparison reads them; run the batch again for the missing studies.",
               file=sys.stderr)
         return 130
     return 0 if result.ok else 1
+
+
+def _report(args: argparse.Namespace) -> int:
+    from csi_research.run.on_demand import draw_reports
+
+    for folder in args.folders:
+        for path in draw_reports(folder, args.language):
+            print(f"{path} (and {path.with_suffix('.docx').name})")
+    return 0
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -235,7 +248,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true",
                      help="run only studies whose inputs changed or whose last run did not finish; "
                           "reuse the others' last complete runs")
+    run.add_argument("--reports", choices=("all", "on-demand"), default="all",
+                     help="all: every study's reports (default); on-demand: every study's bundle and the "
+                          "comparison with its national and provincial figures now, each study's own reports "
+                          "later with `csi-research report` (for programmes of hundreds of regions)")
     run.set_defaults(handler=_run)
+
+    text = "draw the reports of run folders a batch with --reports on-demand saved"
+    report = sub.add_parser("report", help=text, description=text)
+    report.add_argument("folders", nargs="+", metavar="RUN_FOLDER", help="studies/<id>/output/<run id>")
+    report.add_argument("--language", choices=("zh", "en", "both"),
+                        help="report language(s) (default: the run's own)")
+    report.set_defaults(handler=_report)
 
     sim = sub.add_parser("simulate", help="write synthetic regional surveys (known true parameters)")
     sim.add_argument("--all", action="store_true", help="every bundled region and wave, with a README")

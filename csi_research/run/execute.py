@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 ERROR_FILE = "error.txt"
+REPORT_TASK = "report_task.json"  # what draws an on-demand run's reports later (see save_bundle)
 MAX_SOCKET_PATH = 100  # Unix socket paths are limited to 104-108 bytes; "-<n>" is appended
 
 
@@ -69,14 +70,17 @@ def kernel_options() -> Iterator[dict[str, Any]]:
 
 def execute(
     notebook: Path, out: Path, params: dict[str, Any], languages: tuple[str, ...],
-    run: Callable[..., tuple[bool, str]] | None = None,
+    run: Callable[..., tuple[bool, str]] | None = None, reports: str = "all",
 ) -> tuple[bool, str]:
     """Execute ``notebook`` once per language into ``out``; the first saves the bundle, each writes a report.
 
     ``run`` executes one language (default :func:`execute_language`, on a kernel process; the
     warm path of :mod:`csi_research.run.zygote` runs each in a fork instead). Every language starts
-    afresh. Returns (ok, error line); a failure also writes ``error.txt`` with the traceback.
+    afresh. ``reports="on-demand"``: only the bundle (:func:`save_bundle`). Returns (ok, error line);
+    a failure also writes ``error.txt`` with the traceback.
     """
+    if reports == "on-demand":
+        return save_bundle(notebook, out, params, languages)
     run = run or execute_language
     for k, lang in enumerate(languages):
         ok, error = run(notebook, out, params, lang, k == 0)
@@ -107,6 +111,27 @@ def execute_language(notebook: Path, out: Path, params: dict[str, Any], lang: st
 
         write_atomic(report_path(out, lang), html(node, lang, executed.stem))
         write_atomic(document_path(out, lang), word(node, lang, executed.stem))
+    except Exception as exc:  # reported as this study's failure, never raised into the batch
+        error = error_line(exc)
+        write_error(out, f"{error}\n\n{traceback.format_exc()}")
+        return False, error
+    return True, ""
+
+
+def save_bundle(notebook: Path, out: Path, params: dict[str, Any], languages: tuple[str, ...]) -> tuple[bool, str]:
+    """The study's bundle as the notebook's first cell saves it, and the task that draws its reports.
+
+    The bundle leaves out its copies of the figures (``figures/``), which only the reports show and
+    :func:`csi_research.run.on_demand.draw_reports` draws with them; every number and table is in it.
+    """
+    from csi_research.core.output import dumps_json, write_atomic
+    from csi_research.study import pipeline
+
+    try:
+        result = pipeline.run_study.quiet(params["study_path"], quick=bool(params.get("quick")))
+        result.save(out / "bundle", figures=False, language=languages[0])
+        task = {"notebook": str(notebook), "params": params, "languages": list(languages)}
+        write_atomic(out / REPORT_TASK, dumps_json(task))
     except Exception as exc:  # reported as this study's failure, never raised into the batch
         error = error_line(exc)
         write_error(out, f"{error}\n\n{traceback.format_exc()}")
@@ -255,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     task = json.loads((argv if argv is not None else sys.argv[1:])[0])
     watch_parent(os.getppid())
     ok, error = execute(Path(task["notebook"]), Path(task["output_dir"]), task["params"],
-                        tuple(task["languages"]))
+                        tuple(task["languages"]), reports=task.get("reports", "all"))
     print(json.dumps({"ok": ok, "error": error}), flush=True)
     return 0
 

@@ -434,7 +434,8 @@ def _child(task: dict[str, Any], fds: list[int], sock: socket.socket) -> None:
         compute_once(task["params"])
         languages = tuple(task["languages"])
         ok, error = execute(Path(task["notebook"]), Path(task["output_dir"]), task["params"], languages,
-                            run=language_in_fork if len(languages) > 1 else language_here)
+                            run=language_in_fork if len(languages) > 1 else language_here,
+                            reports=task.get("reports", "all"))
         print(json.dumps({"ok": ok, "error": error}), flush=True)
         code = 0
     except ProcessDied as died:  # a language's fork crashed: end as a crashed kernel process would
