@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from test_resume import make_studies, planned, statuses
 
 from csi_research.core.errors import ModelSpecError
 from csi_research.core.output import INCOMPLETE
@@ -20,7 +21,6 @@ from csi_research.run import cli
 from csi_research.run.batch import run_batch
 from csi_research.run.execute import REPORT_TASK
 from csi_research.run.on_demand import draw_reports
-from test_resume import make_studies, planned, statuses
 
 STUDIES = ("donggang-2025", "donggang-2026")
 
@@ -108,7 +108,7 @@ def test_changed_inputs_are_refused_naming_what_changed(runs, tmp_path):
 
 def test_unfinished_failed_and_full_run_folders_are_refused(runs, tmp_path):
     _, full, lazy = runs
-    with pytest.raises(ModelSpecError, match="not a run folder of a batch with reports on demand.*drawn already"):
+    with pytest.raises(ModelSpecError, match=r"not a run folder of a batch with reports on demand.*drawn"):
         draw_reports(full["donggang-2025"])
     folder = tmp_path / "unfinished"
     shutil.copytree(lazy["donggang-2025"], folder)

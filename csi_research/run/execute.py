@@ -118,7 +118,8 @@ def execute_language(notebook: Path, out: Path, params: dict[str, Any], lang: st
     return True, ""
 
 
-def save_bundle(notebook: Path, out: Path, params: dict[str, Any], languages: tuple[str, ...]) -> tuple[bool, str]:
+def save_bundle(notebook: Path, out: Path, params: dict[str, Any],
+                languages: tuple[str, ...]) -> tuple[bool, str]:
     """The study's bundle as the notebook's first cell saves it, and the task that draws its reports.
 
     The bundle leaves out its copies of the figures (``figures/``), which only the reports show and
