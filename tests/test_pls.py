@@ -426,3 +426,22 @@ def test_simulated_two_block_path_recovers_population_value():
     se = np.sqrt((1 - rho**2) / n)
     assert abs(est - rho) < 4 * se
     assert abs(est - beta) > 10 * se
+
+
+def test_em_moments_reused_for_the_same_answers_are_the_same_and_cannot_be_altered():
+    """Preparing a sample and FIML's saturated model run EM on the same answers: the second call
+    reuses the first's moments, as fresh copies, and different answers or weights are fitted anew."""
+    from csi_research.data import sample as prepare
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(200, 5)) @ rng.normal(size=(5, 5))
+    x[rng.random(x.shape) < 0.15] = np.nan
+    first = prepare.em_moments(x)
+    first[1][0, 0] = 1e6  # a caller changing its copy
+    again = prepare.em_moments(x.copy())
+    fresh = prepare._em(x, None, 1e-10, 5000, None)
+    assert all(np.array_equal(a, b) for a, b in zip(again, fresh, strict=True))
+    weights = rng.uniform(0.5, 2.0, len(x))
+    weighted = prepare.em_moments(x, weights)
+    assert not np.allclose(weighted[1], fresh[1])
+    assert np.array_equal(weighted[1], prepare._em(x, weights, 1e-10, 5000, None)[1])
