@@ -162,3 +162,43 @@ def test_a_batch_comparison_tests_once_for_all_its_languages(tmp_path, monkeypat
     for language in ("zh", "en"):
         shown = compare(load_bundles(paths), language=language, n_perm=1000, seed=0).comparability
         assert len(shown.verdicts) == 1
+
+
+def test_many_families_tested_in_worker_processes_give_the_same_tables(tmp_path, monkeypatch):
+    """A programme's tests per region with two waves run on the machine's cores, each in a fresh
+    process that reads its bundles: the tables equal those of one process, row for row, with the
+    notes of the untestable families (region c's second wave dropped an item) in their place."""
+    from csi_research.programme import comparability as module
+
+    paths = [bundle(tmp_path, r, w, survey(250, seed, path_qs=0.3 + 0.1 * (seed % 4)))
+             for seed, (r, w) in enumerate((r, w) for r in "abcdef" for w in ("2025", "2026"))]
+    (tmp_path / "c-2026" / "model.yaml").write_text(
+        CSIModel({"Quality": ["q1", "q2", "q3"], "Satisfaction": ["s1", "s2", "s3"], "Loyalty": ["l1", "l2"]},
+                 [("Quality", "Satisfaction"), ("Satisfaction", "Loyalty")]).to_yaml(), encoding="utf-8")
+    bundles = load_bundles(paths)
+    monkeypatch.setattr(module, "PARALLEL_FROM", 10**9)
+    serial = comparability(bundles, n_perm=200, seed=3)
+    COMPUTED.clear()
+    monkeypatch.setattr(module, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(module.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    started = []
+    real_start = module._start_worker
+
+    def start(tasks):
+        worker = real_start(tasks)
+        started.append((len(tasks), worker is not None))
+        return worker
+
+    monkeypatch.setattr(module, "_start_worker", start)
+    parallel = comparability(bundles, n_perm=200, seed=3)
+    assert started == [(4, True)]  # 8 testable families: this process takes 4, one worker the others
+    COMPUTED.clear()
+    monkeypatch.setattr(module.sys, "executable", "/bin/false")  # a worker that dies: its share is done here
+    fallback = comparability(bundles, n_perm=200, seed=3)
+    for other in (parallel, fallback):
+        pd.testing.assert_frame_equal(other.verdicts, serial.verdicts)
+        pd.testing.assert_frame_equal(other.mga, serial.mga)
+        assert other.diagnostics == serial.diagnostics
+    assert len(serial.verdicts) == 15 + 5  # wave 2025's pairs of six regions, five regions' two waves
+    untested = [note for note in serial.diagnostics if "different models" in note]
+    assert [note.split(":")[0] for note in untested] == ["wave 2026", "region c"]

@@ -18,9 +18,15 @@ change a verdict. Everything is seeded, so the same bundles give the same tables
 
 from __future__ import annotations
 
+import contextlib
+import os
+import pickle
+import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
+from pathlib import Path
 
 import pandas as pd
 
@@ -85,15 +91,18 @@ def _key(bundles: Sequence[Bundle], n_perm: int, seed: int) -> tuple:
     import hashlib
     import json
 
-    contents = [hashlib.sha256(json.dumps(b.results, sort_keys=True, default=str).encode()).hexdigest()
-                for b in bundles]
+    def digest(b: Bundle) -> str:  # the file as written (fast); a bundle made in memory by its contents
+        file = Path(b.path) / "results.json"
+        data = file.read_bytes() if file.is_file() else json.dumps(b.results, sort_keys=True,
+                                                                     default=str).encode()
+        return hashlib.sha256(data).hexdigest()
+
+    contents = [digest(b) for b in bundles]
     return tuple(str(b.path.resolve()) for b in bundles), tuple(contents), n_perm, seed
 
 
 def _tested(bundles: Sequence[Bundle], n_perm: int, seed: int) -> Comparability:
     """The tests, with regions as their ids and waves as themselves (``unit`` too)."""
-    verdicts: list[pd.DataFrame] = []
-    mga: list[pd.DataFrame] = []
     notes: list[str] = []
     families = _families(bundles)
     for scope, unit, members in [f for f in families if len(f[2]) > MAX_REGIONS]:
@@ -101,35 +110,94 @@ def _tested(bundles: Sequence[Bundle], n_perm: int, seed: int) -> Comparability:
                      f"{len(members) * (len(members) - 1) // 2} pairs, too many to test each (at most "
                      f"{MAX_REGIONS} regions); compare within a province with csi.micom and "
                      "csi.permutation_mga")
-    for scope, unit, members in [f for f in families if len(f[2]) <= MAX_REGIONS]:
-        labels = [b.region if scope == "wave" else b.wave for b in members]
-        lacking = [str(b.path) for b in members if not b.has_sample()]
-        if lacking:
-            notes.append(f"{scope} {unit}: comparability not tested: {', '.join(lacking)} hold no sample.csv "
-                         "and model.yaml (bundles of an older version); rerun those studies")
-            continue
-        models = [b.model() for b in members]
-        if any(m != models[0] for m in models[1:]):
-            notes.append(f"{scope} {unit}: comparability not tested: the studies estimated different models, "
-                         "so MICOM step 1 (configural invariance) fails and their indices are not comparable "
-                         "construct by construct")
-            continue
-        try:
-            fit = _pooled_fit(members, labels, models[0])
-            from csi_research.stats.groups import micom_and_mga
-
-            tested, paths = micom_and_mga(fit, GROUP, n_perm=n_perm, seed=seed)
-        except CSIError as exc:  # e.g. a region too small for the model
-            notes.append(f"{scope} {unit}: comparability not tested: {exc}")
-            continue
-        notes += tested.diagnostics + paths.diagnostics
-        verdicts.append(_verdicts(tested, scope, unit))
-        mga.append(paths.estimates[paths.estimates["statistic"] == "path"]
-                   .assign(scope=scope, unit=unit)[MGA_COLUMNS])
+    tasks = [(scope, unit, [str(b.path) for b in members], n_perm, seed)
+             for scope, unit, members in families if len(members) <= MAX_REGIONS]
+    verdicts: list[pd.DataFrame] = []
+    mga: list[pd.DataFrame] = []
+    loaded = {str(b.path): b for b in bundles}
+    for family_notes, verdict, paths in _map_families(tasks, loaded):
+        notes += family_notes
+        if verdict is not None:
+            verdicts.append(verdict)
+            mga.append(paths)
     return Comparability(
         verdicts=_stack(verdicts, VERDICT_COLUMNS), mga=_stack(mga, MGA_COLUMNS),
         n_perm=n_perm, seed=seed, diagnostics=list(dict.fromkeys(notes)),
     )
+
+
+# Families are independent and each is seeded alike, so they may run in any process, in any order,
+# and give the same tables. A national programme has a test per region with two waves (hundreds,
+# about half a second each): from PARALLEL_FROM families on, they are shared out over the machine's
+# cores, this process taking one share and a fresh ``python -m`` of this module each other share
+# (not multiprocessing, whose fresh processes re-run the caller's main script).
+PARALLEL_FROM = 16
+
+
+def _map_families(tasks: list[tuple], loaded: dict[str, Bundle]) -> list[tuple]:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    shares = min(cores, len(tasks) // (PARALLEL_FROM // 2) or 1) if len(tasks) >= PARALLEL_FROM else 1
+    size = max(1, -(-len(tasks) // shares))
+    chunks = [tasks[k:k + size] for k in range(0, len(tasks), size)] or [[]]
+    workers = [_start_worker(chunk) for chunk in chunks[1:]]
+    results = [_test_family(*task, loaded=loaded) for task in chunks[0]]
+    for worker, chunk in zip(workers, chunks[1:], strict=True):
+        results += _finish_worker(worker, chunk, loaded)
+    return results
+
+
+def _start_worker(tasks: list[tuple]) -> subprocess.Popen | None:
+    package = str(Path(__file__).resolve().parents[2])  # the folder holding csi_research/: this very code
+    path = os.pathsep.join(p for p in (package, os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONPATH": path}
+    try:
+        worker = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        worker.stdin.write(pickle.dumps(tasks))
+        worker.stdin.close()
+    except OSError:
+        return None  # the share is tested here instead
+    return worker
+
+
+def _finish_worker(worker: subprocess.Popen | None, tasks: list[tuple],
+                   loaded: dict[str, Bundle]) -> list[tuple]:
+    """The worker's results; if it could not start or died, its share tested in this process."""
+    if worker is not None:
+        output = worker.stdout.read()
+        if worker.wait() == 0:
+            with contextlib.suppress(Exception):
+                return pickle.loads(output)  # our own child's answer, on a private pipe
+    return [_test_family(*task, loaded=loaded) for task in tasks]
+
+
+def _test_family(scope: str, unit: str, paths: list[str], n_perm: int, seed: int,
+                 loaded: dict[str, Bundle] | None = None) -> tuple[list[str], pd.DataFrame | None,
+                                                                   pd.DataFrame | None]:
+    """One wave's regions or one region's two waves: (notes, MICOM verdicts, MGA path rows)."""
+    from csi_research.study.bundle import load_bundle
+
+    members = [loaded[p] if loaded and p in loaded else load_bundle(p) for p in paths]
+    labels = [b.region if scope == "wave" else b.wave for b in members]
+    lacking = [str(b.path) for b in members if not b.has_sample()]
+    if lacking:
+        return [f"{scope} {unit}: comparability not tested: {', '.join(lacking)} hold no sample.csv "
+                "and model.yaml (bundles of an older version); rerun those studies"], None, None
+    models = [b.model() for b in members]
+    if any(m != models[0] for m in models[1:]):
+        return [f"{scope} {unit}: comparability not tested: the studies estimated different models, "
+                "so MICOM step 1 (configural invariance) fails and their indices are not comparable "
+                "construct by construct"], None, None
+    try:
+        fit = _pooled_fit(members, labels, models[0])
+        from csi_research.stats.groups import micom_and_mga
+
+        tested, paths_tested = micom_and_mga(fit, GROUP, n_perm=n_perm, seed=seed)
+    except CSIError as exc:  # e.g. a region too small for the model
+        return [f"{scope} {unit}: comparability not tested: {exc}"], None, None
+    rows = paths_tested.estimates[paths_tested.estimates["statistic"] == "path"]
+    return (tested.diagnostics + paths_tested.diagnostics, _verdicts(tested, scope, unit),
+            rows.assign(scope=scope, unit=unit)[MGA_COLUMNS])
 
 
 def _named(tested: Comparability, bundles: Sequence[Bundle], language: str) -> Comparability:
@@ -189,3 +257,7 @@ def _verdicts(tested, scope: str, unit: str) -> pd.DataFrame:
                      "reason": v.reason})
     return pd.DataFrame(rows, columns=VERDICT_COLUMNS)
 
+
+if __name__ == "__main__":  # a worker of _map_families: tasks in on stdin, results out on stdout
+    _share = pickle.loads(sys.stdin.buffer.read())
+    sys.stdout.buffer.write(pickle.dumps([_test_family(*task) for task in _share]))
