@@ -15,6 +15,7 @@ and wherever it is rendered.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Hashable, Mapping, Sequence
 from io import BytesIO
 from typing import Any
@@ -22,8 +23,10 @@ from typing import Any
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
+import PIL.Image
 import seaborn as sns
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Colormap, ListedColormap, Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
@@ -72,9 +75,54 @@ def to_png(fig: Figure, dpi: int = PRINT_DPI) -> bytes:
 
     Not cropped to a tight box, which would draw the figure twice: every figure here has a
     constrained layout that fits its labels and legends inside it (a test checks each one).
+    The pixels are those ``savefig`` draws; only the encoding is cheaper (see :func:`_encode`).
     """
+    return _encode(_draw(fig, dpi), dpi, opaque=fig.get_frameon() and fig.patch.get_alpha() in (None, 1)
+                   and mpl.colors.to_rgba(fig.patch.get_facecolor())[3] == 1)
+
+
+def _draw(fig: Figure, dpi: int) -> memoryview:
+    """The figure drawn at ``dpi``, its layout run once: the renderer's RGBA buffer.
+
+    ``savefig`` draws a figure with a layout engine twice: once without output, only so that the
+    engine runs, then for real. Here the engine runs by itself (at the same resolution, on the same
+    renderer) and the figure is drawn once with it held, as ``savefig`` holds it for its second
+    draw: the same pixels. The figure's canvas, resolution and engine are restored.
+    """
+    canvas, engine, own_dpi = fig.canvas, fig.get_layout_engine(), fig.dpi
+    agg = FigureCanvasAgg(fig)
+    agg._is_saving = True  # as savefig does: draw as for a file (animated artists too)
+    layout = engine is not None and bool(fig.axes)
+    try:
+        fig.dpi = dpi
+        if layout:
+            try:
+                engine.execute(fig)
+            except ValueError:  # as Figure.draw: a layout that cannot be made keeps the positions
+                pass
+            fig.set_layout_engine("none")
+        agg.draw()
+        return agg.buffer_rgba()  # the renderer's own memory, kept alive by the view
+    finally:
+        if layout:
+            fig.set_layout_engine(engine)
+        fig.dpi = own_dpi
+        fig.set_canvas(canvas)
+
+
+def _encode(rgba: memoryview, dpi: int, opaque: bool) -> bytes:
+    """PNG bytes of an RGBA buffer, recording ``dpi`` (and nothing else: no software or time stamp).
+
+    An opaque figure (every figure here: a white background under everything) is stored as RGB, the
+    alpha channel carrying nothing; and deflated with zlib's run-length strategy, which suits
+    flat-coloured figures: half again as fast as the default and the file about as small. The
+    same pixels either way, so the same picture; the same pixels give the same bytes.
+    """
+    height, width = rgba.shape[:2]
+    image = (PIL.Image.frombytes("RGB", (width, height), rgba, "raw", "RGBX") if opaque
+             else PIL.Image.frombuffer("RGBA", (width, height), rgba, "raw", "RGBA", 0, 1))
     buffer = BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    image.save(buffer, format="png", dpi=(dpi, dpi), compress_type=zlib.Z_RLE)
     return buffer.getvalue()
 
 
