@@ -29,7 +29,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Colormap, ListedColormap, Normalize
 from matplotlib.figure import Figure
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 from matplotlib.path import Path
 
 from csi_research.core import fonts, options
@@ -43,6 +43,7 @@ from csi_research.stats.ipma import QUADRANTS, QUADRANTS_ZH
 BOX_W, BOX_H, LAYER_DX, ROW_DY = 2.3, 0.95, 3.4, 1.9
 PRINT_DPI = 200  # pixels per figure inch: sharp on paper at the figure's own size (and on fine screens)
 SCREEN_DPI = 110  # CSS pixels per figure inch in the HTML report: the size it is shown at
+BAR_HEIGHT = 0.8  # of a bar of the answer distribution, in rows (barh's own default)
 BOX_GAP = 0.09  # from a box's centre line to an arrow's end: its rounded padding and a small gap
 FONT_FAMILY = [fonts.register(), fonts.FALLBACK]  # registered on import, so any figure can use it
 # table columns that become axis or legend titles: (zh, en)
@@ -607,14 +608,25 @@ def response_distribution(
     colours = sns.color_palette("RdYlGn", len(scale.codes))
     left = np.zeros(len(ids))
     where = np.arange(len(ids))
+    bottom = where - BAR_HEIGHT / 2
+    firsts = []
     for k, code in enumerate(scale.codes):
-        ax.barh(where, shares[code], left=left, color=colours[k], label=str(names[k]), gid=f"grade:{code}")
+        # the bars barh would draw, added without its update of the data limits bar by bar (the
+        # costliest part of this figure): the limits are the bars' extent, set once below
+        bars = [ax.add_artist(Rectangle((x, y), width, BAR_HEIGHT, facecolor=colours[k], gid=f"grade:{code}"))
+                for y, x, width in zip(bottom, left, shares[code].to_numpy(), strict=True)]
+        for bar, x in zip(bars, left, strict=True):
+            bar.sticky_edges.x.append(x)
+        firsts.append(bars[0])  # the grade's legend entry, as barh's container would show it
         left += shares[code].to_numpy()
+    ax.update_datalim([(0.0, bottom.min()), (left.max(), (bottom + BAR_HEIGHT).max())])
+    ax.autoscale_view()
     ax.set_yticks(where, ids)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.xaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
     ax.set_xlabel("受访者占比" if lang == "zh" else "Share of respondents")
     ax.set_ylabel(_column_label("item", lang))
-    ax.legend(ncols=min(5, len(scale.codes)), fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0))
+    ax.legend(firsts, [str(name) for name in names], ncols=min(5, len(scale.codes)), fontsize=7,
+              loc="lower center", bbox_to_anchor=(0.5, 1.0))
     return _finish(fig, ax, own)
