@@ -617,6 +617,7 @@ def response_distribution(
                 for y, x, width in zip(bottom, left, shares[code].to_numpy(), strict=True)]
         for bar, x in zip(bars, left, strict=True):
             bar.sticky_edges.x.append(x)
+            bar.set_in_layout(False)  # inside the axes: nothing for the layout to make room for
         firsts.append(bars[0])  # the grade's legend entry, as barh's container would show it
         left += shares[code].to_numpy()
     ax.update_datalim([(0.0, bottom.min()), (left.max(), (bottom + BAR_HEIGHT).max())])
