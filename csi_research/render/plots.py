@@ -521,10 +521,12 @@ def heatmap(
                          linewidth=0.5, gid="cells")
     spec = fmt or (".1f" if center is not None else ".2f")
     for (i, j), value in np.ndenumerate(matrix):
-        if np.isfinite(value):  # dark text on light cells, white on dark ones
+        # dark text on light cells, white on dark ones; centred in its cell, a value lies inside the
+        # axes (one wider than its cell would cover its neighbours'), so the layout need not measure it
+        if np.isfinite(value):
             ink = "#222222" if _luminance(mesh.cmap(mesh.norm(value))) > 0.408 else "white"
             ax.text(j + 0.5, i + 0.5, format(value, spec), ha="center", va="center", fontsize=7, color=ink,
-                    gid=f"cell:{i},{j}")
+                    gid=f"cell:{i},{j}", in_layout=False)
     ax.set_xlim(0, data.shape[1])
     ax.set_ylim(data.shape[0], 0)  # first row on top, as the table reads
     ax.set_xticks(np.arange(data.shape[1]) + 0.5, [str(c) for c in data.columns], rotation=30, ha="right",
