@@ -190,10 +190,24 @@ FALLBACK = "DejaVu Sans"  # ships with matplotlib: for any glyph the CJK face la
 
 def apply(*axes: Any) -> None:
     """Set the figure font on every text of ``axes``, and on the tick labels drawn later."""
-    from matplotlib.text import Text
-
     family = [register(), FALLBACK]  # again, in case matplotlib rebuilt its font list since import
     for ax in axes:
         ax.tick_params(axis="both", which="both", labelfontfamily=family)
-        for text in ax.findobj(Text):
+        for text in _texts(ax):
             text.set_fontfamily(family)
+
+
+def _texts(artist: Any) -> list[Any]:
+    """Every text under ``artist`` but the axes' tick labels, which ``tick_params`` sets (made ever
+    after too): walking an axis's ticks, as ``findobj`` does, would make the ticks of its current
+    limits, which an axes turned off never draws and any other makes again once laid out."""
+    from matplotlib.axis import Axis
+    from matplotlib.text import Text
+
+    found, stack = [], [artist]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Text):
+            found.append(node)
+        stack.extend([node.label, node.offsetText] if isinstance(node, Axis) else node.get_children())
+    return found
