@@ -601,9 +601,13 @@ def response_distribution(
     if len(scales) > 1:
         raise ModelSpecError(f"items use several scales ({', '.join(sorted(scales))}): plot one at a time")
     scale = book.scales[scales.pop()]
-    shares = pd.DataFrame(
-        {i: frame[i].value_counts(normalize=True).reindex(scale.codes, fill_value=0.0) for i in ids}
-    ).T
+    # each grade's share of an item's answers (missing ones left out, as value_counts does), all
+    # items at once; an item nobody answered has no share of any grade
+    answers = frame[ids]
+    answered = answers.notna().sum().to_numpy()
+    shares = pd.DataFrame({code: np.divide((answers == code).sum().to_numpy(), answered,
+                                           out=np.zeros(len(ids)), where=answered > 0)
+                           for code in scale.codes}, index=ids)
     own = ax is None
     fig, ax = _axes(ax, (7.0, 1.6 + 0.32 * len(ids)))
     names = scale.labels_zh if lang == "zh" else scale.labels_en
