@@ -270,9 +270,9 @@ def path_diagram(
     for name, (x, y) in pos.items():
         box = FancyBboxPatch(
             (x - BOX_W / 2, y - BOX_H / 2), BOX_W, BOX_H, boxstyle="round,pad=0.04",
-            facecolor="#e8f0fa", edgecolor="#2c5d8f", linewidth=1.2, gid=f"construct:{name}",
+            facecolor="#e8f0fa", edgecolor="#2c5d8f", linewidth=1.2, gid=f"construct:{name}", in_layout=False,
         )
-        ax.add_patch(box)
+        ax.add_artist(box)
         boxes[name] = box
         text = _construct_label(name, lang, model)
         if r2 is not None and name in r2.index:
@@ -281,9 +281,9 @@ def path_diagram(
     for s, t in model.paths:
         a, b = np.array(pos[s]), np.array(pos[t])
         rad = arcs[(s, t)]
-        ax.add_patch(FancyArrowPatch(
+        ax.add_artist(FancyArrowPatch(
             path=_between_boxes(a, b, rad), arrowstyle="-|>", mutation_scale=12, color="#444444",
-            linewidth=1.0, gid=f"path:{s}->{t}",
+            linewidth=1.0, gid=f"path:{s}->{t}", in_layout=False,
         ))
         mid = _curve(a, b, rad, np.array([[0.42]]))[0]  # off-centre: crossing arrows keep apart
         value = coef.get((s, t), np.nan)
@@ -292,6 +292,8 @@ def path_diagram(
             bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"},
             gid=f"coef:{s}->{t}",
         )
+    # boxes and arrows lie inside these limits (the reach and a margin): they are added without
+    # updating the data limits, and the layout need not measure them (the labels it does)
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
     ax.set_aspect("equal")
