@@ -13,8 +13,10 @@ import re
 import warnings
 from io import BytesIO
 
+import matplotlib.figure
 import numpy as np
 import pandas as pd
+import PIL.Image
 import pytest
 from figure_checks import assert_fits
 from matplotlib import colormaps, font_manager
@@ -428,3 +430,90 @@ def test_path_arrows_run_from_box_edge_to_box_edge(fitted):
             gap = np.abs(point - box) - half  # > 0 on an axis: beyond the box's side
             assert gap.max() > 0, (arrow.get_gid(), point)  # outside the box ...
             assert gap.max() < 0.15, (arrow.get_gid(), point)  # ... and just off its edge
+
+
+# ---------------------------------------------------------------------------- drawn once, as savefig draws
+def savefig_pixels(fig, dpi: int = plots.PRINT_DPI) -> np.ndarray:
+    """The reference: matplotlib's own savefig (a dry draw for the layout, then the real one)."""
+    buffer = BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return np.asarray(PIL.Image.open(buffer).convert("RGBA"))
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize("name", FIGURES)
+def test_to_png_has_the_pixels_savefig_draws(fitted, name, language):
+    png = plots.to_png(make(name, language, fitted))
+    image = PIL.Image.open(BytesIO(png))
+    assert image.mode == "RGB"  # opaque figures: no alpha channel to store
+    assert image.info["dpi"] == pytest.approx((plots.PRINT_DPI, plots.PRINT_DPI), abs=0.01)
+    assert set(image.info) <= {"dpi"}  # no software or time stamp
+    reference = savefig_pixels(make(name, language, fitted))
+    assert np.array_equal(np.asarray(image.convert("RGBA")), reference)
+
+
+def test_to_png_restores_the_figure(fitted):
+    fig = make("heatmap_target", "en", fitted)
+    canvas, engine, dpi = fig.canvas, fig.get_layout_engine(), fig.dpi
+    plots.to_png(fig)
+    assert fig.canvas is canvas and fig.get_layout_engine() is engine and fig.dpi == dpi
+
+
+def test_a_transparent_figure_keeps_its_alpha():
+    fig = index_bars(pd.DataFrame({"construct": ["Image"], "index": [77.0]}))
+    fig.patch.set_alpha(0.0)
+    image = PIL.Image.open(BytesIO(plots.to_png(fig)))
+    assert image.mode == "RGBA" and image.getextrema()[3][0] == 0
+
+
+def test_answer_bars_are_those_barh_draws():
+    """The reference is barh itself: the same rectangles, the same axis limits, the same legend."""
+    frame = pd.DataFrame({"SAT1": [1, 2, 2, 5, np.nan], "SAT2": [5, 5, 5, 4, 3], "LOY1": [3, 3, 1, 2, 5]})
+    book = Codebook.default()
+    ax = response_distribution(frame, book, language="en").axes[0]
+    scale = book.scales["semantic5"]
+    reference = matplotlib.figure.Figure(figsize=ax.figure.get_size_inches(), layout="constrained").subplots()
+    left = np.zeros(3)
+    for code, colour in zip(scale.codes, plots.sns.color_palette("RdYlGn", len(scale.codes)), strict=True):
+        share = frame.apply(lambda c, code=code: (c == code).sum() / c.notna().sum()).to_numpy()
+        reference.barh(np.arange(3), share, left=left, color=colour, label="x", gid=f"grade:{code}")
+        left += share
+    reference.invert_yaxis()
+    reference.set_xlim(0, 1)
+
+    def rectangles(axes):  # barh's widths are (left + width) - left: equal up to rounding
+        return [(p.get_gid(), p.get_facecolor()) for p in axes.patches], np.array(
+            [(p.get_x(), p.get_y(), p.get_width(), p.get_height()) for p in axes.patches])
+
+    (names, corners), (reference_names, reference_corners) = rectangles(ax), rectangles(reference)
+    assert names == reference_names
+    assert corners == pytest.approx(reference_corners, abs=1e-12)
+    assert ax.get_ylim() == reference.get_ylim() and ax.get_xlim() == reference.get_xlim()
+    assert ax.dataLim.bounds == pytest.approx(reference.dataLim.bounds, abs=1e-12)
+    handles = ax.get_legend().legend_handles
+    assert [h.get_facecolor() for h in handles] == [c[0].get_facecolor() for c in reference.containers]
+
+
+@pytest.mark.parametrize("name", ["path_diagram", "heatmap_loadings", "heatmap_target",
+                                  "response_distribution"])
+def test_what_the_layout_does_not_measure_lies_inside_the_axes(fitted, name):
+    fig = make(name, "en", fitted)
+    fig.draw_without_rendering()
+    unmeasured = [a for ax in fig.axes for a in ax.get_children() if not a.get_in_layout()]
+    assert unmeasured
+    for artist in unmeasured:
+        extent, box = artist.get_window_extent(), artist.axes.bbox
+        assert box.x0 - 0.5 <= extent.x0 and extent.x1 <= box.x1 + 0.5, (artist.get_gid(), extent, box)
+        assert box.y0 - 0.5 <= extent.y0 and extent.y1 <= box.y1 + 0.5, (artist.get_gid(), extent, box)
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_the_font_reaches_every_text_the_ticks_aside(fitted, name):
+    """fonts.apply walks every text but the tick labels (tick_params sets those), as findobj would."""
+    fig = make(name, "en", fitted)
+    for ax in fig.axes:
+        walked = fonts._texts(ax)
+        every = ax.findobj(Text)  # makes the ticks of the current limits, hence after the walk
+        ticks = {t for axis in (ax.xaxis, ax.yaxis) for tick in axis.majorTicks + axis.minorTicks
+                 for t in (tick.label1, tick.label2)}
+        assert len(walked) == len(set(walked)) and set(walked) == set(every) - ticks
