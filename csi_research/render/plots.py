@@ -78,8 +78,9 @@ def to_png(fig: Figure, dpi: int = PRINT_DPI) -> bytes:
     constrained layout that fits its labels and legends inside it (a test checks each one).
     The pixels are those ``savefig`` draws; only the encoding is cheaper (see :func:`_encode`).
     """
-    return _encode(_draw(fig, dpi), dpi, opaque=fig.get_frameon() and fig.patch.get_alpha() in (None, 1)
-                   and mpl.colors.to_rgba(fig.patch.get_facecolor())[3] == 1)
+    # an opaque background under everything leaves every pixel opaque
+    opaque = fig.get_frameon() and mpl.colors.to_rgba(fig.patch.get_facecolor())[3] == 1
+    return _encode(_draw(fig, dpi), dpi, opaque=opaque)
 
 
 def _draw(fig: Figure, dpi: int) -> memoryview:
