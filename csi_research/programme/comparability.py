@@ -153,10 +153,16 @@ def _start_worker(tasks: list[tuple]) -> subprocess.Popen | None:
     try:
         worker = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-        worker.stdin.write(pickle.dumps(tasks))
-        worker.stdin.close()
     except OSError:
         return None  # the share is tested here instead
+    try:
+        with worker.stdin:
+            worker.stdin.write(pickle.dumps(tasks))
+    except OSError:  # it died at once: ended and waited for, its share tested here
+        worker.kill()
+        with worker.stdout:
+            worker.wait()
+        return None
     return worker
 
 
@@ -164,7 +170,8 @@ def _finish_worker(worker: subprocess.Popen | None, tasks: list[tuple],
                    loaded: dict[str, Bundle]) -> list[tuple]:
     """The worker's results; if it could not start or died, its share tested in this process."""
     if worker is not None:
-        output = worker.stdout.read()
+        with worker.stdout:  # closed after: a warning about an open pipe would void the batch's memo
+            output = worker.stdout.read()
         if worker.wait() == 0:
             with contextlib.suppress(Exception):
                 return pickle.loads(output)  # our own child's answer, on a private pipe
