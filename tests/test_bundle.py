@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from csi_research.core.errors import ModelSpecError
-from csi_research.core.output import write_atomic
+from csi_research.core.output import write_atomic_all
 from csi_research.study import bundle
 from csi_research.study.bundle import read_bundle, write_bundle
 
@@ -179,13 +179,12 @@ def test_a_bundle_appearing_after_the_check_is_still_not_replaced(tmp_path, monk
     """Another writer creating the bundle folder while ours is being staged: the rename refuses."""
     folder = tmp_path / "b"
 
-    def racing_write(path, content):
-        if Path(path).name == "results.json":  # the last file: the existence check is long past
-            folder.mkdir()
-            (folder / "index_draws.csv").write_text("theirs\n", encoding="utf-8")
-        return write_atomic(path, content)
+    def racing_write(files):
+        folder.mkdir()  # while the files are written: the existence check is long past
+        (folder / "index_draws.csv").write_text("theirs\n", encoding="utf-8")
+        return write_atomic_all(files)
 
-    monkeypatch.setattr(bundle, "write_atomic", racing_write)
+    monkeypatch.setattr(bundle, "write_atomic_all", racing_write)
     with pytest.raises(FileExistsError, match="never overwritten"):
         write_bundle(folder, sample_results(), sample_draws(), {})
     assert files_in(folder) == ["index_draws.csv"]
@@ -197,13 +196,14 @@ def test_results_json_is_written_last(tmp_path, monkeypatch):
     """A folder is a bundle once results.json exists, so everything else must already be in place."""
     order: list[str] = []
 
-    def recording_write(path, content):
-        staging = Path(path).relative_to(tmp_path).parts[0]
-        assert staging.startswith(".b.tmp-") and not (tmp_path / "b").exists()  # staged, not yet visible
-        order.append(Path(*Path(path).relative_to(tmp_path).parts[1:]).as_posix())
-        return write_atomic(path, content)
+    def recording_write(files):  # the files are placed in the order given
+        for path in files:
+            staging = Path(path).relative_to(tmp_path).parts[0]
+            assert staging.startswith(".b.tmp-") and not (tmp_path / "b").exists()  # staged, not yet visible
+            order.append(Path(*Path(path).relative_to(tmp_path).parts[1:]).as_posix())
+        return write_atomic_all(files)
 
-    monkeypatch.setattr(bundle, "write_atomic", recording_write)
+    monkeypatch.setattr(bundle, "write_atomic_all", recording_write)
     write_bundle(tmp_path / "b", sample_results(), sample_draws(), sample_tables())
     assert order[-1] == "results.json"
     assert sorted(order) == ["index_draws.csv", "results.json", "tables.xlsx", "tables/indices.csv",

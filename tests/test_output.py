@@ -230,3 +230,31 @@ def test_written_json_round_trips(tmp_path):
     path = write_atomic(tmp_path / "results.json", dumps_json({"region": "临溪", "csi": np.float64(77.25)}))
     assert json.loads(path.read_text(encoding="utf-8")) == {"region": "临溪", "csi": 77.25}
     assert os.path.getsize(path) == len(dumps_json({"region": "临溪", "csi": 77.25}).encode("utf-8"))
+
+
+def test_files_written_together_are_flushed_before_any_is_placed(tmp_path, monkeypatch):
+    """write_atomic_all: every file flushed to disk before the first appears; a failed flush places none."""
+    synced: list[int] = []
+    real_fsync = output.os.fsync
+
+    def recording_fsync(fd):
+        assert not any(p.suffix != ".tmp" for p in tmp_path.rglob("*") if p.is_file())  # nothing placed yet
+        synced.append(fd)
+        return real_fsync(fd)
+
+    monkeypatch.setattr(output.os, "fsync", recording_fsync)
+    files = {tmp_path / "a.csv": "a\n1\n", tmp_path / "sub" / "b.bin": b"\x00\x01", tmp_path / "c.json": "{}"}
+    assert output.write_atomic_all(files) == list(files)
+    assert len(synced) == 3
+    assert [p.read_bytes() for p in files] == [b"a\n1\n", b"\x00\x01", b"{}"]
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == \
+        ["a.csv", "c.json", "sub/b.bin"]
+
+    def failing_fsync(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(output.os, "fsync", failing_fsync)
+    with pytest.raises(OSError, match="Input/output"):
+        output.write_atomic_all({tmp_path / "d.csv": "d", tmp_path / "e.csv": "e"})
+    assert not (tmp_path / "d.csv").exists() and not (tmp_path / "e.csv").exists()
+    assert not list(tmp_path.rglob("*.tmp"))  # no temporary file left behind

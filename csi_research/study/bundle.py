@@ -51,7 +51,7 @@ import pandas as pd
 
 from csi_research.core.errors import ModelSpecError
 from csi_research.core.options import ci_level
-from csi_research.core.output import dumps_json, incomplete, write_atomic
+from csi_research.core.output import dumps_json, incomplete, write_atomic_all
 from csi_research.model import CSIModel
 from csi_research.render.excel import WORKBOOK, workbook_bytes
 from csi_research.stats.intervals import percentile_interval, percentile_p_value
@@ -100,8 +100,7 @@ def write_bundle(folder: str | Path, results: dict[str, Any], draws: pd.DataFram
         files[MODEL] = model
     files[RESULTS] = dumps_json(results)  # last: a folder counts as a bundle once it has results.json
     with staged(folder, within=[folder / name for name in files]) as staging:
-        for name, content in files.items():
-            write_atomic(staging / name, content)
+        write_atomic_all({staging / name: content for name, content in files.items()})
         if figures is not None:
             figures(staging / FIGURES)
     return folder
