@@ -255,6 +255,7 @@ def warm_up(rehearsal: dict[str, Any] | None = None) -> None:
     from csi_research.reporting import comparison, regional  # noqa: F401
     from csi_research.study import waves  # noqa: F401
 
+    _kernel_imports()
     figure, axes = plt.subplots(figsize=(2, 1))  # Agg renderer, PNG writer
     axes.bar(["a", "b"], [1, 2])
     figure.savefig(io.BytesIO(), format="png")
@@ -275,6 +276,19 @@ def warm_up(rehearsal: dict[str, Any] | None = None) -> None:
     # Everything warmed up is kept for good: the collector of each fork need not walk it again (and,
     # walking it, write to each object's header, copying the pages the fork shares with us).
     gc.freeze()
+
+
+def _kernel_imports() -> None:
+    """What a kernel imports only when it starts, imported here and not again in every fork: its
+    debugger (debugpy and pydevd, ~0.1 s), the shell's magics and history store, tornado's queues."""
+    import sqlite3  # noqa: F401
+
+    from ipykernel import debugger  # noqa: F401
+    from IPython.core import application, completerlib, crashhandler, logger, oinspect  # noqa: F401
+    from IPython.core.magics import execution, pylab  # noqa: F401
+    from tornado import locks, queues  # noqa: F401
+    from tornado.platform import asyncio  # noqa: F401
+    from zmq.utils import garbage  # noqa: F401
 
 
 def _stop_tqdm_monitor() -> None:
