@@ -7,6 +7,7 @@ package that changed rather than guessed at.
 
 from __future__ import annotations
 
+import functools
 import platform
 from importlib.metadata import PackageNotFoundError, version
 
@@ -26,6 +27,12 @@ def package_versions(names: tuple[str, ...] = NUMERIC) -> dict[str, str]:
     say), never left out, so two bundles' records always have the same keys. ``blas`` is the
     linear-algebra library numpy was built with, when numpy reports it.
     """
+    return dict(_versions(names))  # a copy: the caller may change it
+
+
+@functools.cache
+def _versions(names: tuple[str, ...]) -> dict[str, str]:
+    """Looked up once per process (reading every distribution's metadata takes a few ms per bundle)."""
     found = {"python": platform.python_version()}
     for name in names:
         try:
