@@ -186,22 +186,26 @@ def _test_family(scope: str, unit: str, paths: list[str], n_perm: int, seed: int
 
     members = [loaded[p] if loaded and p in loaded else load_bundle(p) for p in paths]
     labels = [b.region if scope == "wave" else b.wave for b in members]
+    notes: list[str] = []
     lacking = [str(b.path) for b in members if not b.has_sample()]
+    models = [] if lacking else [b.model() for b in members]
     if lacking:
-        return [f"{scope} {unit}: comparability not tested: {', '.join(lacking)} hold no sample.csv "
-                "and model.yaml (bundles of an older version); rerun those studies"], None, None
-    models = [b.model() for b in members]
-    if any(m != models[0] for m in models[1:]):
-        return [f"{scope} {unit}: comparability not tested: the studies estimated different models, "
-                "so MICOM step 1 (configural invariance) fails and their indices are not comparable "
-                "construct by construct"], None, None
+        notes.append(f"{scope} {unit}: comparability not tested: {', '.join(lacking)} hold no sample.csv "
+                     "and model.yaml (bundles of an older version); rerun those studies")
+    elif any(m != models[0] for m in models[1:]):
+        notes.append(f"{scope} {unit}: comparability not tested: the studies estimated different models, "
+                     "so MICOM step 1 (configural invariance) fails and their indices are not comparable "
+                     "construct by construct")
+    if notes:
+        return notes, None, None
     try:
         fit = _pooled_fit(members, labels, models[0])
         from csi_research.stats.groups import micom_and_mga
 
         tested, paths_tested = micom_and_mga(fit, GROUP, n_perm=n_perm, seed=seed)
     except CSIError as exc:  # e.g. a region too small for the model
-        return [f"{scope} {unit}: comparability not tested: {exc}"], None, None
+        notes.append(f"{scope} {unit}: comparability not tested: {exc}")
+        return notes, None, None
     rows = paths_tested.estimates[paths_tested.estimates["statistic"] == "path"]
     return (tested.diagnostics + paths_tested.diagnostics, _verdicts(tested, scope, unit),
             rows.assign(scope=scope, unit=unit)[MGA_COLUMNS])
