@@ -77,7 +77,8 @@ def test_a_drawn_report_is_kept_and_another_language_is_added(runs, capsys):
     before = _files(folder)
     assert cli.main(["report", str(folder), "--language", "both"]) == 0
     printed = capsys.readouterr().out
-    assert str(folder / "report.en.html") in printed and str(folder / "report.zh.html") in printed
+    assert f"{folder / 'report.zh.html'} (and report.zh.docx), drawn before" in printed
+    assert f"{folder / 'report.en.html'} (and report.en.docx)\n" in printed
     after = _files(folder)
     assert {k: after[k] for k in before} == before  # nothing replaced
     assert {"report.en.html", "report.en.docx", "regional_study.en.ipynb"} <= set(after) - set(before)
@@ -119,5 +120,8 @@ def test_unfinished_failed_and_full_run_folders_are_refused(runs, tmp_path):
     (folder / "error.txt").write_text("ValueError: x\n", encoding="utf-8")
     with pytest.raises(ModelSpecError, match="this study failed"):
         draw_reports(folder)
+    study = lazy["donggang-2025"].parents[1]
+    with pytest.raises(ModelSpecError, match=f"latest such run folder is {lazy['donggang-2025']}"):
+        draw_reports(study)  # the study's folder, not its run folder
     with pytest.raises(ModelSpecError, match="no such run folder"):
         draw_reports(tmp_path / "nowhere")

@@ -137,8 +137,10 @@ def _report(args: argparse.Namespace) -> int:
     from csi_research.run.on_demand import draw_reports
 
     for folder in args.folders:
+        before = set(Path(folder).resolve().glob("report.*.html"))
         for path in draw_reports(folder, args.language):
-            print(f"{path} (and {path.with_suffix('.docx').name})")
+            kept = ", drawn before" if path in before else ""
+            print(f"{path} (and {path.with_suffix('.docx').name}){kept}")
     return 0
 
 

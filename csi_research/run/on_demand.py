@@ -59,9 +59,11 @@ def _task(folder: Path) -> dict[str, Any]:
     path = folder / REPORT_TASK
     if not path.is_file():
         drawn = sorted(p.name for p in folder.glob("report.*.html"))
+        runs = sorted(p for p in (folder / "output").glob("*") if (p / REPORT_TASK).is_file())
         raise ModelSpecError(
             f"{folder}: not a run folder of a batch with reports on demand (no {REPORT_TASK})"
-            + (f"; its reports are drawn already: {', '.join(drawn)}" if drawn else ""))
+            + (f"; its reports are drawn already: {', '.join(drawn)}" if drawn else "")
+            + (f"; this study's latest such run folder is {runs[-1]}" if runs else ""))
     try:
         task = json.loads(path.read_text(encoding="utf-8"))
         _ = task["notebook"], task["params"]["study_path"], list(task["languages"])
