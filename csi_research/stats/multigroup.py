@@ -420,11 +420,42 @@ class _Problem:
                 total += w * f
                 gs = w * inv @ (sigma - grp.cov - np.outer(d, d)) @ inv
                 gm = -2 * w * inv @ d
-            va, vb, vc = self._slot_vectors(parts)
-            slot_grad = 2 * np.sum((va @ gs) * vb, axis=1) + vc @ gm
-            used = self.index[g] >= 0
-            grad += np.bincount(self.index[g][used], slot_grad[used], minlength=self.n_par)
+            grad += self._chain(g, parts, gs, gm)
         return float(total), grad
+
+    def _chain(self, g: int, parts: tuple[np.ndarray, ...], gs: np.ndarray, gm: np.ndarray) -> np.ndarray:
+        """Group g's ∂f/∂Σ = gs and ∂f/∂μ = gm carried to the free parameters (its slots summed)."""
+        va, vb, vc = self._slot_vectors(parts)
+        slot_grad = 2 * np.sum((va @ gs) * vb, axis=1) + vc @ gm
+        used = self.index[g] >= 0
+        return np.bincount(self.index[g][used], slot_grad[used], minlength=self.n_par)
+
+    def fiml_hessian(self, theta: np.ndarray) -> np.ndarray:
+        """Hessian of Σ_g −2 log L_g over the groups' answer patterns, by the chain rule as
+        :func:`csi_research.stats.fiml.hessian`: each slot moves Σ by va vbᵀ + vb vaᵀ and μ by vc, so
+        the exact moment Hessian of every group meets its Jacobian, and the curvature of Σ(θ), μ(θ)
+        comes from differences of the pass-free chain rule with the moments' gradients held fixed."""
+        first = np.zeros((self.n_par, self.n_par))
+        fixed = []
+        for g, grp in enumerate(self.groups):
+            sigma, mu, parts = self.implied(theta, g)
+            _, d_sigma, d_mu = fiml.minus2ll_derivatives(grp.patterns, mu, sigma)
+            k_ss, k_sm, k_mm = fiml.moment_hessian(grp.patterns, mu, sigma)
+            va, vb, vc = self._slot_vectors(parts)
+            used = np.flatnonzero(self.index[g] >= 0)
+            to_free = np.zeros((len(used), self.n_par))
+            to_free[np.arange(len(used)), self.index[g][used]] = 1.0
+            half = va[used][:, :, None] * vb[used][:, None, :]
+            j_sigma = to_free.T @ (half + half.transpose(0, 2, 1)).reshape(len(used), -1)
+            j_mu = to_free.T @ vc[used]
+            cross = j_sigma @ k_sm @ j_mu.T
+            first += j_sigma @ k_ss @ j_sigma.T + cross + cross.T + j_mu @ k_mm @ j_mu.T
+            fixed.append((d_sigma, d_mu))
+
+        def chain(t: np.ndarray) -> np.ndarray:
+            return sum(self._chain(g, self.implied(t, g)[2], gs, gm) for g, (gs, gm) in enumerate(fixed))
+
+        return (first + first.T) / 2.0 + fiml.numerical_hessian(chain, theta)
 
     def information(self, theta: np.ndarray) -> np.ndarray:
         """Expected information of the whole sample (Σ_g n_g Jᵀ I_g J) at the implied moments."""
@@ -672,7 +703,7 @@ def fit_multigroup(
             "near-duplicate items or constructs, or simplify the model"
         )
     if estimator == "FIML":  # observed information: the Hessian of −log L (lavaan's default for missing="ml")
-        info = fiml.numerical_hessian(lambda t: problem.value_and_gradient(t)[1], theta) * problem.n / 2
+        info = problem.fiml_hessian(theta) / 2
     else:
         info = problem.information(theta)
     eig = np.linalg.eigvalsh(info)
