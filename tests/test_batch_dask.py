@@ -24,9 +24,9 @@ import psutil
 import pytest
 
 from csi_research.core.output import INCOMPLETE, claim_run_dir
+from csi_research.core.process import child_env
 from csi_research.run import batch
 from csi_research.run.batch import StudyTask, run_batch
-from csi_research.run.execute import child_env
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_batch_faults import make_studies

@@ -31,6 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from csi_research.core.errors import CSIError
+from csi_research.core.process import child_env
 from csi_research.model import CSIModel
 from csi_research.stats.pls import PLSFit
 from csi_research.study.bundle import Bundle
@@ -147,12 +148,9 @@ def _map_families(tasks: list[tuple], loaded: dict[str, Bundle]) -> list[tuple]:
 
 
 def _start_worker(tasks: list[tuple]) -> subprocess.Popen | None:
-    package = str(Path(__file__).resolve().parents[2])  # the folder holding csi_research/: this very code
-    path = os.pathsep.join(p for p in (package, os.environ.get("PYTHONPATH")) if p)
-    env = {**os.environ, "PYTHONPATH": path}
     try:
         worker = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=child_env())
     except OSError:
         return None  # the share is tested here instead
     try:

@@ -85,8 +85,9 @@ from csi_research.core.output import (
     reserve_run_dirs,
     write_atomic,
 )
+from csi_research.core.process import child_env
 from csi_research.run import zygote as warm
-from csi_research.run.execute import child_env, document_path, report_path, write_error
+from csi_research.run.execute import document_path, report_path, write_error
 from csi_research.study.config import discover_studies
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"

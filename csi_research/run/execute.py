@@ -274,14 +274,6 @@ def watch_parent(parent: int) -> None:
 # ---------------------------------------------------------------- the warm zygote
 
 
-def child_env() -> dict[str, str]:
-    """The environment of a child ``python -m csi_research...``: this one, importing this very package."""
-    env = dict(os.environ)
-    package_root = str(Path(__file__).resolve().parents[2])  # the folder holding csi_research/
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    return env
-
-
 def main(argv: list[str] | None = None) -> int:
     task = json.loads((argv if argv is not None else sys.argv[1:])[0])
     watch_parent(os.getppid())

@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from csi_research.core import options
 from csi_research.core.errors import ModelSpecError
 from csi_research.core.options import LANGUAGES
 from csi_research.core.output import INCOMPLETE
@@ -39,8 +40,7 @@ def draw_reports(folder: str | Path, language: str | None = None) -> tuple[Path,
     task = _task(folder)
     languages = (LANGUAGES if language == "both" else (language,) if language else tuple(task["languages"]))
     for lang in languages:
-        if lang not in LANGUAGES:
-            raise ModelSpecError(f"language {lang!r} is not allowed; use one of: zh, en, both")
+        options.choice(lang, LANGUAGES, "language")
     _check_inputs(folder, task)
     notebook = Path(task["notebook"])
     for lang in languages:

@@ -39,7 +39,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from csi_research.run.execute import child_env, error_line, execute, execute_language, html, watch_parent
+from csi_research.core.process import child_env
+from csi_research.run.execute import error_line, execute, execute_language, html, watch_parent
 
 # ---------------------------------------------------------------- a study in forks of this process
 

@@ -148,6 +148,16 @@ def moment_hessian(
     return k_ss, cross.reshape(p * p, p), mean_block
 
 
+def projected_hessian(data: Patterns, mu: np.ndarray, sigma: np.ndarray, j_sigma: np.ndarray,
+                      j_mu: np.ndarray) -> np.ndarray:
+    """Jᵀ H J: :func:`moment_hessian` carried to parameters whose moments move by ``j_sigma``
+    (k × p², row-major vec of ∂Σ) and ``j_mu`` (k × p); the curvature of Σ(θ), μ(θ) is not in it."""
+    k_ss, k_sm, k_mm = moment_hessian(data, mu, sigma)
+    cross = j_sigma @ k_sm @ j_mu.T
+    first = j_sigma @ k_ss @ j_sigma.T + cross + cross.T + j_mu @ k_mm @ j_mu.T
+    return (first + first.T) / 2.0
+
+
 def _pad(blocks: np.ndarray, idx: np.ndarray, p: int) -> np.ndarray:
     """Each pattern's matrix over its observed items, placed in a p × p matrix of zeros."""
     full = np.zeros((len(blocks), p, p))
@@ -323,11 +333,8 @@ def hessian(structure: MeanStructure, data: Patterns, theta: np.ndarray) -> np.n
     """
     mu, sigma = structure.moments(theta)
     _, d_sigma, d_mu = minus2ll_derivatives(data, mu, sigma)
-    k_ss, k_sm, k_mm = moment_hessian(data, mu, sigma)
     j_sigma, j_mu = structure.jacobian()
-    j_sigma = j_sigma.reshape(len(theta), -1)
-    cross = j_sigma @ k_sm @ j_mu.T
-    first = j_sigma @ k_ss @ j_sigma.T + cross + cross.T + j_mu @ k_mm @ j_mu.T
+    first = projected_hessian(data, mu, sigma, j_sigma.reshape(len(theta), -1), j_mu)
 
     def chain(t: np.ndarray) -> np.ndarray:
         structure.moments(t)
@@ -335,7 +342,7 @@ def hessian(structure: MeanStructure, data: Patterns, theta: np.ndarray) -> np.n
 
     second = numerical_hessian(chain, theta)
     structure.moments(theta)
-    return (first + first.T) / 2.0 + second
+    return first + second
 
 
 def _small(g: np.ndarray, tol: float = 1e-6) -> bool:

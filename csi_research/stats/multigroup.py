@@ -440,22 +440,19 @@ class _Problem:
         for g, grp in enumerate(self.groups):
             sigma, mu, parts = self.implied(theta, g)
             _, d_sigma, d_mu = fiml.minus2ll_derivatives(grp.patterns, mu, sigma)
-            k_ss, k_sm, k_mm = fiml.moment_hessian(grp.patterns, mu, sigma)
             va, vb, vc = self._slot_vectors(parts)
             used = np.flatnonzero(self.index[g] >= 0)
             to_free = np.zeros((len(used), self.n_par))
             to_free[np.arange(len(used)), self.index[g][used]] = 1.0
             half = va[used][:, :, None] * vb[used][:, None, :]
             j_sigma = to_free.T @ (half + half.transpose(0, 2, 1)).reshape(len(used), -1)
-            j_mu = to_free.T @ vc[used]
-            cross = j_sigma @ k_sm @ j_mu.T
-            first += j_sigma @ k_ss @ j_sigma.T + cross + cross.T + j_mu @ k_mm @ j_mu.T
+            first += fiml.projected_hessian(grp.patterns, mu, sigma, j_sigma, to_free.T @ vc[used])
             fixed.append((d_sigma, d_mu))
 
         def chain(t: np.ndarray) -> np.ndarray:
             return sum(self._chain(g, self.implied(t, g)[2], gs, gm) for g, (gs, gm) in enumerate(fixed))
 
-        return (first + first.T) / 2.0 + fiml.numerical_hessian(chain, theta)
+        return first + fiml.numerical_hessian(chain, theta)
 
     def information(self, theta: np.ndarray) -> np.ndarray:
         """Expected information of the whole sample (Σ_g n_g Jᵀ I_g J) at the implied moments."""
