@@ -193,6 +193,7 @@ def test_many_families_tested_in_worker_processes_give_the_same_tables(tmp_path,
         return worker
 
     monkeypatch.setattr(module, "_start_worker", start)
+    gc.collect()  # earlier tests' garbage (event loops, files) is not this call's to answer for
     with warnings.catch_warnings(record=True) as caught:  # any warning makes a batch compute it twice
         warnings.simplefilter("always")
         parallel = comparability(bundles, n_perm=200, seed=3)
